@@ -1,0 +1,157 @@
+//! One error type for every adapter, classified so callers can decide to retry or to stop with
+//! a clear message.
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// What kind of failure an AWS call met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Worth retrying with backoff: throttling, 5xx, timeouts, dropped connections.
+    Transient,
+    /// No credentials could be found, or they were rejected.
+    Credentials,
+    /// The credentials are valid but lack a permission.
+    AccessDenied,
+    /// The endpoint could not be reached at all.
+    Unreachable,
+    /// The resource does not exist.
+    NotFound,
+    /// Anything else; not retried.
+    Other,
+}
+
+/// An AWS call that failed: which operation, what kind of failure, and the SDK's own words.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation}: {message}")]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub kind: ErrorKind,
+    /// The service's error code, when it answered with one.
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn is_transient(&self) -> bool {
+        self.kind == ErrorKind::Transient
+    }
+
+    /// A one-line explanation with what to do about it, for errors a person must fix.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self.kind {
+            ErrorKind::Credentials => Some(
+                "no usable AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, \
+                 or run where an instance/container role is available (for LocalStack any values work, e.g. 'test')",
+            ),
+            ErrorKind::AccessDenied => Some(
+                "the credentials lack a permission this command needs: see infra/iam/driver-policy.json",
+            ),
+            ErrorKind::Unreachable => Some(
+                "the AWS endpoint could not be reached: check --endpoint-url / AWS_ENDPOINT_URL and that the \
+                 service (e.g. LocalStack on 127.0.0.1:4566: make localstack-up) is running",
+            ),
+            _ => None,
+        }
+    }
+
+    /// Classify an SDK error.
+    pub fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let code = err.code().map(str::to_owned);
+        let kind = match &err {
+            SdkError::TimeoutError(_) | SdkError::ResponseError(_) => ErrorKind::Transient,
+            SdkError::DispatchFailure(df) => {
+                if df.is_io() {
+                    ErrorKind::Unreachable
+                } else if df.is_timeout() {
+                    ErrorKind::Transient
+                } else if df.is_user() || df.as_other().is_none() && !df.is_io() {
+                    // Identity resolution (credentials) failures surface as dispatch failures.
+                    let text = format!("{}", DisplayErrorContext(&err));
+                    if text.contains("credentials") || text.contains("identity") {
+                        ErrorKind::Credentials
+                    } else {
+                        ErrorKind::Other
+                    }
+                } else {
+                    ErrorKind::Transient
+                }
+            }
+            SdkError::ServiceError(_) => classify_code(code.as_deref()),
+            _ => ErrorKind::Other,
+        };
+        let message = match (&err, err.message()) {
+            (SdkError::ServiceError(_), Some(msg)) => {
+                format!(
+                    "{} ({})",
+                    msg,
+                    code.as_deref().unwrap_or("unknown error code")
+                )
+            }
+            _ => format!("{}", DisplayErrorContext(&err)),
+        };
+        AwsError {
+            operation,
+            kind,
+            code,
+            message,
+        }
+    }
+}
+
+fn classify_code(code: Option<&str>) -> ErrorKind {
+    match code.unwrap_or_default() {
+        "ThrottlingException"
+        | "Throttling"
+        | "RequestThrottled"
+        | "ServiceUnavailable"
+        | "InternalError"
+        | "InternalFailure"
+        | "InternalServerError"
+        | "RequestTimeout"
+        | "KMS.ThrottlingException" => ErrorKind::Transient,
+        "AccessDenied" | "AccessDeniedException" | "AuthorizationError" => ErrorKind::AccessDenied,
+        "InvalidClientTokenId"
+        | "UnrecognizedClientException"
+        | "SignatureDoesNotMatch"
+        | "ExpiredToken"
+        | "ExpiredTokenException"
+        | "MissingAuthenticationToken" => ErrorKind::Credentials,
+        "AWS.SimpleQueueService.NonExistentQueue"
+        | "QueueDoesNotExist"
+        | "ResourceNotFoundException" => ErrorKind::NotFound,
+        _ => ErrorKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_classified() {
+        assert_eq!(
+            classify_code(Some("ThrottlingException")),
+            ErrorKind::Transient
+        );
+        assert_eq!(
+            classify_code(Some("AccessDeniedException")),
+            ErrorKind::AccessDenied
+        );
+        assert_eq!(
+            classify_code(Some("InvalidClientTokenId")),
+            ErrorKind::Credentials
+        );
+        assert_eq!(
+            classify_code(Some("AWS.SimpleQueueService.NonExistentQueue")),
+            ErrorKind::NotFound
+        );
+        assert_eq!(classify_code(Some("SomethingElse")), ErrorKind::Other);
+        assert_eq!(classify_code(None), ErrorKind::Other);
+    }
+}

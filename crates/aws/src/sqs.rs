@@ -1,0 +1,317 @@
+//! SQS: the queue the driver polls, behind [`MessageQueue`] so the delivery loop can be tested
+//! in-process, and [`Sqs`] for provisioning.
+
+use std::collections::HashMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
+    SendMessageBatchRequestEntry,
+};
+use aws_sdk_sqs::Client;
+
+use crate::error::AwsError;
+
+/// SQS allows at most this many entries in one batch call.
+pub const MAX_BATCH: usize = 10;
+
+/// A message as received, with the pieces the driver needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    /// System attributes (`SentTimestamp`, `ApproximateReceiveCount`, ...).
+    pub attributes: HashMap<String, String>,
+}
+
+impl ReceivedMessage {
+    /// How many times SQS has handed this message out, including this time.
+    pub fn receive_count(&self) -> u32 {
+        self.attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1)
+    }
+
+    /// When the message was sent, in epoch milliseconds, if SQS said.
+    pub fn sent_timestamp_millis(&self) -> Option<i64> {
+        self.attributes
+            .get("SentTimestamp")
+            .and_then(|v| v.parse().ok())
+    }
+}
+
+/// One entry of a batch delete: the caller's id for it and the receipt handle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub id: String,
+    pub receipt_handle: String,
+}
+
+/// The operations the delivery loop performs on its queue.
+#[allow(async_fn_in_trait)]
+pub trait MessageQueue: Send + Sync {
+    /// Long-poll for up to `max` messages (1..=10), waiting up to `wait_secs` (0..=20).
+    async fn receive(&self, max: i32, wait_secs: i32) -> Result<Vec<ReceivedMessage>, AwsError>;
+    /// Delete up to 10 messages; returns the ids of the entries that failed.
+    async fn delete_batch(&self, receipts: &[Receipt]) -> Result<Vec<String>, AwsError>;
+    /// Hide a message for `secs` more seconds (0 makes it visible again at once).
+    async fn change_visibility(&self, receipt_handle: &str, secs: i32) -> Result<(), AwsError>;
+}
+
+/// SQS client for provisioning and for the queue operations.
+#[derive(Debug, Clone)]
+pub struct Sqs {
+    client: Client,
+}
+
+impl Sqs {
+    pub fn new(config: &SdkConfig) -> Self {
+        Sqs {
+            client: Client::new(config),
+        }
+    }
+
+    /// Create a queue (or get the URL of an identical one); returns its URL.
+    pub async fn create_queue(
+        &self,
+        name: &str,
+        attributes: HashMap<QueueAttributeName, String>,
+        tags: HashMap<String, String>,
+    ) -> Result<String, AwsError> {
+        let out = self
+            .client
+            .create_queue()
+            .queue_name(name)
+            .set_attributes(Some(attributes).filter(|a| !a.is_empty()))
+            .set_tags(Some(tags).filter(|t| !t.is_empty()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CreateQueue", e))?;
+        Ok(out.queue_url.unwrap_or_default())
+    }
+
+    /// The URL of queue `name`, or `None` if it does not exist.
+    pub async fn queue_url(&self, name: &str) -> Result<Option<String>, AwsError> {
+        match self.client.get_queue_url().queue_name(name).send().await {
+            Ok(out) => Ok(out.queue_url),
+            Err(e) => {
+                let err = AwsError::from_sdk("GetQueueUrl", e);
+                if err.kind == crate::ErrorKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// All attributes of a queue.
+    pub async fn attributes(&self, url: &str) -> Result<HashMap<String, String>, AwsError> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetQueueAttributes", e))?;
+        Ok(out
+            .attributes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v))
+            .collect())
+    }
+
+    pub async fn set_attributes(
+        &self,
+        url: &str,
+        attributes: HashMap<QueueAttributeName, String>,
+    ) -> Result<(), AwsError> {
+        self.client
+            .set_queue_attributes()
+            .queue_url(url)
+            .set_attributes(Some(attributes))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("SetQueueAttributes", e))?;
+        Ok(())
+    }
+
+    pub async fn tags(&self, url: &str) -> Result<HashMap<String, String>, AwsError> {
+        let out = self
+            .client
+            .list_queue_tags()
+            .queue_url(url)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListQueueTags", e))?;
+        Ok(out.tags.unwrap_or_default())
+    }
+
+    /// URLs of the queues whose names start with `prefix`.
+    pub async fn list_queues(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
+        let mut urls = Vec::new();
+        let mut next = None;
+        loop {
+            let out = self
+                .client
+                .list_queues()
+                .queue_name_prefix(prefix)
+                .set_next_token(next)
+                .max_results(1000)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListQueues", e))?;
+            urls.extend(out.queue_urls.unwrap_or_default());
+            next = out.next_token;
+            if next.is_none() {
+                return Ok(urls);
+            }
+        }
+    }
+
+    pub async fn delete_queue(&self, url: &str) -> Result<(), AwsError> {
+        self.client
+            .delete_queue()
+            .queue_url(url)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DeleteQueue", e))?;
+        Ok(())
+    }
+
+    /// Send up to 10 bodies in one call; fails if any entry failed.
+    pub async fn send_batch(&self, url: &str, bodies: &[String]) -> Result<(), AwsError> {
+        let entries = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, body)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .build()
+                    .expect("id and body are set")
+            })
+            .collect();
+        let out = self
+            .client
+            .send_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("SendMessageBatch", e))?;
+        match out.failed.first() {
+            None => Ok(()),
+            Some(f) => Err(AwsError {
+                operation: "SendMessageBatch",
+                kind: if f.sender_fault {
+                    crate::ErrorKind::Other
+                } else {
+                    crate::ErrorKind::Transient
+                },
+                code: Some(f.code.clone()),
+                message: format!(
+                    "{} of {} entries failed; first: {} ({})",
+                    out.failed.len(),
+                    bodies.len(),
+                    f.message.as_deref().unwrap_or("no message"),
+                    f.code
+                ),
+            }),
+        }
+    }
+
+    /// The queue at `url` as a [`MessageQueue`].
+    pub fn queue(&self, url: impl Into<String>) -> SqsQueue {
+        SqsQueue {
+            client: self.client.clone(),
+            url: url.into(),
+        }
+    }
+}
+
+/// One queue, by URL.
+#[derive(Debug, Clone)]
+pub struct SqsQueue {
+    client: Client,
+    url: String,
+}
+
+impl SqsQueue {
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl MessageQueue for SqsQueue {
+    async fn receive(&self, max: i32, wait_secs: i32) -> Result<Vec<ReceivedMessage>, AwsError> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(max)
+            .wait_time_seconds(wait_secs)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ReceiveMessage", e))?;
+        Ok(out
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| ReceivedMessage {
+                message_id: m.message_id.unwrap_or_default(),
+                receipt_handle: m.receipt_handle.unwrap_or_default(),
+                body: m.body.unwrap_or_default(),
+                attributes: m
+                    .attributes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), v))
+                    .collect(),
+            })
+            .collect())
+    }
+
+    async fn delete_batch(&self, receipts: &[Receipt]) -> Result<Vec<String>, AwsError> {
+        if receipts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let entries = receipts
+            .iter()
+            .map(|r| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(&r.id)
+                    .receipt_handle(&r.receipt_handle)
+                    .build()
+                    .expect("id and receipt handle are set")
+            })
+            .collect();
+        let out = self
+            .client
+            .delete_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DeleteMessageBatch", e))?;
+        Ok(out.failed.into_iter().map(|f| f.id).collect())
+    }
+
+    async fn change_visibility(&self, receipt_handle: &str, secs: i32) -> Result<(), AwsError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(secs)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ChangeMessageVisibility", e))?;
+        Ok(())
+    }
+}

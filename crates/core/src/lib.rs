@@ -1,0 +1,1 @@
+//! CloudEvent mapping, subscriptions and filters, routing decisions, system events. No AWS I/O.

@@ -1,0 +1,1 @@
+//! EventBridge event-pattern language: parse, validate (AWS's exact errors), compile, match.
