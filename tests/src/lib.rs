@@ -72,3 +72,272 @@ pub async fn within<T>(limit: Duration, what: &str, fut: impl Future<Output = T>
         Err(_) => panic!("timed out after {limit:?} waiting for {what}"),
     }
 }
+
+/// The `eventferry` binary of this build (`make test` builds it before the tests run).
+pub fn eventferry_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/eventferry
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target/<profile> directory");
+    let bin = dir.join("eventferry");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p eventferry-driver` (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A running `eventferry` process whose stdout and stderr lines are collected. Killed on drop.
+pub struct Proc {
+    pub child: tokio::process::Child,
+    pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    /// Start `eventferry ARGS` with LocalStack's endpoint and credentials.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Proc {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        localstack_env();
+        let mut cmd = tokio::process::Command::new(eventferry_bin());
+        cmd.args(args)
+            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("start eventferry");
+        let collect = |lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+                       reader: Box<dyn tokio::io::AsyncRead + Unpin + Send>| {
+            tokio::spawn(async move {
+                let mut r = BufReader::new(reader).lines();
+                while let Ok(Some(line)) = r.next_line().await {
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        };
+        let stdout = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        collect(
+            stdout.clone(),
+            Box::new(child.stdout.take().expect("piped stdout")),
+        );
+        collect(
+            stderr.clone(),
+            Box::new(child.stderr.take().expect("piped stderr")),
+        );
+        Proc {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Wait until a stderr line contains `needle`, failing the test after `limit`.
+    pub async fn wait_stderr(&self, needle: &str, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self
+            .stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains(needle))
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no stderr line with {needle:?} within {limit:?}; stderr:\n{}",
+                self.stderr_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn signal(&self, signal: i32) {
+        let pid = self.child.id().expect("process still running") as i32;
+        // SAFETY: kill(2) on the PID of a child we started and have not reaped.
+        let rc = unsafe { libc_kill(pid, signal) };
+        assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
+    }
+
+    /// Wait for exit (bounded), returning the exit code; collects the output's tail.
+    pub async fn wait(&mut self, limit: Duration) -> Option<i32> {
+        let status = within(limit, "eventferry to exit", self.child.wait())
+            .await
+            .expect("wait for eventferry");
+        // Let the readers drain the pipes.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        status.code()
+    }
+}
+
+pub const SIGKILL: i32 = 9;
+pub const SIGTERM: i32 = 15;
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+/// Run `eventferry ARGS` to completion (bounded) and return (exit code, stdout, stderr).
+pub async fn run_eventferry(
+    args: &[&str],
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> (Option<i32>, String, String) {
+    let mut p = Proc::start(args, env);
+    let code = p.wait(limit).await;
+    (code, p.stdout_lines().join("\n"), p.stderr_text())
+}
+
+/// One request an in-test HTTP sink received.
+#[derive(Debug, Clone)]
+pub struct SinkRequest {
+    pub headers: std::collections::HashMap<String, String>,
+    pub body: Vec<u8>,
+    /// The status the sink answered.
+    pub status: u16,
+}
+
+/// An HTTP sink on 127.0.0.1 that records requests and fails the first `fail_first` attempts of
+/// every `ce-id` with a 500.
+pub struct HttpSink {
+    pub url: String,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<SinkRequest>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HttpSink {
+    pub async fn start(fail_first: u32) -> HttpSink {
+        use axum::body::Bytes;
+        use axum::http::{HeaderMap, StatusCode};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind sink");
+        let url = format!("http://{}/events", listener.local_addr().unwrap());
+        let requests: std::sync::Arc<std::sync::Mutex<Vec<SinkRequest>>> = Default::default();
+        let seen = requests.clone();
+        let handler = move |headers: HeaderMap, body: Bytes| {
+            let seen = seen.clone();
+            async move {
+                let headers: std::collections::HashMap<String, String> = headers
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_owned(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect();
+                let mut seen = seen.lock().unwrap();
+                let id = headers.get("ce-id").cloned().unwrap_or_default();
+                let attempts = seen
+                    .iter()
+                    .filter(|r| r.headers.get("ce-id") == Some(&id))
+                    .count() as u32;
+                let status = if attempts < fail_first {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::OK
+                };
+                seen.push(SinkRequest {
+                    headers,
+                    body: body.to_vec(),
+                    status: status.as_u16(),
+                });
+                status
+            }
+        };
+        let app = axum::Router::new().route("/events", axum::routing::post(handler));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        HttpSink {
+            url,
+            requests,
+            task,
+        }
+    }
+
+    /// Requests answered with 2xx.
+    pub fn accepted(&self) -> Vec<SinkRequest> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.status < 300)
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for HttpSink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Put one event on a bus; returns its EventBridge id.
+pub async fn put_event(
+    config: &SdkConfig,
+    bus: &str,
+    source: &str,
+    detail_type: &str,
+    detail: &str,
+) -> String {
+    let client = aws_sdk_eventbridge::Client::new(config);
+    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+        .event_bus_name(bus)
+        .source(source)
+        .detail_type(detail_type)
+        .detail(detail)
+        .build();
+    let out = client
+        .put_events()
+        .entries(entry)
+        .send()
+        .await
+        .expect("PutEvents");
+    assert_eq!(out.failed_entry_count, 0, "PutEvents failed: {out:?}");
+    out.entries()[0].event_id().expect("event id").to_owned()
+}
+
+/// Names of rules on `bus` starting with `prefix`.
+pub async fn rules_with_prefix(config: &SdkConfig, bus: &str, prefix: &str) -> Vec<String> {
+    let client = aws_sdk_eventbridge::Client::new(config);
+    let out = client
+        .list_rules()
+        .event_bus_name(bus)
+        .name_prefix(prefix)
+        .send()
+        .await
+        .expect("ListRules");
+    out.rules()
+        .iter()
+        .filter_map(|r| r.name().map(str::to_owned))
+        .collect()
+}
+
+/// URLs of queues whose names start with `prefix`.
+pub async fn queues_with_prefix(config: &SdkConfig, prefix: &str) -> Vec<String> {
+    let client = aws_sdk_sqs::Client::new(config);
+    let out = client
+        .list_queues()
+        .queue_name_prefix(prefix)
+        .send()
+        .await
+        .expect("ListQueues");
+    out.queue_urls().to_vec()
+}

@@ -4,6 +4,8 @@
 
 pub mod config;
 pub mod error;
+pub mod eventbridge;
+pub mod lambda;
 pub mod sqs;
 
 pub use config::{load, AwsOptions};

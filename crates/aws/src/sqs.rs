@@ -2,6 +2,7 @@
 //! in-process, and [`Sqs`] for provisioning.
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::{
@@ -50,14 +51,24 @@ pub struct Receipt {
 }
 
 /// The operations the delivery loop performs on its queue.
-#[allow(async_fn_in_trait)]
-pub trait MessageQueue: Send + Sync {
+pub trait MessageQueue: Send + Sync + 'static {
     /// Long-poll for up to `max` messages (1..=10), waiting up to `wait_secs` (0..=20).
-    async fn receive(&self, max: i32, wait_secs: i32) -> Result<Vec<ReceivedMessage>, AwsError>;
+    fn receive(
+        &self,
+        max: i32,
+        wait_secs: i32,
+    ) -> impl Future<Output = Result<Vec<ReceivedMessage>, AwsError>> + Send;
     /// Delete up to 10 messages; returns the ids of the entries that failed.
-    async fn delete_batch(&self, receipts: &[Receipt]) -> Result<Vec<String>, AwsError>;
+    fn delete_batch(
+        &self,
+        receipts: &[Receipt],
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
     /// Hide a message for `secs` more seconds (0 makes it visible again at once).
-    async fn change_visibility(&self, receipt_handle: &str, secs: i32) -> Result<(), AwsError>;
+    fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        secs: i32,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// SQS client for provisioning and for the queue operations.

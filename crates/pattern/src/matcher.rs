@@ -1,0 +1,671 @@
+//! The multi-rule matcher: every branch of every rule is a set of slots (one per field); each
+//! field used by any rule gets an index over the values its slots accept (hash maps for exact
+//! values, numbers and case-folded strings, length-bucketed maps for prefixes and suffixes, sets
+//! for `anything-but`). An event is scanned once; each leaf on a used path is looked up in its
+//! field's index, which counts satisfied slots per branch. Only branches whose mandatory slots
+//! are all satisfied are verified (array consistency, `exists: false`), in event-ruler's key order.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::bytes::BytesMap;
+use crate::compile::{Ast, Slot};
+use crate::error::EventError;
+use crate::event::{scan, walk_value, LeafSink, Membership, PathTrie};
+use crate::ip::ip_if_possible;
+use crate::number::{key_of_text, NumRange};
+use crate::pred::{ab_excludes, AbSet, Leaf, LeafKind, Lit, Pred};
+
+/// Values grouped by length, for prefix and suffix lookups.
+#[derive(Default)]
+struct LenIndex {
+    map: BytesMap<Vec<u32>>,
+    lens: Vec<usize>,
+}
+
+impl LenIndex {
+    fn insert(&mut self, key: &[u8], slot: u32) {
+        self.map.entry(key).push(slot);
+        if let Err(i) = self.lens.binary_search(&key.len()) {
+            self.lens.insert(i, key.len());
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    #[inline]
+    fn prefixes(&self, v: &[u8], hit: &mut impl FnMut(u32)) {
+        for &l in &self.lens {
+            if l > v.len() {
+                break;
+            }
+            if let Some(slots) = self.map.get(&v[..l]) {
+                slots.iter().for_each(|&s| hit(s));
+            }
+        }
+    }
+
+    #[inline]
+    fn suffixes(&self, v: &[u8], hit: &mut impl FnMut(u32)) {
+        for &l in &self.lens {
+            if l > v.len() {
+                break;
+            }
+            if let Some(slots) = self.map.get(&v[v.len() - l..]) {
+                slots.iter().for_each(|&s| hit(s));
+            }
+        }
+    }
+}
+
+/// Everything the rules say about one field.
+#[derive(Default)]
+struct FieldIndex {
+    exact: BytesMap<Vec<u32>>,
+    lits: [Vec<u32>; 3],
+    num_key: FxHashMap<i64, Vec<u32>>,
+    num_text: BytesMap<Vec<u32>>,
+    ranges: Vec<(NumRange, u32)>,
+    prefix: LenIndex,
+    suffix: LenIndex,
+    eq_ic: BytesMap<Vec<u32>>,
+    prefix_ic: LenIndex,
+    suffix_ic: LenIndex,
+    exists: Vec<u32>,
+    /// Predicates evaluated one by one (wildcards, IP ranges, unusual case-insensitive ones).
+    general: Vec<(Pred, u32)>,
+    /// `anything-but` entries: (global entry id, operand, slot).
+    ab: Vec<(u32, u32)>,
+    ab_sets: Vec<AbSet>,
+    ab_str: BytesMap<Vec<u32>>,
+    ab_num: FxHashMap<i64, Vec<u32>>,
+    /// Indices into `ab`/`ab_sets` whose operand is evaluated directly.
+    ab_direct: Vec<u32>,
+    needs_num: bool,
+    needs_ip: bool,
+    needs_lower: bool,
+}
+
+fn lit_idx(l: Lit) -> usize {
+    match l {
+        Lit::True => 0,
+        Lit::False => 1,
+        Lit::Null => 2,
+    }
+}
+
+impl FieldIndex {
+    fn add(&mut self, pred: &Pred, slot: u32, ab_next: &mut u32) {
+        match pred {
+            Pred::Exact(s) => self.exact.entry(s.as_bytes()).push(slot),
+            Pred::Literal(l) => self.lits[lit_idx(*l)].push(slot),
+            Pred::Number { key: Some(k), .. } => {
+                self.needs_num = true;
+                self.num_key.entry(*k).or_default().push(slot);
+            }
+            Pred::Number { key: None, text } => self.num_text.entry(text.as_bytes()).push(slot),
+            Pred::Numeric(r) => {
+                self.needs_num = true;
+                self.ranges.push((*r, slot));
+            }
+            Pred::Prefix(p) if !p.ends_with('"') => self.prefix.insert(p.as_bytes(), slot),
+            Pred::Suffix(p) if !p.starts_with('"') => self.suffix.insert(p.as_bytes(), slot),
+            Pred::EqualsIc(p) if p.ascii_lower().is_some() => {
+                self.needs_lower = true;
+                self.eq_ic
+                    .entry(p.ascii_lower().unwrap_or_default())
+                    .push(slot)
+            }
+            Pred::PrefixIc(p) if p.ascii_lower().is_some_and(|l| l.last() != Some(&b'"')) => {
+                self.needs_lower = true;
+                self.prefix_ic
+                    .insert(p.ascii_lower().unwrap_or_default(), slot)
+            }
+            Pred::SuffixIc(p) if p.ascii_lower().is_some_and(|l| l.first() != Some(&b'"')) => {
+                self.needs_lower = true;
+                self.suffix_ic
+                    .insert(p.ascii_lower().unwrap_or_default(), slot)
+            }
+            Pred::Exists => self.exists.push(slot),
+            Pred::Absent => {}
+            Pred::AnythingBut(set) => {
+                let local = self.ab.len() as u32;
+                self.ab.push((*ab_next, slot));
+                *ab_next += 1;
+                match set {
+                    AbSet::Strings(v) => {
+                        for s in v {
+                            self.ab_str.entry(s.as_bytes()).push(local);
+                        }
+                    }
+                    AbSet::Numbers(v) => {
+                        self.needs_num = true;
+                        for k in v {
+                            self.ab_num.entry(*k).or_default().push(local);
+                        }
+                    }
+                    _ => self.ab_direct.push(local),
+                }
+                self.ab_sets.push(set.clone());
+            }
+            other => {
+                if matches!(other, Pred::Ip(_)) {
+                    self.needs_ip = true;
+                }
+                self.general.push((other.clone(), slot));
+            }
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        fn v<T>(x: &Vec<T>) -> usize {
+            x.capacity() * std::mem::size_of::<T>()
+        }
+        // Key bytes, value vector, bucket entry and map slot.
+        let map_bytes =
+            |m: &BytesMap<Vec<u32>>| m.iter().map(|(k, s)| k.len() + v(s) + 72).sum::<usize>();
+        map_bytes(&self.exact)
+            + map_bytes(&self.num_text)
+            + map_bytes(&self.ab_str)
+            + self.num_key.values().map(|s| v(s) + 40).sum::<usize>()
+            + self.ab_num.values().map(|s| v(s) + 40).sum::<usize>()
+            + map_bytes(&self.eq_ic)
+            + map_bytes(&self.prefix.map)
+            + map_bytes(&self.suffix.map)
+            + map_bytes(&self.prefix_ic.map)
+            + map_bytes(&self.suffix_ic.map)
+            + self.lits.iter().map(v).sum::<usize>()
+            + v(&self.ranges)
+            + v(&self.exists)
+            + v(&self.general)
+            + v(&self.ab)
+            + v(&self.ab_sets)
+            + v(&self.ab_direct)
+            + std::mem::size_of::<Self>()
+    }
+}
+
+/// Compiled form of a set of rules.
+pub(crate) struct Compiled {
+    trie: PathTrie,
+    fields: Vec<FieldIndex>,
+    branch_rule: Vec<u32>,
+    /// Slots of branch `b` are `branch_start[b]..branch_start[b + 1]`, in event-ruler key order.
+    branch_start: Vec<u32>,
+    branch_required: Vec<u32>,
+    branch_has_absent: Vec<bool>,
+    always_check: Vec<u32>,
+    slot_field: Vec<u32>,
+    slot_branch: Vec<u32>,
+    slot_absent: Vec<bool>,
+    ab_total: u32,
+    rules: u32,
+}
+
+impl Compiled {
+    /// Compile rules: `rules[i]` is rule id `i`.
+    pub(crate) fn build(rules: &[Arc<Ast>]) -> Self {
+        let mut field_of: FxHashMap<Arc<str>, u32> = FxHashMap::default();
+        let mut paths: Vec<Arc<str>> = Vec::new();
+        let mut c = Compiled {
+            trie: PathTrie::build(&[]),
+            fields: Vec::new(),
+            branch_rule: Vec::new(),
+            branch_start: vec![0],
+            branch_required: Vec::new(),
+            branch_has_absent: Vec::new(),
+            always_check: Vec::new(),
+            slot_field: Vec::new(),
+            slot_branch: Vec::new(),
+            slot_absent: Vec::new(),
+            ab_total: 0,
+            rules: rules.len() as u32,
+        };
+        for (rule, ast) in rules.iter().enumerate() {
+            for branch in &ast.branches {
+                let b = c.branch_rule.len() as u32;
+                c.branch_rule.push(rule as u32);
+                let mut required = 0u32;
+                let mut has_absent = false;
+                for Slot { key, preds } in &branch.slots {
+                    let field = *field_of.entry(key.clone()).or_insert_with(|| {
+                        paths.push(key.clone());
+                        c.fields.push(FieldIndex::default());
+                        (paths.len() - 1) as u32
+                    });
+                    let slot = c.slot_field.len() as u32;
+                    let absent = preds.iter().any(|p| matches!(p, Pred::Absent));
+                    c.slot_field.push(field);
+                    c.slot_branch.push(b);
+                    c.slot_absent.push(absent);
+                    if absent {
+                        has_absent = true;
+                    } else {
+                        required += 1;
+                    }
+                    for p in preds.iter() {
+                        c.fields[field as usize].add(p, slot, &mut c.ab_total);
+                    }
+                }
+                c.branch_start.push(c.slot_field.len() as u32);
+                c.branch_required.push(required);
+                c.branch_has_absent.push(has_absent);
+                if required == 0 {
+                    c.always_check.push(b);
+                }
+            }
+        }
+        let path_refs: Vec<&str> = paths.iter().map(|p| &**p).collect();
+        c.trie = PathTrie::build(&path_refs);
+        c
+    }
+
+    /// Approximate heap size of the compiled form, in bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        fn v<T>(x: &Vec<T>) -> usize {
+            x.capacity() * std::mem::size_of::<T>()
+        }
+        self.trie.heap_bytes()
+            + self
+                .fields
+                .iter()
+                .map(FieldIndex::heap_bytes)
+                .sum::<usize>()
+            + v(&self.branch_rule)
+            + v(&self.branch_start)
+            + v(&self.branch_required)
+            + v(&self.branch_has_absent)
+            + v(&self.always_check)
+            + v(&self.slot_field)
+            + v(&self.slot_branch)
+            + v(&self.slot_absent)
+    }
+
+    pub(crate) fn rule_count(&self) -> usize {
+        self.rules as usize
+    }
+
+    /// Rule ids matching a byte event, appended to `out` in ascending order.
+    ///
+    /// `strict` validates the whole event; otherwise only what is read (see [`scan`]).
+    pub(crate) fn match_bytes(
+        &self,
+        scratch: &mut Scratch,
+        event: &[u8],
+        out: &mut Vec<u32>,
+        strict: bool,
+    ) -> Result<(), EventError> {
+        scratch.begin(self);
+        let mut col = Collector {
+            m: self,
+            s: scratch,
+        };
+        if strict {
+            scan::<_, true>(event, &self.trie, &mut col)?;
+        } else {
+            scan::<_, false>(event, &self.trie, &mut col)?;
+        }
+        col.finish(out);
+        Ok(())
+    }
+
+    /// Rule ids matching a parsed event, appended to `out` in ascending order.
+    pub(crate) fn match_value(
+        &self,
+        scratch: &mut Scratch,
+        event: &serde_json::Value,
+        out: &mut Vec<u32>,
+    ) -> Result<(), EventError> {
+        scratch.begin(self);
+        let mut col = Collector {
+            m: self,
+            s: scratch,
+        };
+        walk_value(event, &self.trie, &mut col)?;
+        col.finish(out);
+        Ok(())
+    }
+}
+
+const NIL: u32 = u32::MAX;
+
+/// Reusable per-thread working memory for matching.
+///
+/// Arrays are stamped with a generation number so nothing is cleared between events; one
+/// scratch can serve any number of matchers.
+#[derive(Default)]
+pub struct Scratch {
+    gen: u32,
+    slot_gen: Vec<u32>,
+    slot_head: Vec<u32>,
+    branch_gen: Vec<u32>,
+    branch_count: Vec<u32>,
+    field_gen: Vec<u32>,
+    field_head: Vec<u32>,
+    rule_gen: Vec<u32>,
+    ab_mark: Vec<u32>,
+    ab_stamp: u32,
+    /// Per leaf: (members start, members end, next leaf of the same field).
+    leaves: Vec<(u32, u32, u32)>,
+    members: Vec<(u32, u32)>,
+    /// Hit list nodes: (leaf, next hit of the same slot).
+    hits: Vec<(u32, u32)>,
+    candidates: Vec<u32>,
+    any_array: bool,
+    lower: Vec<u8>,
+    acc: Vec<(u32, u32)>,
+    /// Id buffer for the public allocation-free API.
+    pub(crate) ids: Vec<u32>,
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scratch").finish_non_exhaustive()
+    }
+}
+
+impl Scratch {
+    fn begin(&mut self, m: &Compiled) {
+        let slots = m.slot_field.len();
+        let branches = m.branch_rule.len();
+        if self.slot_gen.len() < slots {
+            self.slot_gen.resize(slots, 0);
+            self.slot_head.resize(slots, NIL);
+        }
+        if self.branch_gen.len() < branches {
+            self.branch_gen.resize(branches, 0);
+            self.branch_count.resize(branches, 0);
+        }
+        if self.field_gen.len() < m.fields.len() {
+            self.field_gen.resize(m.fields.len(), 0);
+            self.field_head.resize(m.fields.len(), NIL);
+        }
+        if self.rule_gen.len() < m.rules as usize {
+            self.rule_gen.resize(m.rules as usize, 0);
+        }
+        if self.ab_mark.len() < m.ab_total as usize {
+            self.ab_mark.resize(m.ab_total as usize, 0);
+        }
+        if self.gen == u32::MAX {
+            // Wrap-around: forget all stamps.
+            self.gen = 0;
+            self.slot_gen.iter_mut().for_each(|g| *g = 0);
+            self.branch_gen.iter_mut().for_each(|g| *g = 0);
+            self.field_gen.iter_mut().for_each(|g| *g = 0);
+            self.rule_gen.iter_mut().for_each(|g| *g = 0);
+        }
+        self.gen += 1;
+        self.leaves.clear();
+        self.members.clear();
+        self.hits.clear();
+        self.candidates.clear();
+        self.any_array = false;
+    }
+
+    fn next_ab_stamp(&mut self) -> u32 {
+        if self.ab_stamp == u32::MAX {
+            self.ab_stamp = 0;
+            self.ab_mark.iter_mut().for_each(|g| *g = 0);
+        }
+        self.ab_stamp += 1;
+        self.ab_stamp
+    }
+}
+
+struct Collector<'a> {
+    m: &'a Compiled,
+    s: &'a mut Scratch,
+}
+
+impl LeafSink for Collector<'_> {
+    fn leaf(&mut self, field: u32, kind: LeafKind<'_>, membership: &Membership) {
+        let s = &mut *self.s;
+        let leaf_idx = s.leaves.len() as u32;
+        let start = s.members.len() as u32;
+        if !membership.is_empty() {
+            s.any_array = true;
+            s.members.extend_from_slice(membership);
+        }
+        let end = s.members.len() as u32;
+        let f = field as usize;
+        let next = if s.field_gen[f] == s.gen {
+            s.field_head[f]
+        } else {
+            NIL
+        };
+        s.field_gen[f] = s.gen;
+        s.field_head[f] = leaf_idx;
+        s.leaves.push((start, end, next));
+
+        let fi = &self.m.fields[f];
+        let m = self.m;
+        let gen = s.gen;
+        let hit = |slot: u32, s: &mut Scratch| {
+            let sl = slot as usize;
+            if s.slot_gen[sl] != gen {
+                s.slot_gen[sl] = gen;
+                s.slot_head[sl] = NIL;
+                if !m.slot_absent[sl] {
+                    let b = m.slot_branch[sl] as usize;
+                    if s.branch_gen[b] != gen {
+                        s.branch_gen[b] = gen;
+                        s.branch_count[b] = 0;
+                    }
+                    s.branch_count[b] += 1;
+                    if s.branch_count[b] == m.branch_required[b] {
+                        s.candidates.push(b as u32);
+                    }
+                }
+            } else if s.slot_head[sl] != NIL && s.hits[s.slot_head[sl] as usize].0 == leaf_idx {
+                return;
+            }
+            let node = s.hits.len() as u32;
+            s.hits.push((leaf_idx, s.slot_head[sl]));
+            s.slot_head[sl] = node;
+        };
+
+        for &slot in &fi.exists {
+            hit(slot, s);
+        }
+        let mut leaf = Leaf {
+            kind,
+            num_key: None,
+            ip: None,
+        };
+        match kind {
+            LeafKind::Str(v) => {
+                if let Some(slots) = fi.exact.get(v.as_bytes()) {
+                    slots.iter().for_each(|&sl| hit(sl, s));
+                }
+                let vb = v.as_bytes();
+                if !fi.prefix.is_empty() {
+                    fi.prefix.prefixes(vb, &mut |sl| hit(sl, s));
+                }
+                if !fi.suffix.is_empty() {
+                    fi.suffix.suffixes(vb, &mut |sl| hit(sl, s));
+                }
+                if fi.needs_lower {
+                    let mut lower = std::mem::take(&mut s.lower);
+                    lower.clear();
+                    lower.extend(vb.iter().map(u8::to_ascii_lowercase));
+                    if let Some(slots) = fi.eq_ic.get(&lower[..]) {
+                        slots.iter().for_each(|&sl| hit(sl, s));
+                    }
+                    if !fi.prefix_ic.is_empty() {
+                        fi.prefix_ic.prefixes(&lower, &mut |sl| hit(sl, s));
+                    }
+                    if !fi.suffix_ic.is_empty() {
+                        fi.suffix_ic.suffixes(&lower, &mut |sl| hit(sl, s));
+                    }
+                    s.lower = lower;
+                }
+                if fi.needs_ip {
+                    leaf.ip = ip_if_possible(v);
+                }
+            }
+            LeafKind::Num(t) => {
+                if fi.needs_num {
+                    leaf.num_key = key_of_text(t);
+                }
+                match leaf.num_key {
+                    Some(k) => {
+                        if let Some(slots) = fi.num_key.get(&k) {
+                            slots.iter().for_each(|&sl| hit(sl, s));
+                        }
+                        for (r, sl) in &fi.ranges {
+                            if r.contains(k) {
+                                hit(*sl, s);
+                            }
+                        }
+                    }
+                    None => {
+                        if let Some(slots) = fi.num_text.get(t.as_bytes()) {
+                            slots.iter().for_each(|&sl| hit(sl, s));
+                        }
+                    }
+                }
+            }
+            LeafKind::Lit(l) => fi.lits[lit_idx(l)].iter().for_each(|&sl| hit(sl, s)),
+        }
+        for (p, sl) in &fi.general {
+            if p.matches(&leaf) {
+                hit(*sl, s);
+            }
+        }
+        if !fi.ab.is_empty() {
+            let stamp = s.next_ab_stamp();
+            let mark = |local: u32, s: &mut Scratch| {
+                s.ab_mark[fi.ab[local as usize].0 as usize] = stamp;
+            };
+            match kind {
+                LeafKind::Str(v) => {
+                    if let Some(locals) = fi.ab_str.get(v.as_bytes()) {
+                        locals.iter().for_each(|&l| mark(l, s));
+                    }
+                    for &local in &fi.ab_direct {
+                        if ab_excludes(&fi.ab_sets[local as usize], &leaf) {
+                            mark(local, s);
+                        }
+                    }
+                }
+                LeafKind::Num(_) => {
+                    if let Some(k) = leaf.num_key {
+                        if let Some(locals) = fi.ab_num.get(&k) {
+                            locals.iter().for_each(|&l| mark(l, s));
+                        }
+                    }
+                }
+                LeafKind::Lit(_) => {}
+            }
+            for &(global, slot) in &fi.ab {
+                if s.ab_mark[global as usize] != stamp {
+                    hit(slot, s);
+                }
+            }
+        }
+    }
+}
+
+impl Collector<'_> {
+    fn finish(self, out: &mut Vec<u32>) {
+        let m = self.m;
+        let s = self.s;
+        let gen = s.gen;
+        let first = out.len();
+        let mut candidates = std::mem::take(&mut s.candidates);
+        candidates.extend_from_slice(&m.always_check);
+        for &b in &candidates {
+            let rule = m.branch_rule[b as usize];
+            if s.rule_gen[rule as usize] == gen {
+                continue;
+            }
+            let ok = if !s.any_array && !m.branch_has_absent[b as usize] {
+                true
+            } else {
+                s.acc.clear();
+                let (lo, hi) = (m.branch_start[b as usize], m.branch_start[b as usize + 1]);
+                verify(m, s, lo, hi)
+            };
+            if ok {
+                s.rule_gen[rule as usize] = gen;
+                out.push(rule);
+            }
+        }
+        candidates.clear();
+        s.candidates = candidates;
+        out[first..].sort_unstable();
+    }
+}
+
+fn consistent(acc: &[(u32, u32)], m: &[(u32, u32)]) -> bool {
+    m.iter()
+        .all(|&(a, i)| acc.iter().all(|&(b, j)| b != a || j == i))
+}
+
+/// Find an array-consistent choice of one value per slot, slots in key order. A slot that
+/// allows `exists: false` is also satisfied when no value of its field is consistent with the
+/// choices made so far (event-ruler's order-dependent rule).
+fn verify(m: &Compiled, s: &mut Scratch, slot: u32, end: u32) -> bool {
+    if slot == end {
+        return true;
+    }
+    let sl = slot as usize;
+    let gen = s.gen;
+    if s.slot_gen[sl] == gen {
+        let mut h = s.slot_head[sl];
+        while h != NIL {
+            let (leaf, next) = s.hits[h as usize];
+            let (ms, me, _) = s.leaves[leaf as usize];
+            let mem = &s.members[ms as usize..me as usize];
+            if consistent(&s.acc, mem) {
+                let mark = s.acc.len();
+                for k in ms..me {
+                    let e = s.members[k as usize];
+                    if !s.acc.iter().any(|&(a, _)| a == e.0) {
+                        s.acc.push(e);
+                    }
+                }
+                if verify(m, s, slot + 1, end) {
+                    return true;
+                }
+                s.acc.truncate(mark);
+            }
+            h = next;
+        }
+    }
+    if m.slot_absent[sl] {
+        let f = m.slot_field[sl] as usize;
+        let mut present = false;
+        if s.field_gen[f] == gen {
+            let mut l = s.field_head[f];
+            while l != NIL {
+                let (ms, me, next) = s.leaves[l as usize];
+                if consistent(&s.acc, &s.members[ms as usize..me as usize]) {
+                    present = true;
+                    break;
+                }
+                l = next;
+            }
+        }
+        if !present && verify(m, s, slot + 1, end) {
+            return true;
+        }
+    }
+    false
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Run `f` with this thread's scratch space (a fresh one if it is already in use).
+pub(crate) fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut Scratch::default()),
+    })
+}

@@ -1,0 +1,317 @@
+//! Differential property test: the compiled matcher (byte scanner, path index, per-field value
+//! indexes, slot counting) must agree with the plain recursive reference matcher on random
+//! patterns and events, for single patterns and for many rules compiled together.
+//!
+//! Strict mode must agree on every event. Fast mode stops reading once every field the rules use
+//! has been seen, so it is compared on events whose keys contain no `.` (the documented condition:
+//! a later `"a.b"` key is not read once `"a"` has been).
+
+use eventferry_pattern::{reference, MatchScratch, MatcherBuilder, Pattern, RuleId};
+use proptest::prelude::*;
+use serde_json::{json, Map, Value};
+
+const KEYS: &[&str] = &["a", "b", "c", "a.b", ""];
+const STRINGS: &[&str] = &[
+    "",
+    "a",
+    "ab",
+    "abc",
+    "ABC",
+    "x*y",
+    "10.0.0.1",
+    "10.0.1.7",
+    "2001:db8::1",
+    "ß",
+    "SS",
+    "a\"",
+    "\"a",
+];
+
+fn scalar() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        prop::sample::select(STRINGS).prop_map(|s| json!(s)),
+        prop::sample::select(vec![0.0, 1.0, -1.0, 1.5, 300.0, 5e9, 6e9, -5e9, 0.1234567])
+            .prop_map(|f| json!(f)),
+        prop::sample::select(vec![0i64, 1, -1, 300, 123456789012]).prop_map(|i| json!(i)),
+        Just(json!(true)),
+        Just(json!(false)),
+        Just(Value::Null),
+    ]
+}
+
+fn event_value() -> impl Strategy<Value = Value> {
+    scalar().prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((prop::sample::select(KEYS), inner), 0..4).prop_map(|kv| {
+                Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            }),
+        ]
+    })
+}
+
+fn event() -> impl Strategy<Value = Value> {
+    prop::collection::vec((prop::sample::select(KEYS), event_value()), 0..5)
+        .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
+}
+
+fn has_dotted_key(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.iter().any(|(k, c)| k.contains('.') || has_dotted_key(c)),
+        Value::Array(a) => a.iter().any(has_dotted_key),
+        _ => false,
+    }
+}
+
+fn s() -> impl Strategy<Value = Value> {
+    prop::sample::select(STRINGS).prop_map(|s| json!(s))
+}
+
+fn num() -> impl Strategy<Value = Value> {
+    prop::sample::select(vec![0.0, 1.0, -1.0, 1.5, 300.0, -5e9, 0.1234567]).prop_map(|f| json!(f))
+}
+
+fn strs() -> impl Strategy<Value = Value> {
+    prop::collection::vec(prop::sample::select(STRINGS), 0..3).prop_map(|v| json!(v))
+}
+
+/// One entry of a field's value list.
+fn pred() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        scalar(),
+        s().prop_map(|v| json!({"prefix": v})),
+        s().prop_map(|v| json!({"suffix": v})),
+        s().prop_map(|v| json!({"prefix": {"equals-ignore-case": v}})),
+        s().prop_map(|v| json!({"suffix": {"equals-ignore-case": v}})),
+        s().prop_map(|v| json!({"equals-ignore-case": v})),
+        s().prop_map(|v| json!({"wildcard": v})),
+        prop::sample::select(vec!["*", "a*", "*b*", "a*c", "10.*"])
+            .prop_map(|v| json!({"wildcard": v})),
+        s().prop_map(|v| json!({"anything-but": v})),
+        num().prop_map(|v| json!({"anything-but": v})),
+        strs().prop_map(|v| json!({"anything-but": v})),
+        prop::collection::vec(num(), 1..3).prop_map(|v| json!({"anything-but": v})),
+        prop_oneof![s(), strs()].prop_map(|v| json!({"anything-but": {"prefix": v}})),
+        prop_oneof![s(), strs()].prop_map(|v| json!({"anything-but": {"suffix": v}})),
+        prop_oneof![s(), strs()].prop_map(|v| json!({"anything-but": {"equals-ignore-case": v}})),
+        prop_oneof![s(), strs()].prop_map(|v| json!({"anything-but": {"wildcard": v}})),
+        (prop::sample::select(vec![">", ">=", "<", "<=", "="]), num())
+            .prop_map(|(o, v)| json!({"numeric": [o, v]})),
+        (num(), num()).prop_map(|(a, b)| json!({"numeric": [">", a, "<=", b]})),
+        any::<bool>().prop_map(|b| json!({"exists": b})),
+        prop::sample::select(vec![
+            "10.0.0.0/24",
+            "10.0.0.0/8",
+            "2001:db8::/64",
+            "0.0.0.0/0"
+        ])
+        .prop_map(|c| json!({"cidr": c})),
+    ]
+}
+
+fn fields() -> impl Strategy<Value = Map<String, Value>> {
+    let leaf = prop::collection::vec(pred(), 1..3).prop_map(Value::Array);
+    let value = leaf.prop_recursive(2, 8, 3, |inner| {
+        prop::collection::vec((prop::sample::select(KEYS), inner), 1..3)
+            .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
+    });
+    prop::collection::vec((prop::sample::select(KEYS), value), 1..4)
+        .prop_map(|kv| kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
+fn pattern_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => fields().prop_map(|m| Value::Object(m).to_string()),
+        1 => (fields(), fields(), fields()).prop_map(|(base, x, y)| {
+            let mut m = base;
+            m.insert("$or".into(), json!([Value::Object(x), Value::Object(y)]));
+            Value::Object(m).to_string()
+        }),
+    ]
+}
+
+/// (dotted path, leaf value) of every leaf of an event.
+fn leaves(v: &Value, path: &str, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, c) in m {
+                leaves(c, &format!("{path}.{k}"), out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|c| leaves(c, path, out)),
+        other => out.push((path[1..].to_string(), other.clone())),
+    }
+}
+
+/// A value-list entry derived from an actual event value, so that matches and near misses are
+/// common: the value itself, pieces of it, case variants, ranges around it, negations.
+fn pred_from(v: Value) -> BoxedStrategy<Value> {
+    let idx = any::<prop::sample::Index>();
+    match v {
+        Value::String(st) => {
+            let st2 = st.clone();
+            let st3 = st.clone();
+            let cut = move |i: &prop::sample::Index, s: &str| {
+                let chars: Vec<char> = s.chars().collect();
+                let n = i.index(chars.len() + 1);
+                (
+                    chars[..n].iter().collect::<String>(),
+                    chars[n..].iter().collect::<String>(),
+                )
+            };
+            let cut2 = cut;
+            prop_oneof![
+                Just(json!(st.clone())),
+                idx.clone().prop_map(move |i| json!({"prefix": cut(&i, &st2).0})),
+                idx.clone().prop_map(move |i| json!({"suffix": cut2(&i, &st3).1})),
+                Just(json!({"prefix": {"equals-ignore-case": st.to_uppercase()}})),
+                Just(json!({"suffix": {"equals-ignore-case": st.to_lowercase()}})),
+                Just(json!({"equals-ignore-case": st.to_uppercase()})),
+                Just(json!({"wildcard": format!("*{}", st.chars().skip(1).collect::<String>().replace('*', "\\*"))})),
+                Just(json!({"anything-but": st.clone()})),
+                Just(json!({"anything-but": [st.clone(), "zz"]})),
+                Just(json!({"anything-but": {"equals-ignore-case": st.to_uppercase()}})),
+                Just(json!({"anything-but": {"prefix": st.chars().take(1).collect::<String>() + "q"}})),
+                Just(json!({"cidr": "10.0.0.0/16"})),
+                pred(),
+            ]
+            .boxed()
+        }
+        Value::Number(n) => {
+            let f = n.as_f64().unwrap_or(0.0);
+            prop_oneof![
+                Just(json!(n.clone())),
+                Just(json!({"numeric": ["=", f]})),
+                Just(json!({"numeric": [">=", f]})),
+                Just(json!({"numeric": ["<", f]})),
+                Just(json!({"numeric": [">", f - 1.0, "<=", f]})),
+                Just(json!({"anything-but": f})),
+                Just(json!({"anything-but": [f + 1.0]})),
+                pred(),
+            ]
+            .boxed()
+        }
+        other => prop_oneof![
+            Just(other),
+            Just(json!({"exists": true})),
+            Just(json!({"exists": false})),
+            pred()
+        ]
+        .boxed(),
+    }
+}
+
+/// Put `list` at dotted `path` in `m`, either as a dotted key or as nested objects.
+fn insert_path(m: &mut Map<String, Value>, path: &str, list: Value, nested: bool) {
+    if !nested || !path.contains('.') {
+        m.insert(path.to_string(), list);
+        return;
+    }
+    let (head, rest) = path.split_once('.').unwrap();
+    let child = m
+        .entry(head.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !child.is_object() {
+        *child = Value::Object(Map::new());
+    }
+    insert_path(child.as_object_mut().unwrap(), rest, list, nested);
+}
+
+/// A pattern over the paths of `ev`: 1 to 3 fields, each with 1 to 3 entries.
+fn pattern_for(ev: &Value) -> BoxedStrategy<String> {
+    let mut ls = Vec::new();
+    leaves(ev, "", &mut ls);
+    if ls.is_empty() {
+        return pattern_text().boxed();
+    }
+    let field = (prop::sample::select(ls), any::<bool>()).prop_flat_map(|((path, v), nested)| {
+        (
+            Just(path),
+            prop::collection::vec(pred_from(v), 1..3),
+            Just(nested),
+        )
+    });
+    let fieldset = prop::collection::vec(field, 1..4).prop_map(|fs| {
+        let mut m = Map::new();
+        for (path, list, nested) in fs {
+            insert_path(&mut m, &path, Value::Array(list), nested);
+        }
+        m
+    });
+    prop_oneof![
+        4 => fieldset.clone().prop_map(|m| Value::Object(m).to_string()),
+        1 => (fieldset.clone(), fieldset).prop_map(|(x, y)| json!({"$or": [x, y]}).to_string()),
+        1 => pattern_text(),
+    ]
+    .boxed()
+}
+
+fn case() -> impl Strategy<Value = (Value, Vec<String>)> {
+    event().prop_flat_map(|ev| {
+        let pats = prop::collection::vec(pattern_for(&ev), 1..6);
+        (Just(ev), pats)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
+
+    #[test]
+    fn compiled_agrees_with_reference((ev, texts) in case()) {
+        let bytes = serde_json::to_vec(&ev).unwrap();
+        let fast_applies = !has_dotted_key(&ev);
+        let mut builder = MatcherBuilder::new();
+        let mut expected = Vec::new();
+        for (i, t) in texts.iter().enumerate() {
+            let Ok(p) = Pattern::parse(t) else { continue };
+            let want = reference::matches(&p, &ev);
+            prop_assert_eq!(p.try_matches(&bytes), Ok(want), "strict: pattern {} event {}", t, ev);
+            prop_assert_eq!(p.matches_value(&ev), want, "value path: pattern {} event {}", t, ev);
+            if fast_applies {
+                prop_assert_eq!(p.matches(&bytes), want, "fast: pattern {} event {}", t, ev);
+            }
+            let id = builder.add(format!("r{i}"), t).unwrap();
+            if want {
+                expected.push(id);
+            }
+        }
+        let m = builder.build();
+        let (mut scratch, mut out) = (MatchScratch::default(), Vec::<RuleId>::new());
+        m.matching_rules_strict(&mut scratch, &bytes, &mut out).unwrap();
+        prop_assert_eq!(&out, &expected, "strict: rules {:?} event {}", texts, ev);
+        if fast_applies {
+            m.matching_rules(&mut scratch, &bytes, &mut out).unwrap();
+            prop_assert_eq!(&out, &expected, "fast: rules {:?} event {}", texts, ev);
+        }
+        m.matching_rules_value(&mut scratch, &ev, &mut out).unwrap();
+        prop_assert_eq!(&out, &expected);
+    }
+}
+
+/// The generators must produce enough matches for the comparison to mean something.
+#[test]
+fn generator_produces_matches() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let (mut parsed, mut matched, mut undotted) = (0, 0, 0);
+    for _ in 0..400 {
+        let (ev, texts) = case().new_tree(&mut runner).unwrap().current();
+        undotted += !has_dotted_key(&ev) as usize;
+        for t in texts {
+            if let Ok(p) = Pattern::parse(&t) {
+                parsed += 1;
+                matched += reference::matches(&p, &ev) as usize;
+            }
+        }
+    }
+    assert!(
+        parsed > 500 && matched * 5 > parsed,
+        "parsed {parsed}, matched {matched}"
+    );
+    // Fast mode is compared on events without dotted keys: there must be plenty.
+    assert!(
+        undotted > 100,
+        "{undotted} of 400 events without dotted keys"
+    );
+}

@@ -1,0 +1,183 @@
+//! `eventferry drive` flags. Every flag also reads an `EVENTFERRY_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::sink::SinkMode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Invocation {
+    /// RequestResponse: the function's result acknowledges the event.
+    Sync,
+    /// Event: Lambda accepting the event acknowledges it.
+    Async,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Create EventBridge rules and an SQS queue, then deliver every event as a CloudEvent to a sink.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 after a clean shutdown, 2 for bad input or an unusable AWS setup (nothing is created), 1 for a failure while running.\n\
+                  Signals: SIGTERM or SIGINT drains in-flight deliveries (up to --drain-timeout), flushes deletes and, with --clean-up, removes what the driver owns. A second signal exits at once; unacknowledged messages come back, so nothing is lost."
+)]
+pub struct DriveArgs {
+    /// EventBridge event patterns: a JSON array of patterns (or one pattern object), or @FILE.
+    /// Each pattern becomes its own rule. All are validated before any AWS call.
+    #[arg(long, env = "EVENTFERRY_EVENT_PATTERNS", value_name = "JSON|@FILE")]
+    pub event_patterns: Option<String>,
+
+    /// A schedule for a rule that fires on its own: rate(5 minutes) or cron(0 12 * * ? *).
+    #[arg(long, env = "EVENTFERRY_SCHEDULE_EXPRESSION", value_name = "EXPR")]
+    pub schedule_expression: Option<String>,
+
+    /// AWS region. Default: the standard AWS chain (AWS_REGION, profile, ...).
+    #[arg(long, env = "EVENTFERRY_REGION")]
+    pub region: Option<String>,
+
+    /// Endpoint for every AWS service (e.g. http://127.0.0.1:4566 for LocalStack). Default:
+    /// AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>, else AWS itself.
+    #[arg(long, env = "EVENTFERRY_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Event bus the rules are created on.
+    #[arg(long, env = "EVENTFERRY_EVENT_BUS", default_value = "default")]
+    pub event_bus: String,
+
+    /// Name of the SQS queue the rules deliver to. An existing queue that is not ours is used but never deleted.
+    #[arg(long, env = "EVENTFERRY_QUEUE_NAME", default_value = "eventferry")]
+    pub queue_name: String,
+
+    /// Owner id tagged on everything this driver creates ([a-z0-9-], at most 40); `eventferry cleanup --owner`
+    /// sweeps by it. Default: derived from --queue-name, so a restart adopts the same resources.
+    #[arg(long, env = "EVENTFERRY_INSTANCE")]
+    pub instance: Option<String>,
+
+    /// Long-poll wait of each ReceiveMessage call, in seconds (0-20).
+    #[arg(
+        long,
+        env = "EVENTFERRY_DURATION",
+        default_value_t = 20,
+        value_name = "SECONDS"
+    )]
+    pub duration: i64,
+
+    /// CloudEvent `source` for every event. Default: the event bus ARN (EventBridge events) or the queue ARN (other messages).
+    #[arg(long, env = "EVENTFERRY_SOURCE")]
+    pub source: Option<String>,
+
+    /// CloudEvent `type` for EventBridge events, from {source}, {detail-type}, {account}, {region}.
+    /// The default keeps Dispatch-style `aws.s3` types.
+    #[arg(long, env = "EVENTFERRY_TYPE_FORMAT", default_value = "{source}")]
+    pub type_format: String,
+
+    /// At shutdown, after draining, delete what this driver owns: targets, rules, queue and DLQ.
+    #[arg(long, env = "EVENTFERRY_CLEAN_UP")]
+    pub clean_up: bool,
+
+    /// Receive and convert, print the CloudEvents to stdout, never deliver and never delete.
+    #[arg(long, env = "EVENTFERRY_DRY_RUN")]
+    pub dry_run: bool,
+
+    /// Where events go: an http(s):// URL (CloudEvents HTTP binding), `stdout` (NDJSON structured
+    /// CloudEvents) or `lambda:<name|arn>`. Default: $K_SINK if set, otherwise stdout.
+    #[arg(
+        long,
+        env = "EVENTFERRY_SINK",
+        value_name = "URL|stdout|lambda:FUNCTION"
+    )]
+    pub sink: Option<String>,
+
+    /// HTTP content mode: binary (ce-* headers) or structured (application/cloudevents+json).
+    #[arg(long, env = "EVENTFERRY_SINK_MODE", value_enum, default_value_t = SinkMode::Binary)]
+    pub sink_mode: SinkMode,
+
+    /// Extra HTTP header for the sink, `Name: value` (repeatable). Values are never logged.
+    #[arg(
+        long = "sink-header",
+        env = "EVENTFERRY_SINK_HEADERS",
+        hide_env_values = true,
+        value_delimiter = '\n',
+        value_name = "NAME: VALUE"
+    )]
+    pub sink_headers: Vec<String>,
+
+    /// Timeout of one HTTP delivery, in seconds. A delivery that times out is a failure and is retried.
+    #[arg(
+        long,
+        env = "EVENTFERRY_SINK_TIMEOUT",
+        default_value_t = 30,
+        value_name = "SECONDS"
+    )]
+    pub sink_timeout: u64,
+
+    /// Accept any TLS certificate from an https sink. Only for local testing; loudly logged.
+    #[arg(long, env = "EVENTFERRY_INSECURE_SKIP_TLS_VERIFY")]
+    pub insecure_skip_tls_verify: bool,
+
+    /// For lambda: sinks, wait for the function's result (sync) or only for Lambda to accept the event (async).
+    #[arg(long, env = "EVENTFERRY_INVOCATION", value_enum, default_value_t = Invocation::Sync)]
+    pub invocation: Invocation,
+
+    /// Number of poll tasks, each receiving up to 10 messages per call.
+    #[arg(long, env = "EVENTFERRY_CONCURRENCY", default_value_t = 2)]
+    pub concurrency: usize,
+
+    /// Queue visibility timeout in seconds (set on queues we create). Slow deliveries are extended
+    /// every half of it, so they are never handed out twice while running.
+    #[arg(
+        long,
+        env = "EVENTFERRY_VISIBILITY_TIMEOUT",
+        default_value_t = 30,
+        value_name = "SECONDS"
+    )]
+    pub visibility_timeout: i32,
+
+    /// Deliveries in progress at most, across all poll tasks.
+    #[arg(long, env = "EVENTFERRY_MAX_IN_FLIGHT", default_value_t = 100)]
+    pub max_in_flight: usize,
+
+    /// At shutdown, how long in-flight deliveries may finish before they are abandoned (their messages come back).
+    #[arg(
+        long,
+        env = "EVENTFERRY_DRAIN_TIMEOUT",
+        default_value_t = 30,
+        value_name = "SECONDS"
+    )]
+    pub drain_timeout: u64,
+
+    /// Create a dead-letter queue `<queue>-dlq` and a redrive policy on the queue.
+    #[arg(long, env = "EVENTFERRY_DLQ")]
+    pub dlq: bool,
+
+    /// With --dlq: receives before a message moves to the DLQ (1-1000).
+    #[arg(long, env = "EVENTFERRY_MAX_RECEIVE_COUNT", default_value_t = 5)]
+    pub max_receive_count: i32,
+
+    /// Serve /metrics (Prometheus), /healthz and /readyz on this address, e.g. 127.0.0.1:9464.
+    #[arg(long, env = "EVENTFERRY_METRICS_ADDR", value_name = "ADDR:PORT")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// Log format on stderr.
+    #[arg(long, env = "EVENTFERRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter, e.g. info, debug, eventferry=debug.
+    #[arg(long, env = "EVENTFERRY_LOG", default_value = "info")]
+    pub log_level: String,
+}
+
+/// Read `@FILE` or return the text itself.
+pub fn inline_or_file(flag: &str, value: &str) -> Result<String, String> {
+    match value.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(PathBuf::from(path))
+            .map_err(|e| format!("{flag} @{path}: cannot read the file: {e}")),
+        None => Ok(value.to_owned()),
+    }
+}

@@ -1,0 +1,374 @@
+//! The delivery loop: N poll tasks long-poll the queue, each message becomes a CloudEvent and goes
+//! to the sink, and only an acknowledged message is deleted (batched). A failed delivery leaves the
+//! message in the queue with a backoff, so the redrive policy moves it to the DLQ after
+//! maxReceiveCount. Slow deliveries keep their message hidden by extending its visibility.
+//!
+//! Shutdown: stop receiving, let in-flight deliveries finish up to the drain timeout, then flush
+//! the deletes. Whatever was not acknowledged simply comes back: nothing is lost.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloudevents::AttributesReader;
+use eventferry_aws::sqs::{MessageQueue, Receipt, ReceivedMessage, MAX_BATCH};
+use eventferry_core::mapping::{from_sqs_message, to_structured_bytes, MappingOptions, SqsMessage};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::metrics::Metrics;
+use super::sink::Sink;
+
+/// How the loop behaves.
+#[derive(Debug, Clone)]
+pub struct FerryConfig {
+    /// Poll tasks.
+    pub concurrency: usize,
+    /// Long-poll wait, seconds (0..=20).
+    pub wait_secs: i32,
+    /// The queue's visibility timeout, seconds: slow deliveries are extended by this much every half of it.
+    pub visibility_timeout: i32,
+    /// Deliveries in progress at most, across all poll tasks.
+    pub max_in_flight: usize,
+    /// How long in-flight deliveries may finish after a shutdown signal.
+    pub drain_timeout: Duration,
+    /// Print converted events and never deliver or delete.
+    pub dry_run: bool,
+    /// Flush pending deletes after this long even if fewer than 10 are waiting.
+    pub delete_interval: Duration,
+    /// First retry delay of a failed delivery; doubles with each receive, up to `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    pub mapping: MappingOptions,
+    pub queue_arn: String,
+}
+
+/// What happened at shutdown.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Deliveries still running when the signal came.
+    pub in_flight_at_signal: i64,
+    /// Deliveries cut off by the drain timeout (their messages come back).
+    pub abandoned: i64,
+}
+
+/// Run the loop until `shutdown` is cancelled, then drain.
+pub async fn run<Q: MessageQueue, S: Sink>(
+    queue: Arc<Q>,
+    sink: Arc<S>,
+    config: FerryConfig,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) -> DrainReport {
+    let config = Arc::new(config);
+    let permits = Arc::new(Semaphore::new(config.max_in_flight.max(MAX_BATCH)));
+    let (delete_tx, delete_rx) = mpsc::channel::<Receipt>(config.max_in_flight.max(MAX_BATCH) * 2);
+    let deleter = tokio::spawn(deleter(
+        queue.clone(),
+        delete_rx,
+        config.delete_interval,
+        metrics.clone(),
+    ));
+    let deliveries = TaskTracker::new();
+    let abort = CancellationToken::new();
+
+    let pollers = TaskTracker::new();
+    for worker in 0..config.concurrency.max(1) {
+        let ctx = Ctx {
+            queue: queue.clone(),
+            sink: sink.clone(),
+            config: config.clone(),
+            metrics: metrics.clone(),
+            deletes: delete_tx.clone(),
+            abort: abort.clone(),
+        };
+        pollers.spawn(poll(
+            worker,
+            ctx,
+            permits.clone(),
+            deliveries.clone(),
+            shutdown.clone(),
+        ));
+    }
+    drop(delete_tx);
+    pollers.close();
+    pollers.wait().await;
+
+    let in_flight_at_signal = metrics.in_flight.load(Ordering::Relaxed);
+    if in_flight_at_signal > 0 {
+        tracing::info!(in_flight = in_flight_at_signal, timeout = ?config.drain_timeout, "draining in-flight deliveries");
+    }
+    deliveries.close();
+    let mut abandoned = 0;
+    if tokio::time::timeout(config.drain_timeout, deliveries.wait())
+        .await
+        .is_err()
+    {
+        abandoned = metrics.in_flight.load(Ordering::Relaxed);
+        tracing::warn!(
+            abandoned,
+            "drain timeout reached; unfinished messages will be redelivered"
+        );
+        abort.cancel();
+        deliveries.wait().await;
+    }
+    // Every sender is gone now: the deleter flushes what is pending and ends.
+    if let Err(e) = deleter.await {
+        tracing::error!(error = %e, "delete task failed");
+    }
+    DrainReport {
+        in_flight_at_signal,
+        abandoned,
+    }
+}
+
+struct Ctx<Q, S> {
+    queue: Arc<Q>,
+    sink: Arc<S>,
+    config: Arc<FerryConfig>,
+    metrics: Arc<Metrics>,
+    deletes: mpsc::Sender<Receipt>,
+    abort: CancellationToken,
+}
+
+impl<Q, S> Clone for Ctx<Q, S> {
+    fn clone(&self) -> Self {
+        Ctx {
+            queue: self.queue.clone(),
+            sink: self.sink.clone(),
+            config: self.config.clone(),
+            metrics: self.metrics.clone(),
+            deletes: self.deletes.clone(),
+            abort: self.abort.clone(),
+        }
+    }
+}
+
+async fn poll<Q: MessageQueue, S: Sink>(
+    worker: usize,
+    ctx: Ctx<Q, S>,
+    permits: Arc<Semaphore>,
+    deliveries: TaskTracker,
+    shutdown: CancellationToken,
+) {
+    let mut errors = 0u32;
+    loop {
+        // Take room for a full batch first, so nothing received has to wait hidden for a slot.
+        let mut batch_permits = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            p = permits.clone().acquire_many_owned(MAX_BATCH as u32) => p.expect("semaphore is never closed"),
+        };
+        let received = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = ctx.queue.receive(MAX_BATCH as i32, ctx.config.wait_secs) => r,
+        };
+        match received {
+            Ok(messages) => {
+                errors = 0;
+                Metrics::add(&ctx.metrics.received, messages.len() as u64);
+                for message in messages {
+                    let permit = batch_permits
+                        .split(1)
+                        .expect("one permit per message of a batch of at most 10");
+                    let ctx = ctx.clone();
+                    ctx.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+                    deliveries.spawn(async move {
+                        let abort = ctx.abort.clone();
+                        tokio::select! {
+                            _ = abort.cancelled() => {}
+                            _ = handle(&ctx, message) => {}
+                        }
+                        ctx.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+                        drop(permit);
+                    });
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                Metrics::inc(&ctx.metrics.receive_errors);
+                let delay = backoff(Duration::from_millis(200), Duration::from_secs(20), errors);
+                match e.hint() {
+                    Some(hint) => {
+                        tracing::warn!(worker, error = %e, hint, retry_in = ?delay, "receive failed")
+                    }
+                    None => tracing::warn!(worker, error = %e, retry_in = ?delay, "receive failed"),
+                }
+                drop(batch_permits);
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Convert, deliver (extending visibility while the sink works), then acknowledge or back off.
+async fn handle<Q: MessageQueue, S: Sink>(ctx: &Ctx<Q, S>, message: ReceivedMessage) {
+    let input = SqsMessage {
+        body: &message.body,
+        message_id: &message.message_id,
+        queue_arn: &ctx.config.queue_arn,
+        sent_timestamp: message.sent_timestamp_millis(),
+    };
+    let event = match from_sqs_message(&input, &ctx.config.mapping) {
+        Ok(event) => event,
+        Err(e) => {
+            // Left in the queue: the redrive policy moves it to the DLQ.
+            Metrics::inc(&ctx.metrics.conversion_failures);
+            tracing::error!(message_id = %message.message_id, error = %e, "cannot convert message");
+            return;
+        }
+    };
+    if ctx.config.dry_run {
+        let mut line = to_structured_bytes(&event);
+        line.push(b'\n');
+        use std::io::Write;
+        let _ = std::io::stdout().lock().write_all(&line);
+        return;
+    }
+
+    let delivery = ctx.sink.deliver(&event);
+    tokio::pin!(delivery);
+    let half = Duration::from_secs((ctx.config.visibility_timeout.max(2) / 2) as u64);
+    let mut extend = tokio::time::interval_at(Instant::now() + half, half);
+    let result = loop {
+        tokio::select! {
+            r = &mut delivery => break r,
+            _ = extend.tick() => {
+                Metrics::inc(&ctx.metrics.visibility_extensions);
+                if let Err(e) = ctx.queue.change_visibility(&message.receipt_handle, ctx.config.visibility_timeout).await {
+                    tracing::warn!(message_id = %message.message_id, error = %e, "cannot extend visibility");
+                }
+            }
+        }
+    };
+    match result {
+        Ok(()) => {
+            Metrics::inc(&ctx.metrics.delivered);
+            tracing::debug!(id = event.id(), message_id = %message.message_id, "delivered");
+            let receipt = Receipt {
+                id: message.message_id,
+                receipt_handle: message.receipt_handle,
+            };
+            if ctx.deletes.send(receipt).await.is_err() {
+                tracing::error!("delete queue closed; the message will be redelivered");
+            }
+        }
+        Err(e) => {
+            Metrics::inc(&ctx.metrics.delivery_failures);
+            let retry_in = backoff(
+                ctx.config.base_backoff,
+                ctx.config.max_backoff,
+                message.receive_count(),
+            );
+            tracing::warn!(
+                id = event.id(),
+                message_id = %message.message_id,
+                receive_count = message.receive_count(),
+                error = %e,
+                retry_in = ?retry_in,
+                "delivery failed; message stays in the queue"
+            );
+            let secs = retry_in.as_secs().clamp(0, 43_200) as i32;
+            if let Err(e) = ctx
+                .queue
+                .change_visibility(&message.receipt_handle, secs)
+                .await
+            {
+                tracing::warn!(message_id = %message.message_id, error = %e, "cannot set retry backoff");
+            }
+        }
+    }
+}
+
+/// Exponential backoff with ±20% jitter: `base * 2^(attempt-1)`, at most `max`.
+fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+    let capped = exp.min(max);
+    let jitter = rand::random_range(0.8..=1.2);
+    capped.mul_f64(jitter).min(max)
+}
+
+/// Collects acknowledged receipts and deletes them in batches of 10, or after `interval`, and
+/// once more when every sender is gone.
+async fn deleter<Q: MessageQueue>(
+    queue: Arc<Q>,
+    mut rx: mpsc::Receiver<Receipt>,
+    interval: Duration,
+    metrics: Arc<Metrics>,
+) {
+    let mut pending: Vec<Receipt> = Vec::with_capacity(MAX_BATCH);
+    let mut deadline = Instant::now() + interval;
+    loop {
+        tokio::select! {
+            item = rx.recv() => match item {
+                Some(receipt) => {
+                    if pending.is_empty() {
+                        deadline = Instant::now() + interval;
+                    }
+                    pending.push(receipt);
+                    if pending.len() == MAX_BATCH {
+                        flush(&*queue, &mut pending, &metrics).await;
+                    }
+                }
+                None => {
+                    flush(&*queue, &mut pending, &metrics).await;
+                    return;
+                }
+            },
+            _ = tokio::time::sleep_until(deadline), if !pending.is_empty() => {
+                flush(&*queue, &mut pending, &metrics).await;
+            }
+        }
+    }
+}
+
+async fn flush<Q: MessageQueue>(queue: &Q, pending: &mut Vec<Receipt>, metrics: &Metrics) {
+    if pending.is_empty() {
+        return;
+    }
+    // Entries get positional ids: message ids are unique, but a batch id must be short and simple.
+    let batch: Vec<Receipt> = pending
+        .drain(..)
+        .enumerate()
+        .map(|(i, r)| Receipt {
+            id: i.to_string(),
+            receipt_handle: r.receipt_handle,
+        })
+        .collect();
+    for attempt in 1..=4u32 {
+        match queue.delete_batch(&batch).await {
+            Ok(failed) => {
+                Metrics::add(&metrics.deleted, (batch.len() - failed.len()) as u64);
+                if !failed.is_empty() {
+                    Metrics::add(&metrics.delete_failures, failed.len() as u64);
+                    tracing::warn!(
+                        failed = failed.len(),
+                        "some deletes failed; those messages will be redelivered"
+                    );
+                }
+                return;
+            }
+            Err(e) if e.is_transient() && attempt < 4 => {
+                tokio::time::sleep(backoff(
+                    Duration::from_millis(100),
+                    Duration::from_secs(2),
+                    attempt,
+                ))
+                .await;
+            }
+            Err(e) => {
+                Metrics::add(&metrics.delete_failures, batch.len() as u64);
+                tracing::warn!(error = %e, count = batch.len(), "delete failed; those messages will be redelivered");
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "ferry/tests.rs"]
+mod tests;

@@ -1,0 +1,375 @@
+//! The loop's guarantees, in-process: an in-memory queue with SQS's visibility semantics behind
+//! `MessageQueue`, and sinks that succeed, fail or hang on demand. Time is paused, so backoffs and
+//! visibility timeouts run instantly and deterministically.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use eventferry_aws::AwsError;
+
+use super::*;
+use crate::drive::sink::DeliveryError;
+
+#[derive(Default)]
+struct Stored {
+    body: String,
+    visible_at: Option<Instant>,
+    receives: u32,
+    deleted: bool,
+}
+
+/// Messages with visibility timeouts and receive counts, like SQS.
+#[derive(Default)]
+struct MemQueue {
+    messages: Mutex<Vec<Stored>>,
+    visibility: Duration,
+    visibility_changes: Mutex<Vec<(String, i32)>>,
+    delete_calls: Mutex<Vec<usize>>,
+}
+
+impl MemQueue {
+    fn with(bodies: &[String], visibility: Duration) -> Self {
+        MemQueue {
+            messages: Mutex::new(
+                bodies
+                    .iter()
+                    .map(|b| Stored {
+                        body: b.clone(),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            visibility,
+            ..Default::default()
+        }
+    }
+    fn deleted(&self) -> Vec<String> {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.deleted)
+            .map(|m| m.body.clone())
+            .collect()
+    }
+    fn receives(&self, body: &str) -> u32 {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|m| m.body == body)
+            .map_or(0, |m| m.receives)
+    }
+}
+
+fn index(receipt_handle: &str) -> usize {
+    receipt_handle.split('#').next().unwrap().parse().unwrap()
+}
+
+impl MessageQueue for MemQueue {
+    async fn receive(&self, max: i32, wait_secs: i32) -> Result<Vec<ReceivedMessage>, AwsError> {
+        let deadline = Instant::now() + Duration::from_secs(wait_secs as u64);
+        loop {
+            let now = Instant::now();
+            let mut out = Vec::new();
+            for (i, m) in self.messages.lock().unwrap().iter_mut().enumerate() {
+                if out.len() as i32 == max {
+                    break;
+                }
+                if !m.deleted && m.visible_at.is_none_or(|t| t <= now) {
+                    m.receives += 1;
+                    m.visible_at = Some(now + self.visibility);
+                    out.push(ReceivedMessage {
+                        message_id: format!("mid-{i}"),
+                        receipt_handle: format!("{i}#{}", m.receives),
+                        body: m.body.clone(),
+                        attributes: HashMap::from([
+                            ("ApproximateReceiveCount".into(), m.receives.to_string()),
+                            ("SentTimestamp".into(), "1700000000000".into()),
+                        ]),
+                    });
+                }
+            }
+            if !out.is_empty() || now >= deadline {
+                return Ok(out);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn delete_batch(&self, receipts: &[Receipt]) -> Result<Vec<String>, AwsError> {
+        self.delete_calls.lock().unwrap().push(receipts.len());
+        let mut messages = self.messages.lock().unwrap();
+        for r in receipts {
+            messages[index(&r.receipt_handle)].deleted = true;
+        }
+        Ok(Vec::new())
+    }
+
+    async fn change_visibility(&self, receipt_handle: &str, secs: i32) -> Result<(), AwsError> {
+        self.visibility_changes
+            .lock()
+            .unwrap()
+            .push((receipt_handle.to_owned(), secs));
+        self.messages.lock().unwrap()[index(receipt_handle)].visible_at =
+            Some(Instant::now() + Duration::from_secs(secs as u64));
+        Ok(())
+    }
+}
+
+/// Fails the first `fail_first` attempts of each event, takes `delay` per delivery, and records
+/// what it acknowledged, noting whether the message was already deleted at that moment.
+struct TestSink {
+    fail_first: u32,
+    delay: Duration,
+    attempts: Mutex<HashMap<String, u32>>,
+    acked: Mutex<Vec<String>>,
+}
+
+impl TestSink {
+    fn new(fail_first: u32, delay: Duration) -> Self {
+        TestSink {
+            fail_first,
+            delay,
+            attempts: Mutex::default(),
+            acked: Mutex::default(),
+        }
+    }
+}
+
+impl Sink for TestSink {
+    async fn deliver(&self, event: &cloudevents::Event) -> Result<(), DeliveryError> {
+        tokio::time::sleep(self.delay).await;
+        let id = event.id().to_owned();
+        let n = {
+            let mut attempts = self.attempts.lock().unwrap();
+            let n = attempts.entry(id.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        if n <= self.fail_first {
+            return Err(DeliveryError::Status { status: 503 });
+        }
+        self.acked.lock().unwrap().push(id);
+        Ok(())
+    }
+}
+
+fn config(dry_run: bool) -> FerryConfig {
+    FerryConfig {
+        concurrency: 2,
+        wait_secs: 1,
+        visibility_timeout: 30,
+        max_in_flight: 20,
+        drain_timeout: Duration::from_secs(60),
+        dry_run,
+        delete_interval: Duration::from_millis(50),
+        base_backoff: Duration::from_secs(1),
+        max_backoff: Duration::from_secs(60),
+        mapping: MappingOptions::default(),
+        queue_arn: "arn:aws:sqs:us-east-1:000000000000:q".into(),
+    }
+}
+
+fn envelope(i: usize) -> String {
+    format!(
+        r#"{{"version":"0","id":"ev-{i}","detail-type":"Demo","source":"demo.app","account":"000000000000","time":"2026-11-23T10:00:00Z","region":"us-east-1","resources":[],"detail":{{"n":{i}}}}}"#
+    )
+}
+
+/// Run the loop until `done` holds (checked every 100 ms of paused time), then shut it down.
+async fn run_until(
+    queue: Arc<MemQueue>,
+    sink: Arc<TestSink>,
+    config: FerryConfig,
+    done: impl Fn(&MemQueue, &TestSink) -> bool,
+) -> (DrainReport, Arc<Metrics>) {
+    let metrics = Arc::new(Metrics::default());
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(run(
+        queue.clone(),
+        sink.clone(),
+        config,
+        metrics.clone(),
+        shutdown.clone(),
+    ));
+    let limit = Instant::now() + Duration::from_secs(3600);
+    while !done(&queue, &sink) {
+        assert!(
+            Instant::now() < limit,
+            "condition not reached within an hour of paused time"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shutdown.cancel();
+    (task.await.unwrap(), metrics)
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_message_is_delivered_once_then_deleted_in_batches() {
+    let bodies: Vec<String> = (0..25).map(envelope).collect();
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    let sink = Arc::new(TestSink::new(0, Duration::from_millis(5)));
+    let (_, metrics) = run_until(queue.clone(), sink.clone(), config(false), |q, _| {
+        q.deleted().len() == 25
+    })
+    .await;
+
+    let acked: HashSet<String> = sink.acked.lock().unwrap().iter().cloned().collect();
+    assert_eq!(
+        acked,
+        (0..25).map(|i| format!("ev-{i}")).collect(),
+        "CloudEvent id is the EventBridge id"
+    );
+    assert_eq!(
+        sink.acked.lock().unwrap().len(),
+        25,
+        "no duplicates when nothing fails"
+    );
+    assert!(queue
+        .delete_calls
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|&n| (1..=10).contains(&n)));
+    assert!(
+        queue.delete_calls.lock().unwrap().len() < 25,
+        "deletes are batched"
+    );
+    assert_eq!(Metrics::get(&metrics.deleted), 25);
+    assert_eq!(Metrics::get(&metrics.delivery_failures), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_sink_keeps_the_message_until_it_acknowledges() {
+    let bodies = vec![envelope(7)];
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    let sink = Arc::new(TestSink::new(3, Duration::ZERO));
+    let (_, metrics) = run_until(queue.clone(), sink.clone(), config(false), |q, _| {
+        !q.deleted().is_empty()
+    })
+    .await;
+
+    assert_eq!(
+        sink.attempts.lock().unwrap()["ev-7"],
+        4,
+        "three failures, then success"
+    );
+    assert_eq!(
+        queue.receives(&bodies[0]),
+        4,
+        "each retry is a redelivery from the queue"
+    );
+    assert_eq!(*sink.acked.lock().unwrap(), vec!["ev-7".to_string()]);
+    // Backoffs grow: 1 s, 2 s, 4 s (±20%), set through ChangeMessageVisibility.
+    let backoffs: Vec<i32> = queue
+        .visibility_changes
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, s)| *s)
+        .collect();
+    assert_eq!(backoffs.len(), 3, "{backoffs:?}");
+    assert!(backoffs.windows(2).all(|w| w[0] <= w[1]), "{backoffs:?}");
+    assert_eq!(Metrics::get(&metrics.delivery_failures), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_deliveries_extend_visibility_so_they_are_not_redelivered() {
+    let bodies = vec![envelope(1)];
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    // Four visibility timeouts long.
+    let sink = Arc::new(TestSink::new(0, Duration::from_secs(120)));
+    let (_, metrics) = run_until(queue.clone(), sink.clone(), config(false), |q, _| {
+        !q.deleted().is_empty()
+    })
+    .await;
+
+    assert_eq!(queue.receives(&bodies[0]), 1, "never handed out twice");
+    assert!(
+        Metrics::get(&metrics.visibility_extensions) >= 7,
+        "extended every 15 s for 120 s"
+    );
+    assert_eq!(sink.acked.lock().unwrap().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_drains_in_flight_deliveries_and_flushes_deletes() {
+    let bodies: Vec<String> = (0..5).map(envelope).collect();
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    let sink = Arc::new(TestSink::new(0, Duration::from_secs(10)));
+    // Signal as soon as all five are in flight, long before any finishes.
+    let (report, _) = run_until(queue.clone(), sink.clone(), config(false), |q, _| {
+        q.messages.lock().unwrap().iter().all(|m| m.receives == 1)
+    })
+    .await;
+    assert_eq!(report.in_flight_at_signal, 5);
+    assert_eq!(report.abandoned, 0);
+    assert_eq!(
+        queue.deleted().len(),
+        5,
+        "drained deliveries are deleted before the loop returns"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_drain_timeout_abandons_deliveries_without_deleting() {
+    let bodies = vec![envelope(1)];
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    let sink = Arc::new(TestSink::new(0, Duration::from_secs(600)));
+    let mut cfg = config(false);
+    cfg.drain_timeout = Duration::from_secs(5);
+    let (report, _) = run_until(queue.clone(), sink.clone(), cfg, |q, _| {
+        q.receives(&bodies[0]) == 1
+    })
+    .await;
+    assert_eq!(report.abandoned, 1);
+    assert!(
+        queue.deleted().is_empty(),
+        "an unacknowledged message is never deleted"
+    );
+    assert!(sink.acked.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn dry_run_never_delivers_or_deletes() {
+    let bodies: Vec<String> = (0..3).map(envelope).collect();
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    let sink = Arc::new(TestSink::new(0, Duration::ZERO));
+    let (_, metrics) = run_until(queue.clone(), sink.clone(), config(true), |q, _| {
+        q.messages.lock().unwrap().iter().all(|m| m.receives >= 2)
+    })
+    .await;
+    assert!(queue.deleted().is_empty());
+    assert!(sink.acked.lock().unwrap().is_empty());
+    assert!(
+        Metrics::get(&metrics.received) >= 6,
+        "messages come back after their visibility timeout"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn hostile_bodies_are_delivered_as_sqs_messages() {
+    let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+    let bodies = vec![
+        "not json at all".to_string(),
+        "x".repeat(256 * 1024),
+        deep,
+        r#"{"version":"0","id":5,"detail-type":[],"source":{},"account":1,"time":"yesterday","region":null,"detail":"x"}"#.into(),
+        r#"{"specversion":"1.0","type":"t"}"#.into(),
+        "\u{0}\u{feff}\u{1F600}\u{202E}ütf\u{10FFFF}".into(),
+    ];
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    let sink = Arc::new(TestSink::new(0, Duration::ZERO));
+    let (_, metrics) = run_until(queue.clone(), sink.clone(), config(false), |q, _| {
+        q.deleted().len() == 6
+    })
+    .await;
+    let acked: HashSet<String> = sink.acked.lock().unwrap().iter().cloned().collect();
+    assert_eq!(
+        acked,
+        (0..6).map(|i| format!("mid-{i}")).collect(),
+        "id = MessageId for non-EventBridge bodies"
+    );
+    assert_eq!(Metrics::get(&metrics.conversion_failures), 0);
+}

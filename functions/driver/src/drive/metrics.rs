@@ -1,0 +1,129 @@
+//! Counters for `/metrics` (Prometheus text format), `/healthz` and `/readyz`.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+
+/// What the driver has done so far. Cheap to update from any task.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub received: AtomicU64,
+    pub delivered: AtomicU64,
+    pub delivery_failures: AtomicU64,
+    pub conversion_failures: AtomicU64,
+    pub deleted: AtomicU64,
+    pub delete_failures: AtomicU64,
+    pub visibility_extensions: AtomicU64,
+    pub receive_errors: AtomicU64,
+    pub in_flight: AtomicI64,
+    pub ready: AtomicBool,
+}
+
+impl Metrics {
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    /// The Prometheus text exposition of every counter.
+    pub fn render(&self) -> String {
+        let counters: [(&str, &str, &AtomicU64); 8] = [
+            ("received", "Messages received from SQS", &self.received),
+            ("delivered", "Events the sink acknowledged", &self.delivered),
+            (
+                "delivery_failures",
+                "Deliveries the sink failed or rejected",
+                &self.delivery_failures,
+            ),
+            (
+                "conversion_failures",
+                "Messages that could not be turned into a CloudEvent",
+                &self.conversion_failures,
+            ),
+            (
+                "deleted",
+                "Messages deleted after acknowledgement",
+                &self.deleted,
+            ),
+            (
+                "delete_failures",
+                "Acknowledged messages whose delete failed (they will be redelivered)",
+                &self.delete_failures,
+            ),
+            (
+                "visibility_extensions",
+                "Visibility extensions for slow deliveries",
+                &self.visibility_extensions,
+            ),
+            (
+                "receive_errors",
+                "ReceiveMessage calls that failed",
+                &self.receive_errors,
+            ),
+        ];
+        let mut out = String::new();
+        for (name, help, value) in counters {
+            let _ = writeln!(out, "# HELP eventferry_{name}_total {help}");
+            let _ = writeln!(out, "# TYPE eventferry_{name}_total counter");
+            let _ = writeln!(
+                out,
+                "eventferry_{name}_total {}",
+                value.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(out, "# HELP eventferry_in_flight Deliveries in progress");
+        let _ = writeln!(out, "# TYPE eventferry_in_flight gauge");
+        let _ = writeln!(
+            out,
+            "eventferry_in_flight {}",
+            self.in_flight.load(Ordering::Relaxed)
+        );
+        out
+    }
+}
+
+/// Serve `/metrics`, `/healthz` and `/readyz` on `addr` until the process ends.
+pub async fn serve(
+    addr: std::net::SocketAddr,
+    metrics: std::sync::Arc<Metrics>,
+) -> std::io::Result<()> {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let m = metrics.clone();
+    let app = axum::Router::new()
+        .route("/metrics", get(move || async move { m.render() }))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(move || async move {
+                if metrics.ready.load(Ordering::Relaxed) {
+                    (StatusCode::OK, "ready\n")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+                }
+            }),
+        );
+    axum::serve(listener, app).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::default();
+        Metrics::add(&m.delivered, 3);
+        let text = m.render();
+        assert!(text
+            .contains("# TYPE eventferry_delivered_total counter\neventferry_delivered_total 3\n"));
+        assert!(text.contains("eventferry_in_flight 0\n"));
+    }
+}

@@ -1,0 +1,583 @@
+//! `eventferry drive`: validate everything, provision (or adopt) rules and queue, run the delivery
+//! loop until a signal, drain, and clean up what we own if asked.
+
+pub mod args;
+pub mod ferry;
+pub mod metrics;
+pub mod sink;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventferry_aws::lambda::{InvocationMode, Lambda};
+use eventferry_aws::sqs::Sqs;
+use eventferry_aws::AwsOptions;
+use eventferry_core::mapping::{MappingOptions, TypeFormat};
+use eventferry_core::names::InstanceId;
+use eventferry_core::schedule::ScheduleExpression;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::provision::{self, ProvisionSpec};
+use args::{inline_or_file, DriveArgs, Invocation, LogFormat};
+use ferry::FerryConfig;
+use metrics::Metrics;
+use sink::{AnySink, HttpSink, LambdaSink, SinkSpec, StdoutSink};
+
+/// Everything `drive` needs, checked before any AWS call.
+#[derive(Debug)]
+pub struct Plan {
+    pub patterns: Vec<Value>,
+    pub schedule: Option<ScheduleExpression>,
+    pub sink: SinkSpec,
+    pub sink_headers: reqwest::header::HeaderMap,
+    pub mapping: MappingOptions,
+    pub instance: InstanceId,
+}
+
+/// Validate the flags. Each error names the flag and says what would be right.
+pub fn plan(args: &DriveArgs) -> Result<Plan, String> {
+    let patterns = match &args.event_patterns {
+        Some(text) => parse_patterns(&inline_or_file("--event-patterns", text)?)?,
+        None => Vec::new(),
+    };
+    let schedule = match &args.schedule_expression {
+        Some(expr) => Some(
+            ScheduleExpression::parse(expr).map_err(|e| format!("--schedule-expression: {e}"))?,
+        ),
+        None => None,
+    };
+    if patterns.is_empty() && schedule.is_none() {
+        return Err("give --event-patterns, --schedule-expression, or both: without either there is nothing to receive".into());
+    }
+    if !(0..=20).contains(&args.duration) {
+        return Err(format!(
+            "--duration {}: the long-poll wait must be 0 to 20 seconds (SQS's limit)",
+            args.duration
+        ));
+    }
+    if !(0..=43_200).contains(&args.visibility_timeout) {
+        return Err(format!(
+            "--visibility-timeout {}: use 0 to 43200 seconds",
+            args.visibility_timeout
+        ));
+    }
+    if args.dlq && !(1..=1000).contains(&args.max_receive_count) {
+        return Err(format!(
+            "--max-receive-count {}: use 1 to 1000",
+            args.max_receive_count
+        ));
+    }
+    if args.concurrency == 0 || args.concurrency > 256 {
+        return Err(format!(
+            "--concurrency {}: use 1 to 256 poll tasks",
+            args.concurrency
+        ));
+    }
+    if args.max_in_flight == 0 {
+        return Err("--max-in-flight must be at least 1".into());
+    }
+    if let Some(region) = &args.region {
+        validate_region(region)?;
+    }
+    if let Some(url) = &args.endpoint_url {
+        validate_endpoint(url)?;
+    }
+    let sink_text = args
+        .sink
+        .clone()
+        .or_else(|| std::env::var("K_SINK").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "stdout".into());
+    let sink = SinkSpec::parse(&sink_text)?;
+    let sink_headers = sink::parse_headers(&args.sink_headers)?;
+    if !sink_headers.is_empty() && !matches!(sink, SinkSpec::Http(_)) {
+        return Err("--sink-header applies to http(s) sinks only".into());
+    }
+
+    let type_format =
+        TypeFormat::new(&args.type_format).map_err(|e| format!("--type-format: {e}"))?;
+    let mut mapping = MappingOptions::default()
+        .with_type_format(type_format)
+        .with_event_bus(&args.event_bus)
+        .map_err(|e| format!("--event-bus: {e}"))?;
+    if let Some(source) = &args.source {
+        mapping = mapping
+            .with_source(source)
+            .map_err(|e| format!("--source: {e}"))?;
+    }
+    validate_queue_name(&args.queue_name)?;
+    let instance_text = args
+        .instance
+        .clone()
+        .unwrap_or_else(|| default_instance(&args.queue_name));
+    let instance = InstanceId::new(&instance_text).map_err(|e| format!("--instance: {e}"))?;
+    Ok(Plan {
+        patterns,
+        schedule,
+        sink,
+        sink_headers,
+        mapping,
+        instance,
+    })
+}
+
+/// `--event-patterns`: an array of patterns or a single pattern, each valid for EventBridge.
+fn parse_patterns(text: &str) -> Result<Vec<Value>, String> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| format!("--event-patterns is not valid JSON ({e}): give a JSON array of patterns or one pattern object"))?;
+    let patterns =
+        match value {
+            Value::Array(items) if items.is_empty() => {
+                return Err("--event-patterns is an empty array: give at least one pattern".into())
+            }
+            Value::Array(items) => items,
+            Value::Object(_) => vec![value],
+            _ => return Err(
+                "--event-patterns must be a JSON array of pattern objects, or one pattern object"
+                    .into(),
+            ),
+        };
+    for (i, pattern) in patterns.iter().enumerate() {
+        eventferry_pattern::Pattern::parse(&pattern.to_string()).map_err(|e| {
+            format!("--event-patterns: pattern {} of {} is not valid. Reason: {e}\n  pattern: {pattern}", i + 1, patterns.len())
+        })?;
+    }
+    Ok(patterns)
+}
+
+fn validate_region(region: &str) -> Result<(), String> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "--region {region:?} is not an AWS region name: use e.g. us-east-1 or eu-west-2"
+        ))
+    }
+}
+
+fn validate_endpoint(url: &str) -> Result<(), String> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+        _ => Err(format!(
+            "--endpoint-url {url:?} is not an http(s) URL: use e.g. http://127.0.0.1:4566"
+        )),
+    }
+}
+
+fn validate_queue_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 76
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "--queue-name {name:?}: use 1-76 characters from A-Z a-z 0-9 - _ (76 leaves room for the -dlq queue)"
+        ))
+    }
+}
+
+/// The queue name reduced to `[a-z0-9-]`, at most 40 characters, without a leading
+/// `eventferry-` (rule names already start with it).
+fn default_instance(queue_name: &str) -> String {
+    let base = queue_name
+        .strip_prefix("eventferry-")
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(queue_name);
+    let id: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    id.trim_matches('-').to_owned()
+}
+
+pub fn init_logging(format: LogFormat, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// The whole command.
+pub async fn run(args: DriveArgs) -> ExitCode {
+    init_logging(args.log_format, &args.log_level);
+    let plan = match plan(&args) {
+        Ok(plan) => plan,
+        Err(message) => {
+            eprintln!("eventferry drive: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.insecure_skip_tls_verify {
+        tracing::warn!("--insecure-skip-tls-verify: TLS certificates of the sink are NOT verified; use this only for local testing");
+    }
+
+    let config = eventferry_aws::load(&AwsOptions {
+        region: args.region.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+    })
+    .await;
+    if config.region().is_none() {
+        eprintln!("eventferry drive: no AWS region: pass --region or set AWS_REGION");
+        return ExitCode::from(2);
+    }
+
+    let metrics = Arc::new(Metrics::default());
+    if let Some(addr) = args.metrics_addr {
+        let m = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = metrics::serve(addr, m).await {
+                tracing::error!(%addr, error = %e, "metrics server failed");
+            }
+        });
+    }
+
+    let spec = ProvisionSpec {
+        queue_name: args.queue_name.clone(),
+        event_bus: args.event_bus.clone(),
+        patterns: plan.patterns.clone(),
+        schedule: plan.schedule.as_ref().map(|s| s.as_str().to_owned()),
+        instance: plan.instance.clone(),
+        dlq_max_receive_count: args.dlq.then_some(args.max_receive_count),
+        visibility_timeout: Some(args.visibility_timeout),
+    };
+    let provisioned = match provision::provision(&config, &spec).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("eventferry drive: {e}");
+            return ExitCode::from(setup_exit_code(&e));
+        }
+    };
+    eprintln!("{}", provisioned.summary);
+
+    let sqs = Sqs::new(&config);
+    let visibility_timeout = match sqs.attributes(&provisioned.queue_url).await {
+        Ok(attrs) => attrs
+            .get("VisibilityTimeout")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(args.visibility_timeout),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the queue's visibility timeout; assuming --visibility-timeout");
+            args.visibility_timeout
+        }
+    };
+    let ferry_config = FerryConfig {
+        concurrency: args.concurrency,
+        wait_secs: args.duration as i32,
+        visibility_timeout,
+        max_in_flight: args.max_in_flight,
+        drain_timeout: Duration::from_secs(args.drain_timeout),
+        dry_run: args.dry_run,
+        delete_interval: Duration::from_millis(50),
+        base_backoff: Duration::from_secs(1),
+        max_backoff: Duration::from_secs(300),
+        mapping: plan.mapping.clone(),
+        queue_arn: provisioned.queue_arn.clone(),
+    };
+    let sink = match plan.sink {
+        SinkSpec::Stdout => AnySink::Stdout(StdoutSink),
+        SinkSpec::Http(url) => match HttpSink::new(
+            url,
+            args.sink_mode,
+            plan.sink_headers,
+            Duration::from_secs(args.sink_timeout),
+            args.insecure_skip_tls_verify,
+        ) {
+            Ok(s) => AnySink::Http(s),
+            Err(e) => {
+                eprintln!("eventferry drive: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        SinkSpec::Lambda(function) => {
+            let mode = match args.invocation {
+                Invocation::Sync => InvocationMode::Sync,
+                Invocation::Async => InvocationMode::Async,
+            };
+            AnySink::Lambda(LambdaSink::new(
+                Lambda::without_retries(&config),
+                function,
+                mode,
+            ))
+        }
+    };
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(watch_signals(shutdown.clone()));
+    metrics
+        .ready
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(
+        queue = %provisioned.queue_url,
+        rules = provisioned.rules.len(),
+        concurrency = args.concurrency,
+        dry_run = args.dry_run,
+        "receiving"
+    );
+    let report = ferry::run(
+        Arc::new(sqs.queue(&provisioned.queue_url)),
+        Arc::new(sink),
+        ferry_config,
+        metrics.clone(),
+        shutdown,
+    )
+    .await;
+    metrics
+        .ready
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "eventferry drive: stopped: {} received, {} delivered, {} failed deliveries, {} deleted, {} in flight at the signal, {} abandoned at the drain timeout",
+        Metrics::get(&metrics.received),
+        Metrics::get(&metrics.delivered),
+        Metrics::get(&metrics.delivery_failures),
+        Metrics::get(&metrics.deleted),
+        report.in_flight_at_signal,
+        report.abandoned,
+    );
+
+    if args.clean_up {
+        match provision::teardown(&config, &provisioned).await {
+            Ok(report) => eprintln!("{report}"),
+            Err(e) => {
+                eprintln!("eventferry drive: clean-up failed: {e}\n  run `eventferry cleanup --owner {}` to finish it", plan.instance);
+                return ExitCode::from(1);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// 2 when the input or the AWS setup (credentials, permissions, endpoint) is unusable, else 1.
+fn setup_exit_code(e: &provision::ProvisionError) -> u8 {
+    use eventferry_aws::ErrorKind::{AccessDenied, Credentials, Unreachable};
+    match e.aws_error() {
+        Some(aws) if matches!(aws.kind, Credentials | AccessDenied | Unreachable) => 2,
+        _ => e.exit_code(),
+    }
+}
+
+/// First SIGTERM/SIGINT: graceful shutdown. Second: exit at once (unacknowledged messages come back).
+async fn watch_signals(shutdown: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    tracing::info!("signal received: draining (send it again to exit at once)");
+    shutdown.cancel();
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    eprintln!(
+        "eventferry drive: second signal: exiting now; unacknowledged messages will be redelivered"
+    );
+    std::process::exit(130);
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: DriveArgs,
+    }
+
+    fn plan_of(args: &[&str]) -> Result<Plan, String> {
+        let mut argv = vec!["drive"];
+        argv.extend_from_slice(args);
+        plan(&Cli::try_parse_from(argv).expect("flags parse").args)
+    }
+
+    #[test]
+    fn a_valid_plan_keeps_every_pattern() {
+        let p = plan_of(&[
+            "--event-patterns",
+            r#"[{"source":["a"]},{"source":["b"]}]"#,
+            "--sink",
+            "stdout",
+        ])
+        .unwrap();
+        assert_eq!(p.patterns.len(), 2);
+        assert_eq!(p.sink, SinkSpec::Stdout);
+        assert_eq!(p.instance.as_str(), "eventferry");
+        let single = plan_of(&[
+            "--event-patterns",
+            r#"{"source":["a"]}"#,
+            "--sink",
+            "stdout",
+        ])
+        .unwrap();
+        assert_eq!(single.patterns.len(), 1, "a single object is accepted");
+        let sched = plan_of(&[
+            "--schedule-expression",
+            "cron(0 12 * * ? *)",
+            "--sink",
+            "stdout",
+        ])
+        .unwrap();
+        assert!(sched.patterns.is_empty() && sched.schedule.is_some());
+    }
+
+    #[test]
+    fn bad_flags_name_the_flag_and_the_fix() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["--event-patterns", "{"],
+                "--event-patterns is not valid JSON",
+            ),
+            (&["--event-patterns", "[]"], "empty array"),
+            (&["--event-patterns", "3"], "must be a JSON array"),
+            (
+                &["--event-patterns", r#"{"source":"a"}"#],
+                r#"pattern 1 of 1 is not valid. Reason: "source" must be an object or an array"#,
+            ),
+            (
+                &["--event-patterns", r#"{"a":[{"NUMERIC":[">",1]}]}"#],
+                "Unrecognized match type NUMERIC",
+            ),
+            (
+                &["--event-patterns", "@/nonexistent/p.json"],
+                "cannot read the file",
+            ),
+            (
+                &["--schedule-expression", "rate(1 minutes)"],
+                "--schedule-expression",
+            ),
+            (&[], "give --event-patterns, --schedule-expression, or both"),
+            (
+                &[
+                    "--schedule-expression",
+                    "rate(5 minutes)",
+                    "--duration",
+                    "21",
+                ],
+                "--duration 21",
+            ),
+            (
+                &["--schedule-expression", "rate(5 minutes)", "--duration=-1"],
+                "--duration -1",
+            ),
+            (
+                &[
+                    "--schedule-expression",
+                    "rate(5 minutes)",
+                    "--sink",
+                    "ftp://x",
+                ],
+                "unsupported scheme",
+            ),
+            (
+                &[
+                    "--schedule-expression",
+                    "rate(5 minutes)",
+                    "--region",
+                    "Mars",
+                ],
+                "--region \"Mars\"",
+            ),
+            (
+                &[
+                    "--schedule-expression",
+                    "rate(5 minutes)",
+                    "--endpoint-url",
+                    "localhost",
+                ],
+                "--endpoint-url",
+            ),
+            (
+                &[
+                    "--schedule-expression",
+                    "rate(5 minutes)",
+                    "--queue-name",
+                    "a b",
+                ],
+                "--queue-name",
+            ),
+            (
+                &[
+                    "--schedule-expression",
+                    "rate(5 minutes)",
+                    "--type-format",
+                    "{nope}",
+                ],
+                "--type-format",
+            ),
+            (
+                &[
+                    "--schedule-expression",
+                    "rate(5 minutes)",
+                    "--sink",
+                    "stdout",
+                    "--sink-header",
+                    "A: b",
+                ],
+                "http(s) sinks only",
+            ),
+            (
+                &[
+                    "--schedule-expression",
+                    "rate(5 minutes)",
+                    "--concurrency",
+                    "0",
+                ],
+                "--concurrency 0",
+            ),
+            (
+                &[
+                    "--schedule-expression",
+                    "rate(5 minutes)",
+                    "--dlq",
+                    "--max-receive-count",
+                    "0",
+                ],
+                "--max-receive-count 0",
+            ),
+        ];
+        for (args, expect) in cases {
+            let err = plan_of(args).expect_err(&format!("{args:?} should be rejected"));
+            assert!(
+                err.contains(expect),
+                "{args:?}: {err:?} should contain {expect:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn default_instance_is_stable_and_valid() {
+        assert_eq!(default_instance("eventferry"), "eventferry");
+        assert_eq!(default_instance("eventferry-orders"), "orders");
+        assert_eq!(default_instance("My_Queue"), "my-queue");
+        assert_eq!(default_instance(&"q".repeat(80)).len(), 40);
+    }
+}

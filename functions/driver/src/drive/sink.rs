@@ -1,0 +1,297 @@
+//! Where CloudEvents go: an HTTP endpoint (CloudEvents HTTP binding), stdout (NDJSON), or a
+//! Lambda function. A sink acknowledges an event by returning `Ok`; only then is the SQS message
+//! deleted.
+
+use std::future::Future;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloudevents::binding::reqwest::RequestBuilderExt;
+use cloudevents::Event;
+use eventferry_aws::lambda::{InvocationMode, InvokeOutcome, Invoker};
+use eventferry_core::mapping::to_structured_bytes;
+
+/// Why a delivery failed. The message stays in the queue and comes back later.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("sink answered HTTP {status}")]
+    Status { status: u16 },
+    #[error("sink request failed: {0}")]
+    Request(String),
+    #[error("function returned an error ({error})")]
+    Function { error: String },
+    #[error("invoke failed: {0}")]
+    Invoke(String),
+    #[error("writing to stdout failed: {0}")]
+    Io(String),
+}
+
+/// Delivers one CloudEvent and says whether the receiver acknowledged it.
+pub trait Sink: Send + Sync + 'static {
+    fn deliver(&self, event: &Event) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+}
+
+/// HTTP content mode of the CloudEvents binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SinkMode {
+    /// Attributes in `ce-*` headers, data as the body.
+    Binary,
+    /// The whole event as `application/cloudevents+json`.
+    Structured,
+}
+
+/// POSTs each event to a URL; any 2xx answer acknowledges it.
+pub struct HttpSink {
+    client: reqwest::Client,
+    url: reqwest::Url,
+    mode: SinkMode,
+    headers: reqwest::header::HeaderMap,
+}
+
+impl HttpSink {
+    pub fn new(
+        url: reqwest::Url,
+        mode: SinkMode,
+        headers: reqwest::header::HeaderMap,
+        timeout: Duration,
+        insecure_skip_tls_verify: bool,
+    ) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .danger_accept_invalid_certs(insecure_skip_tls_verify)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(HttpSink {
+            client,
+            url,
+            mode,
+            headers,
+        })
+    }
+}
+
+impl Sink for HttpSink {
+    async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
+        let request = self
+            .client
+            .post(self.url.clone())
+            .headers(self.headers.clone());
+        let request = match self.mode {
+            SinkMode::Binary => request
+                .event(event.clone())
+                .map_err(|e| DeliveryError::Request(format!("cannot encode the event: {e}")))?,
+            SinkMode::Structured => request
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/cloudevents+json",
+                )
+                .body(to_structured_bytes(event)),
+        };
+        // The error's Display carries the URL but never header values.
+        let response = request
+            .send()
+            .await
+            .map_err(|e| DeliveryError::Request(without_url_secrets(&e)))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(DeliveryError::Status {
+                status: status.as_u16(),
+            })
+        }
+    }
+}
+
+/// reqwest's error text, with any user:password in the URL hidden.
+fn without_url_secrets(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    if let Some(url) = err.url() {
+        if url.password().is_some() || !url.username().is_empty() {
+            let mut clean = url.clone();
+            let _ = clean.set_username("");
+            let _ = clean.set_password(None);
+            text = text.replace(url.as_str(), clean.as_str());
+        }
+    }
+    text
+}
+
+/// Writes each event as one line of structured JSON to stdout.
+pub struct StdoutSink;
+
+impl Sink for StdoutSink {
+    async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
+        let mut line = to_structured_bytes(event);
+        line.push(b'\n');
+        let mut out = std::io::stdout().lock();
+        out.write_all(&line)
+            .and_then(|()| out.flush())
+            .map_err(|e| DeliveryError::Io(e.to_string()))
+    }
+}
+
+/// Invokes a Lambda function with the structured CloudEvent as payload. A result without
+/// `FunctionError` acknowledges the event.
+pub struct LambdaSink<I> {
+    invoker: Arc<I>,
+    function: String,
+    mode: InvocationMode,
+}
+
+impl<I: Invoker> LambdaSink<I> {
+    pub fn new(invoker: I, function: String, mode: InvocationMode) -> Self {
+        LambdaSink {
+            invoker: Arc::new(invoker),
+            function,
+            mode,
+        }
+    }
+}
+
+impl<I: Invoker> Sink for LambdaSink<I> {
+    async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
+        match self
+            .invoker
+            .invoke(&self.function, to_structured_bytes(event), self.mode)
+            .await
+        {
+            Ok(InvokeOutcome::Ok { .. }) => Ok(()),
+            Ok(InvokeOutcome::FunctionError { error, .. }) => {
+                Err(DeliveryError::Function { error })
+            }
+            Err(e) => Err(DeliveryError::Invoke(e.to_string())),
+        }
+    }
+}
+
+/// The sink chosen on the command line.
+pub enum AnySink<I> {
+    Http(HttpSink),
+    Stdout(StdoutSink),
+    Lambda(LambdaSink<I>),
+}
+
+impl<I: Invoker> Sink for AnySink<I> {
+    async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
+        match self {
+            AnySink::Http(s) => s.deliver(event).await,
+            AnySink::Stdout(s) => s.deliver(event).await,
+            AnySink::Lambda(s) => s.deliver(event).await,
+        }
+    }
+}
+
+/// A `--sink` value, parsed and checked before anything is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkSpec {
+    Http(reqwest::Url),
+    Stdout,
+    Lambda(String),
+}
+
+impl SinkSpec {
+    /// Parse `stdout`, `lambda:<name|arn>`, or an `http(s)://` URL.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text == "stdout" || text == "-" {
+            return Ok(SinkSpec::Stdout);
+        }
+        if let Some(function) = text.strip_prefix("lambda:") {
+            let ok = !function.is_empty()
+                && function.len() <= 170
+                && function
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_:.$".contains(c));
+            return if ok {
+                Ok(SinkSpec::Lambda(function.to_owned()))
+            } else {
+                Err(format!(
+                    "--sink {text:?}: the function after 'lambda:' must be a Lambda function name or ARN \
+                     (letters, digits, - _ : . $), e.g. lambda:router"
+                ))
+            };
+        }
+        let hint = "use an http:// or https:// URL, 'stdout', or 'lambda:<function>'";
+        let url = reqwest::Url::parse(text)
+            .map_err(|e| format!("--sink {text:?} is not a valid URL ({e}): {hint}"))?;
+        match url.scheme() {
+            "http" | "https" if url.host_str().is_some_and(|h| !h.is_empty()) => {
+                Ok(SinkSpec::Http(url))
+            }
+            "http" | "https" => Err(format!("--sink {text:?} has no host: {hint}")),
+            other => Err(format!(
+                "--sink {text:?} has unsupported scheme {other:?}: {hint}"
+            )),
+        }
+    }
+}
+
+/// Parse `Name: value` sink headers; the error never repeats the value.
+pub fn parse_headers(items: &[String]) -> Result<reqwest::header::HeaderMap, String> {
+    let mut map = reqwest::header::HeaderMap::new();
+    for item in items {
+        let (name, value) = item
+            .split_once(':')
+            .ok_or_else(|| "--sink-header must look like 'Name: value'".to_string())?;
+        let name =
+            reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+                format!(
+                    "--sink-header name {:?} is not a valid HTTP header name",
+                    name.trim()
+                )
+            })?;
+        let mut value = reqwest::header::HeaderValue::from_str(value.trim()).map_err(|_| {
+            format!("--sink-header {name}: the value is not a valid HTTP header value")
+        })?;
+        value.set_sensitive(true);
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sink_specs() {
+        assert_eq!(SinkSpec::parse("stdout").unwrap(), SinkSpec::Stdout);
+        assert_eq!(
+            SinkSpec::parse("lambda:router").unwrap(),
+            SinkSpec::Lambda("router".into())
+        );
+        assert_eq!(
+            SinkSpec::parse("lambda:arn:aws:lambda:us-east-1:000000000000:function:router")
+                .unwrap(),
+            SinkSpec::Lambda("arn:aws:lambda:us-east-1:000000000000:function:router".into())
+        );
+        assert!(matches!(
+            SinkSpec::parse("http://127.0.0.1:8080/x").unwrap(),
+            SinkSpec::Http(_)
+        ));
+        for bad in [
+            "ftp://x",
+            "http://",
+            "not a url",
+            "lambda:",
+            "lambda:bad name",
+            "localhost:8080",
+        ] {
+            let err = SinkSpec::parse(bad).unwrap_err();
+            assert!(err.contains("--sink"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn headers_parse_and_never_echo_values() {
+        let map =
+            parse_headers(&["Authorization: Bearer s3cr3t".into(), "X-Team:a".into()]).unwrap();
+        assert_eq!(map.len(), 2);
+        assert!(map["authorization"].is_sensitive());
+        let err = parse_headers(&["X-Bad: line\nbreak-s3cr3t".into()]).unwrap_err();
+        assert!(!err.contains("s3cr3t"), "{err}");
+        assert!(parse_headers(&["no colon".into()]).is_err());
+    }
+}

@@ -1,0 +1,454 @@
+//! `eventferry drive` end to end against LocalStack: real rules, a real queue, a real process.
+
+use std::time::{Duration, Instant};
+
+use eventferry_tests::{
+    localstack, put_event, queues_with_prefix, rules_with_prefix, run_eventferry, HttpSink, Proc,
+    SIGKILL, SIGTERM,
+};
+use serde_json::Value;
+
+/// A queue name short enough that the default instance id (the queue name) is not truncated.
+fn queue_name(tag: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        % 100_000_000;
+    format!(
+        "efd-{tag}-{}-{t}-{}",
+        std::process::id() % 100_000,
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+fn pattern_for(source: &str) -> String {
+    format!(r#"[{{"source":["{source}"],"detail-type":["OrderPlaced"]}}]"#)
+}
+
+const READY: &str = "receiving";
+const START: Duration = Duration::from_secs(60);
+const STOP: Duration = Duration::from_secs(60);
+
+async fn wait_for<T>(limit: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn assert_nothing_left(config: &aws_config::SdkConfig, queue: &str) {
+    assert_eq!(
+        rules_with_prefix(config, "default", &format!("eventferry-{queue}")).await,
+        Vec::<String>::new(),
+        "rules left"
+    );
+    assert_eq!(
+        queues_with_prefix(config, queue).await,
+        Vec::<String>::new(),
+        "queues left"
+    );
+}
+
+#[tokio::test]
+async fn http_sink_in_binary_mode_gets_only_matching_events() {
+    let config = localstack().await;
+    let queue = queue_name("http");
+    let source = format!("demo.{queue}");
+    let sink = HttpSink::start(0).await;
+    let patterns = pattern_for(&source);
+    let mut driver = Proc::start(
+        &[
+            "drive",
+            "--event-patterns",
+            &patterns,
+            "--queue-name",
+            &queue,
+            "--sink",
+            &sink.url,
+            "--duration",
+            "1",
+            "--clean-up",
+        ],
+        &[],
+    );
+    driver.wait_stderr(READY, START).await;
+
+    let sent_at = Instant::now();
+    let matching = put_event(&config, "default", &source, "OrderPlaced", r#"{"order":1}"#).await;
+    let other = put_event(
+        &config,
+        "default",
+        &source,
+        "OrderCancelled",
+        r#"{"order":2}"#,
+    )
+    .await;
+    let request = wait_for(
+        Duration::from_secs(30),
+        "the matching event at the sink",
+        || {
+            sink.accepted()
+                .into_iter()
+                .find(|r| r.headers.get("ce-id") == Some(&matching))
+        },
+    )
+    .await;
+    eprintln!("PutEvents -> sink latency: {:?}", sent_at.elapsed());
+
+    assert_eq!(request.headers["ce-specversion"], "1.0");
+    assert_eq!(
+        request.headers["ce-type"], source,
+        "type is the EventBridge source"
+    );
+    assert_eq!(
+        request.headers["ce-source"],
+        "arn:aws:events:us-east-1:000000000000:event-bus/default"
+    );
+    assert_eq!(request.headers["ce-awsdetailtype"], "OrderPlaced");
+    assert!(request.headers.contains_key("ce-time"));
+    assert!(request.headers["content-type"].starts_with("application/json"));
+    let body: Value = serde_json::from_slice(&request.body).expect("body is the JSON envelope");
+    assert_eq!(body["id"], matching.as_str());
+    assert_eq!(body["detail"]["order"], 1);
+    assert_eq!(
+        request.headers["ce-time"].get(..19),
+        body["time"].as_str().and_then(|t| t.get(..19)),
+        "time is the event's"
+    );
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !sink
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.headers.get("ce-id") == Some(&other)),
+        "a non-matching event reached the sink"
+    );
+
+    driver.signal(SIGTERM);
+    assert_eq!(
+        driver.wait(STOP).await,
+        Some(0),
+        "clean exit; stderr:\n{}",
+        driver.stderr_text()
+    );
+    assert_nothing_left(&config, &queue).await;
+}
+
+#[tokio::test]
+async fn stdout_sink_prints_structured_cloudevents() {
+    let config = localstack().await;
+    let queue = queue_name("stdout");
+    let source = format!("demo.{queue}");
+    let patterns = pattern_for(&source);
+    let mut driver = Proc::start(
+        &[
+            "drive",
+            "--event-patterns",
+            &patterns,
+            "--queue-name",
+            &queue,
+            "--sink",
+            "stdout",
+            "--duration",
+            "1",
+            "--clean-up",
+            "--type-format",
+            "{source}.{detail-type}",
+        ],
+        &[],
+    );
+    driver.wait_stderr(READY, START).await;
+    let id = put_event(&config, "default", &source, "OrderPlaced", r#"{"order":3}"#).await;
+    let line = wait_for(Duration::from_secs(30), "the event on stdout", || {
+        driver.stdout_lines().into_iter().find(|l| l.contains(&id))
+    })
+    .await;
+    let event: Value = serde_json::from_str(&line).expect("one JSON object per line");
+    assert_eq!(event["specversion"], "1.0");
+    assert_eq!(event["id"], id.as_str());
+    assert_eq!(
+        event["type"],
+        format!("{source}.OrderPlaced"),
+        "--type-format applies"
+    );
+    assert_eq!(event["datacontenttype"], "application/json");
+    assert_eq!(event["data"]["detail"]["order"], 3);
+
+    driver.signal(SIGTERM);
+    assert_eq!(
+        driver.wait(STOP).await,
+        Some(0),
+        "stderr:\n{}",
+        driver.stderr_text()
+    );
+    assert_nothing_left(&config, &queue).await;
+}
+
+#[tokio::test]
+async fn a_sink_failing_three_times_still_gets_the_event() {
+    let config = localstack().await;
+    let queue = queue_name("retry");
+    let source = format!("demo.{queue}");
+    let sink = HttpSink::start(3).await;
+    let patterns = pattern_for(&source);
+    let mut driver = Proc::start(
+        &[
+            "drive",
+            "--event-patterns",
+            &patterns,
+            "--queue-name",
+            &queue,
+            "--sink",
+            &sink.url,
+            "--duration",
+            "1",
+            "--clean-up",
+        ],
+        &[],
+    );
+    driver.wait_stderr(READY, START).await;
+    let id = put_event(&config, "default", &source, "OrderPlaced", "{}").await;
+    wait_for(
+        Duration::from_secs(60),
+        "the event accepted after three failures",
+        || {
+            sink.accepted()
+                .into_iter()
+                .find(|r| r.headers.get("ce-id") == Some(&id))
+        },
+    )
+    .await;
+    let attempts: Vec<u16> = sink
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.headers.get("ce-id") == Some(&id))
+        .map(|r| r.status)
+        .collect();
+    // Each attempt is a new receive of the same message: it was not deleted before the 2xx.
+    assert_eq!(attempts, vec![500, 500, 500, 200]);
+
+    driver.signal(SIGTERM);
+    assert_eq!(
+        driver.wait(STOP).await,
+        Some(0),
+        "stderr:\n{}",
+        driver.stderr_text()
+    );
+    assert!(
+        driver.stderr_text().contains("1 delivered"),
+        "stderr:\n{}",
+        driver.stderr_text()
+    );
+    assert_nothing_left(&config, &queue).await;
+}
+
+#[tokio::test]
+async fn a_restart_adopts_the_same_rules_and_queue() {
+    let config = localstack().await;
+    let queue = queue_name("adopt");
+    let patterns = r#"[{"source":["demo.a"]},{"source":["demo.b"]}]"#;
+    let args = [
+        "drive",
+        "--event-patterns",
+        patterns,
+        "--queue-name",
+        &queue,
+        "--duration",
+        "1",
+    ];
+
+    let mut first = Proc::start(&args, &[]);
+    first.wait_stderr(READY, START).await;
+    let rules = rules_with_prefix(&config, "default", &format!("eventferry-{queue}")).await;
+    assert_eq!(rules.len(), 2, "one rule per pattern");
+    first.signal(SIGTERM);
+    assert_eq!(
+        first.wait(STOP).await,
+        Some(0),
+        "stderr:\n{}",
+        first.stderr_text()
+    );
+    assert_eq!(
+        queues_with_prefix(&config, &queue).await.len(),
+        1,
+        "without --clean-up the queue stays"
+    );
+
+    let mut with_cleanup = args.to_vec();
+    with_cleanup.push("--clean-up");
+    let mut second = Proc::start(&with_cleanup, &[]);
+    second.wait_stderr(READY, START).await;
+    let mut again = rules_with_prefix(&config, "default", &format!("eventferry-{queue}")).await;
+    again.sort();
+    let mut rules = rules;
+    rules.sort();
+    assert_eq!(again, rules, "the restart adopted the same rules");
+    assert!(
+        second.stderr_text().contains("adopted"),
+        "summary says what was adopted:\n{}",
+        second.stderr_text()
+    );
+    second.signal(SIGTERM);
+    assert_eq!(
+        second.wait(STOP).await,
+        Some(0),
+        "stderr:\n{}",
+        second.stderr_text()
+    );
+    assert_nothing_left(&config, &queue).await;
+}
+
+#[tokio::test]
+async fn sigkill_then_cleanup_leaves_nothing() {
+    let config = localstack().await;
+    let queue = queue_name("kill");
+    let patterns = pattern_for("demo.kill");
+    let mut driver = Proc::start(
+        &[
+            "drive",
+            "--event-patterns",
+            &patterns,
+            "--queue-name",
+            &queue,
+            "--duration",
+            "1",
+            "--dlq",
+        ],
+        &[],
+    );
+    driver.wait_stderr(READY, START).await;
+    driver.signal(SIGKILL);
+    driver.wait(STOP).await;
+    assert_eq!(
+        rules_with_prefix(&config, "default", &format!("eventferry-{queue}"))
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        queues_with_prefix(&config, &queue).await.len(),
+        2,
+        "queue and DLQ left by the crash"
+    );
+
+    let (code, out, err) = run_eventferry(&["cleanup", "--owner", &queue], &[], STOP).await;
+    assert_eq!(code, Some(0), "cleanup: stdout:\n{out}\nstderr:\n{err}");
+    assert_nothing_left(&config, &queue).await;
+}
+
+#[tokio::test]
+async fn a_rate_schedule_delivers_a_scheduled_event() {
+    let config = localstack().await;
+    let queue = queue_name("sched");
+    let mut driver = Proc::start(
+        &[
+            "drive",
+            "--schedule-expression",
+            "rate(1 minute)",
+            "--queue-name",
+            &queue,
+            "--sink",
+            "stdout",
+            "--duration",
+            "5",
+            "--clean-up",
+        ],
+        &[],
+    );
+    driver.wait_stderr(READY, START).await;
+    let line = wait_for(Duration::from_secs(130), "a Scheduled Event", || {
+        driver
+            .stdout_lines()
+            .into_iter()
+            .find(|l| l.contains("Scheduled Event"))
+    })
+    .await;
+    let event: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["type"], "aws.events");
+    assert_eq!(event["awsdetailtype"], "Scheduled Event");
+    driver.signal(SIGTERM);
+    assert_eq!(
+        driver.wait(STOP).await,
+        Some(0),
+        "stderr:\n{}",
+        driver.stderr_text()
+    );
+    assert_nothing_left(&config, &queue).await;
+}
+
+#[tokio::test]
+async fn bad_input_exits_2_and_creates_nothing() {
+    let config = localstack().await;
+    let ok_pattern = pattern_for("demo.bad");
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        (
+            "bad pattern",
+            vec![
+                "--event-patterns",
+                r#"[{"source":["a"]},{"detail":{"n":[{"numeric":">"}]}}]"#,
+            ],
+            "pattern 2 of 2 is not valid. Reason: Value of numeric must be an array.",
+        ),
+        (
+            "bad schedule",
+            vec!["--schedule-expression", "rate(1 minutes)"],
+            "--schedule-expression",
+        ),
+        (
+            "neither pattern nor schedule",
+            vec![],
+            "give --event-patterns, --schedule-expression, or both",
+        ),
+        (
+            "duration 21",
+            vec!["--event-patterns", &ok_pattern, "--duration", "21"],
+            "--duration 21",
+        ),
+        (
+            "bad sink",
+            vec!["--event-patterns", &ok_pattern, "--sink", "ftp://example"],
+            "--sink",
+        ),
+        (
+            "bad region",
+            vec!["--event-patterns", &ok_pattern, "--region", "Mars"],
+            "--region",
+        ),
+        (
+            "unreachable endpoint",
+            vec![
+                "--event-patterns",
+                &ok_pattern,
+                "--endpoint-url",
+                "http://127.0.0.1:9",
+            ],
+            "could not be reached",
+        ),
+    ];
+    for (name, extra, expect) in cases {
+        let queue = queue_name("bad");
+        let mut args = vec!["drive", "--queue-name", &queue];
+        args.extend(extra);
+        let (code, _, err) = run_eventferry(&args, &[], Duration::from_secs(60)).await;
+        assert_eq!(code, Some(2), "{name}: exit status; stderr:\n{err}");
+        assert!(
+            err.contains(expect),
+            "{name}: stderr should contain {expect:?}:\n{err}"
+        );
+        assert_nothing_left(&config, &queue).await;
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration tests: the router (written with the router issue).
