@@ -87,12 +87,15 @@ impl AwsError {
         };
         let message = match (&err, err.message()) {
             (SdkError::ServiceError(_), Some(msg)) => {
-                format!(
-                    "{} ({})",
-                    msg,
-                    code.as_deref().unwrap_or("unknown error code")
-                )
+                format!("{} ({})", msg, code.as_deref().unwrap_or("unknown error code"))
             }
+            // The whole provider chain is noise here: the hint says what to do.
+            _ if kind == ErrorKind::Credentials => {
+                "no AWS credentials found (tried the environment, profiles, web identity, ECS and EC2 \
+                 instance metadata)"
+                    .to_owned()
+            }
+            _ if kind == ErrorKind::Unreachable => format!("cannot connect: {}", root_cause(&err)),
             _ => format!("{}", DisplayErrorContext(&err)),
         };
         AwsError {
@@ -102,6 +105,15 @@ impl AwsError {
             message,
         }
     }
+}
+
+/// The innermost error of a chain, e.g. "Connection refused (os error 111)".
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
 }
 
 fn classify_code(code: Option<&str>) -> ErrorKind {
@@ -114,7 +126,9 @@ fn classify_code(code: Option<&str>) -> ErrorKind {
         | "InternalFailure"
         | "InternalServerError"
         | "RequestTimeout"
-        | "KMS.ThrottlingException" => ErrorKind::Transient,
+        | "KMS.ThrottlingException"
+        | "ConcurrentModificationException"
+        | "InternalException" => ErrorKind::Transient,
         "AccessDenied" | "AccessDeniedException" | "AuthorizationError" => ErrorKind::AccessDenied,
         "InvalidClientTokenId"
         | "UnrecognizedClientException"

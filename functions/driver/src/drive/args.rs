@@ -169,7 +169,11 @@ pub struct DriveArgs {
     pub log_format: LogFormat,
 
     /// Log filter, e.g. info, debug, eventferry=debug.
-    #[arg(long, env = "EVENTFERRY_LOG", default_value = "info")]
+    #[arg(
+        long,
+        env = "EVENTFERRY_LOG",
+        default_value = "info,aws_config=error,aws_runtime=error"
+    )]
     pub log_level: String,
 }
 
