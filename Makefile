@@ -12,7 +12,7 @@ export AWS_REGION ?= us-east-1
 export AWS_ENDPOINT_URL ?= http://127.0.0.1:4566
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install localstack-up localstack-down localstack-status test demo lint fmt lock-python
+.PHONY: help install localstack-up localstack-down localstack-status test demo lint fmt lock-python bench bench-quick bench-patterns
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -51,3 +51,13 @@ lock-python: ## Re-make infra/localstack/requirements.lock from a fresh venv
 	rm -rf /tmp/eventferry-lock-venv && python3 -m venv /tmp/eventferry-lock-venv
 	/tmp/eventferry-lock-venv/bin/pip install -q -c infra/localstack/constraints-4.13.1.txt "localstack-core[runtime]==4.13.1" cargo-lambda
 	{ head -2 infra/localstack/requirements.lock; /tmp/eventferry-lock-venv/bin/pip freeze; } > /tmp/eventferry.lock && mv /tmp/eventferry.lock infra/localstack/requirements.lock
+
+bench: bench-patterns ## Every benchmark, side by side with its peers; tables on stdout, JSON in target/bench/
+
+bench-quick: ## A reduced run of the benchmarks that prints the same tables
+	@$(LOCALSTACK) install
+	CARGO_TARGET_DIR=target/pattern-bench cargo run --release --manifest-path crates/pattern/bench/Cargo.toml -- --quick --out target/bench/patterns.json
+
+bench-patterns: ## Pattern engines on 200,000 citylots-shaped events: eventferry, quamina, LocalStack's engine, serde_json parse
+	@$(LOCALSTACK) install
+	CARGO_TARGET_DIR=target/pattern-bench cargo run --release --manifest-path crates/pattern/bench/Cargo.toml -- --out target/bench/patterns.json

@@ -117,7 +117,11 @@ impl<V> BytesMap<V> {
     #[inline]
     pub(crate) fn get(&self, key: &[u8]) -> Option<&V> {
         if self.len <= SMALL {
-            return self.small.iter().find(|(k, _)| eq_bytes(k, key)).map(|(_, v)| v);
+            return self
+                .small
+                .iter()
+                .find(|(k, _)| eq_bytes(k, key))
+                .map(|(_, v)| v);
         }
         self.map
             .get(&hash_bytes(key))?

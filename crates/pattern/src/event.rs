@@ -826,7 +826,14 @@ impl<S: LeafSink, const STRICT: bool> Scanner<'_, '_, S, STRICT> {
             };
             self.expect(b':', "expected ':'")?;
             if child == NONE {
-                self.skip_value(depth + 1)?;
+                self.ws();
+                if !STRICT && self.peek() == Some(b'"') {
+                    // The common case, inline: an unused string value.
+                    self.pos += 1;
+                    self.skip_string_lenient()?;
+                } else {
+                    self.skip_value(depth + 1)?;
+                }
             } else {
                 let completes = full != 0 && (seen | bit) == full;
                 self.value(child, depth + 1, stop_when_done && completes)?;
