@@ -12,7 +12,7 @@ export AWS_REGION ?= us-east-1
 export AWS_ENDPOINT_URL ?= http://127.0.0.1:4566
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install localstack-up localstack-down localstack-status test demo lint fmt lock-python bench bench-quick bench-patterns
+.PHONY: help install localstack-up localstack-down localstack-status test demo lint fmt lock-python bench bench-quick bench-patterns validate
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -61,3 +61,6 @@ bench-quick: ## A reduced run of the benchmarks that prints the same tables
 bench-patterns: ## Pattern engines on 200,000 citylots-shaped events: eventferry, quamina, LocalStack's engine, serde_json parse
 	@$(LOCALSTACK) install
 	CARGO_TARGET_DIR=target/pattern-bench cargo run --release --manifest-path crates/pattern/bench/Cargo.toml -- --out target/bench/patterns.json
+
+validate: ## sam validate --lint (SAM CLI in .venv-sam/) and cargo lambda build --release --arm64 of the router; prints the bootstrap size
+	@scripts/validate.sh
