@@ -12,7 +12,7 @@ export AWS_REGION ?= us-east-1
 export AWS_ENDPOINT_URL ?= http://127.0.0.1:4566
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install localstack-up localstack-down localstack-status test demo lint fmt lock-python bench bench-quick bench-patterns validate
+.PHONY: help install localstack-up localstack-down localstack-status test demo lint fmt lock-python bench bench-quick bench-patterns validate chaos
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -64,3 +64,6 @@ bench-patterns: ## Pattern engines on 200,000 citylots-shaped events: eventferry
 
 validate: ## sam validate --lint (SAM CLI in .venv-sam/) and cargo lambda build --release --arm64 of the router; prints the bootstrap size
 	@scripts/validate.sh
+
+chaos: ## 10,000 events through the driver under faults; last line: chaos: sent=.. lost=.. (not in make test)
+	@CHAOS_ARGS="$(CHAOS_ARGS)" scripts/chaos.sh

@@ -1,0 +1,33 @@
+//! Any SQS message body maps to a CloudEvent 1.0 without panicking, and a body that is not JSON
+//! maps to `com.amazon.sqs.message` with the body as its data.
+//!
+//! Run: `cd crates/core/fuzz && cargo +nightly fuzz run sqs_to_cloudevent`.
+#![no_main]
+
+use eventferry_core::mapping::{from_sqs_message, to_structured_json, MappingOptions, SqsMessage};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    // SQS bodies are text; the driver receives them as UTF-8 strings.
+    let body = String::from_utf8_lossy(data);
+    let message = SqsMessage {
+        body: &body,
+        message_id: "0b5f6c3e-0000-4000-8000-000000000001",
+        queue_arn: "arn:aws:sqs:us-east-1:000000000000:q",
+        sent_timestamp: Some(1_700_000_000_000),
+    };
+    let event = from_sqs_message(&message, &MappingOptions::default())
+        .expect("a message with an id and a queue ARN always maps");
+    let json = to_structured_json(&event);
+    assert_eq!(json["specversion"], "1.0");
+    for attr in ["id", "source", "type"] {
+        assert!(
+            json[attr].as_str().is_some_and(|s| !s.is_empty()),
+            "{attr}: {json}"
+        );
+    }
+    if serde_json::from_str::<serde_json::Value>(&body).is_err() {
+        assert_eq!(json["type"], "com.amazon.sqs.message");
+        assert_eq!(json["data"], serde_json::Value::String(body.to_string()));
+    }
+});
