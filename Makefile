@@ -33,7 +33,7 @@ test: ## Build, start LocalStack, run every test, stop LocalStack; keeps the tes
 	@cargo build --workspace --all-targets
 	@started=0; \
 	if ! $(LOCALSTACK) status >/dev/null 2>&1; then $(LOCALSTACK) up; started=1; fi; \
-	status=0; cargo test --workspace || status=$$?; \
+	status=0; cargo test --workspace --no-fail-fast || status=$$?; \
 	if [ $$started = 1 ]; then $(LOCALSTACK) down; fi; \
 	exit $$status
 

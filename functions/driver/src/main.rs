@@ -9,6 +9,7 @@ mod drive;
 mod emit_cmd;
 mod pattern_cmd;
 mod provision;
+mod subscriptions_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +33,9 @@ enum Command {
     Cleanup(cleanup_cmd::CleanupArgs),
     /// Put events on an EventBridge bus (PutEvents) and print their ids.
     Emit(emit_cmd::EmitArgs),
+    /// Check router subscription files, and see which subscriptions an event matches and why.
+    #[command(subcommand)]
+    Subscriptions(subscriptions_cmd::SubscriptionsCommand),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         Command::Pattern(cmd) => pattern_cmd::run(cmd),
         Command::Cleanup(args) => cleanup_cmd::run(args),
         Command::Emit(args) => emit_cmd::run(args),
+        Command::Subscriptions(cmd) => subscriptions_cmd::run(cmd),
     }
 }
 

@@ -1,0 +1,481 @@
+//! The CloudEvents HTTP protocol binding: decoding a request in binary or structured mode, and
+//! encoding an event for an HTTP target. Pure: headers and bodies in, headers and bodies out.
+//!
+//! Decoding reuses [`crate::mapping::parse_structured_value`], so an event received over HTTP
+//! is checked by exactly the rules of every other input.
+
+use base64::Engine;
+use cloudevents::{AttributesReader, Data, Event};
+use serde_json::{Map, Value};
+
+use crate::mapping::{parse_structured, parse_structured_value, to_structured_bytes};
+
+/// The largest event accepted, as EventBridge and SQS allow: 256 KiB.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+/// A request the router refuses, with the HTTP status to answer and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct HttpError {
+    pub status: u16,
+    pub reason: String,
+}
+
+impl HttpError {
+    fn bad(reason: impl Into<String>) -> Self {
+        HttpError {
+            status: 400,
+            reason: reason.into(),
+        }
+    }
+}
+
+const STRUCTURED: &str = "application/cloudevents+json";
+const BATCH: &str = "application/cloudevents-batch+json";
+
+/// Decodes a CloudEvent from an HTTP request. `header` looks a header up case-insensitively.
+///
+/// - A body over [`MAX_EVENT_BYTES`]: 413.
+/// - A method other than POST: 405.
+/// - `Content-Type: application/cloudevents+json`: structured mode.
+/// - `application/cloudevents-batch+json`: 415 (one event per request).
+/// - Otherwise binary mode: `ce-specversion`, `ce-id`, `ce-source` and `ce-type` required; other
+///   `ce-` headers are attributes/extensions (values percent-decoded), `Content-Type` is
+///   `datacontenttype`, the body is the data (JSON types parsed, `text/*` as text, anything
+///   else as binary).
+pub fn decode_request<'h>(
+    method: &str,
+    header: impl Fn(&str) -> Option<&'h str>,
+    ce_headers: &[(&'h str, &'h str)],
+    body: &[u8],
+) -> Result<Event, HttpError> {
+    if body.len() > MAX_EVENT_BYTES {
+        return Err(HttpError {
+            status: 413,
+            reason: format!(
+                "the event is {} bytes; the limit is {MAX_EVENT_BYTES} bytes (256 KiB)",
+                body.len()
+            ),
+        });
+    }
+    if !method.eq_ignore_ascii_case("POST") {
+        return Err(HttpError {
+            status: 405,
+            reason: format!("method {method} is not allowed: POST the CloudEvent"),
+        });
+    }
+    let content_type = header("content-type").map(str::trim);
+    let media = content_type
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    if media == STRUCTURED {
+        return parse_structured(body).map_err(|e| HttpError::bad(e.to_string()));
+    }
+    if media == BATCH {
+        return Err(HttpError {
+            status: 415,
+            reason: "batched mode (application/cloudevents-batch+json) is not supported: send \
+                     one event per request, in structured or binary mode"
+                .into(),
+        });
+    }
+    if header("ce-specversion").is_none() {
+        return Err(HttpError::bad(
+            "not a CloudEvent: send structured mode (Content-Type: application/cloudevents+json) \
+             or binary mode (headers ce-specversion, ce-id, ce-source and ce-type)",
+        ));
+    }
+    let mut map = Map::new();
+    for (name, value) in ce_headers {
+        let lower = name.to_ascii_lowercase();
+        let Some(attribute) = lower.strip_prefix("ce-") else {
+            continue;
+        };
+        if matches!(attribute, "data" | "data_base64" | "datacontenttype") {
+            return Err(HttpError::bad(format!(
+                "header {name} is not allowed: the body is the data and Content-Type its \
+                 content type"
+            )));
+        }
+        let decoded = percent_decode(value).ok_or_else(|| {
+            HttpError::bad(format!(
+                "header {name} is not valid: percent-encoding must decode to UTF-8"
+            ))
+        })?;
+        if map
+            .insert(attribute.to_owned(), Value::String(decoded))
+            .is_some()
+        {
+            return Err(HttpError::bad(format!("header {name} is repeated")));
+        }
+    }
+    if let Some(ct) = content_type.filter(|ct| !ct.is_empty()) {
+        map.insert("datacontenttype".into(), Value::String(ct.to_owned()));
+    }
+    if !body.is_empty() {
+        let is_json = media.starts_with("application/json")
+            || media.starts_with("text/json")
+            || media.ends_with("+json");
+        if is_json || content_type.is_none() {
+            match serde_json::from_slice::<Value>(body) {
+                Ok(data) => {
+                    map.insert("data".into(), data);
+                }
+                Err(e) if is_json => {
+                    return Err(HttpError::bad(format!(
+                        "the body is not valid JSON although Content-Type is {media}: {e}"
+                    )))
+                }
+                Err(_) => {
+                    map.insert(
+                        "data_base64".into(),
+                        Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+                    );
+                }
+            }
+        } else if media.starts_with("text/") {
+            let text = std::str::from_utf8(body).map_err(|_| {
+                HttpError::bad(format!(
+                    "the body is not UTF-8 text although Content-Type is {media}"
+                ))
+            })?;
+            map.insert("data".into(), Value::String(text.to_owned()));
+        } else {
+            map.insert(
+                "data_base64".into(),
+                Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+            );
+        }
+    }
+    parse_structured_value(&Value::Object(map)).map_err(|e| {
+        HttpError::bad(e.to_string().replace(
+            "structured CloudEvent",
+            "binary-mode CloudEvent (ce- headers)",
+        ))
+    })
+}
+
+/// A request for an HTTP target: headers (without the target's own) and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Structured mode: the whole event as JSON.
+pub fn encode_structured(event: &Event) -> Encoded {
+    Encoded {
+        headers: vec![("content-type".into(), STRUCTURED.into())],
+        body: to_structured_bytes(event),
+    }
+}
+
+/// Binary mode: attributes as percent-encoded `ce-` headers, the data as the body, and
+/// `Content-Type` the event's `datacontenttype` (or `content_type` when given).
+pub fn encode_binary(event: &Event, content_type: Option<&str>) -> Encoded {
+    let mut headers = Vec::new();
+    for (name, value) in event.iter() {
+        if matches!(name, "datacontenttype") {
+            continue;
+        }
+        headers.push((format!("ce-{name}"), percent_encode(&value.to_string())));
+    }
+    if let Some(time) = event.time() {
+        // The SDK prints +00:00; use the same RFC 3339 form as the structured JSON.
+        let json_time = serde_json::to_value(time)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| time.to_rfc3339());
+        for header in headers.iter_mut().filter(|(n, _)| n == "ce-time") {
+            header.1 = percent_encode(&json_time);
+        }
+    }
+    let body = match event.data() {
+        None => Vec::new(),
+        Some(Data::Json(v)) => serde_json::to_vec(v).expect("JSON values serialize"),
+        Some(Data::String(s)) => s.clone().into_bytes(),
+        Some(Data::Binary(b)) => b.clone(),
+    };
+    let ct = content_type
+        .map(str::to_owned)
+        .or_else(|| event.datacontenttype().map(str::to_owned))
+        .or_else(|| match event.data() {
+            Some(Data::Json(_)) => Some("application/json".into()),
+            _ => None,
+        });
+    if let Some(ct) = ct {
+        headers.push(("content-type".into(), ct));
+    }
+    Encoded { headers, body }
+}
+
+/// Percent-encodes what the HTTP binding requires: space, `"`, `%` and anything outside
+/// printable ASCII, as UTF-8 bytes.
+pub fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if (0x21..=0x7e).contains(&b) && b != b'"' && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` sequences; `None` if they don't form UTF-8 or are malformed.
+pub fn percent_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn decode(
+        method: &str,
+        headers: &[(&'static str, &'static str)],
+        body: &[u8],
+    ) -> Result<Event, HttpError> {
+        decode_request(
+            method,
+            |name| {
+                headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| *v)
+            },
+            headers,
+            body,
+        )
+    }
+
+    const BINARY: [(&str, &str); 5] = [
+        ("ce-specversion", "1.0"),
+        ("ce-id", "42"),
+        ("ce-source", "/shop"),
+        ("Ce-Type", "com.example.created"),
+        ("content-type", "application/json"),
+    ];
+
+    #[test]
+    fn binary_mode_decodes_headers_and_data() {
+        let mut headers = BINARY.to_vec();
+        headers.push(("ce-subject", "order%2042%20%E2%9C%93"));
+        headers.push(("ce-tenant", "acme"));
+        headers.push(("x-other", "ignored"));
+        let e = decode("POST", &headers, br#"{"total": 5}"#).unwrap();
+        assert_eq!(e.id(), "42");
+        assert_eq!(e.ty(), "com.example.created");
+        assert_eq!(e.subject(), Some("order 42 \u{2713}"));
+        assert_eq!(e.datacontenttype(), Some("application/json"));
+        assert_eq!(e.data(), Some(&Data::Json(json!({"total": 5}))));
+        assert_eq!(
+            e.extension("tenant").map(|v| v.to_string()),
+            Some("acme".into())
+        );
+        assert!(e.extension("x-other").is_none());
+
+        let mut text = BINARY.to_vec();
+        text[4] = ("content-type", "text/plain; charset=utf-8");
+        let e = decode("post", &text, b"hello").unwrap();
+        assert_eq!(e.data(), Some(&Data::String("hello".into())));
+
+        let mut bin = BINARY.to_vec();
+        bin[4] = ("content-type", "application/octet-stream");
+        let e = decode("POST", &bin, &[0, 159, 146, 150]).unwrap();
+        assert_eq!(e.data(), Some(&Data::Binary(vec![0, 159, 146, 150])));
+
+        let e = decode("POST", &BINARY[..4], b"").unwrap();
+        assert_eq!(e.data(), None);
+    }
+
+    #[test]
+    fn structured_mode_decodes_the_body() {
+        let body = br#"{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"a":1}}"#;
+        let e = decode(
+            "POST",
+            &[(
+                "Content-Type",
+                "application/cloudevents+json; charset=utf-8",
+            )],
+            body,
+        )
+        .unwrap();
+        assert_eq!(e.id(), "1");
+        assert_eq!(e.data(), Some(&Data::Json(json!({"a": 1}))));
+    }
+
+    #[test]
+    fn refusals_have_status_and_reason() {
+        let big = vec![b' '; MAX_EVENT_BYTES + 1];
+        type Case = (
+            &'static str,
+            Vec<(&'static str, &'static str)>,
+            Vec<u8>,
+            u16,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
+            ("POST", BINARY.to_vec(), big, 413, "limit is 262144 bytes"),
+            (
+                "GET",
+                BINARY.to_vec(),
+                vec![],
+                405,
+                "method GET is not allowed",
+            ),
+            (
+                "POST",
+                vec![("content-type", "application/json")],
+                b"{}".to_vec(),
+                400,
+                "not a CloudEvent",
+            ),
+            (
+                "POST",
+                vec![("content-type", "application/cloudevents+json")],
+                b"{\"id\":1}".to_vec(),
+                400,
+                "structured CloudEvent",
+            ),
+            (
+                "POST",
+                vec![("content-type", "application/cloudevents+json")],
+                b"nope".to_vec(),
+                400,
+                "not valid JSON",
+            ),
+            (
+                "POST",
+                vec![("content-type", "application/cloudevents-batch+json")],
+                b"[]".to_vec(),
+                415,
+                "batched mode",
+            ),
+            (
+                "POST",
+                BINARY[..3].to_vec(),
+                vec![],
+                400,
+                "binary-mode CloudEvent (ce- headers) is missing required attribute \"type\"",
+            ),
+            (
+                "POST",
+                BINARY.to_vec(),
+                b"{not json".to_vec(),
+                400,
+                "not valid JSON although Content-Type is application/json",
+            ),
+            (
+                "POST",
+                [&BINARY[..4], &[("ce-time", "yesterday")]].concat(),
+                vec![],
+                400,
+                "attribute \"time\" must be an RFC 3339",
+            ),
+            (
+                "POST",
+                [&BINARY[..4], &[("ce-subject", "%ZZ")]].concat(),
+                vec![],
+                400,
+                "header ce-subject is not valid",
+            ),
+            (
+                "POST",
+                [&BINARY[..4], &[("ce-My_Ext", "x")]].concat(),
+                vec![],
+                400,
+                "extension attribute \"my_ext\"",
+            ),
+        ];
+        for (method, headers, body, status, reason) in cases {
+            let err = decode(method, &headers, &body).unwrap_err();
+            assert_eq!(err.status, status, "{headers:?}: {err}");
+            assert!(err.reason.contains(reason), "{headers:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn binary_encoding_round_trips() {
+        let e = parse_structured(
+            br#"{"specversion":"1.0","id":"1","source":"/s p","type":"t","subject":"caf\u00e9 \"x\"",
+                 "time":"2024-05-01T10:00:00Z","tenant":"acme","n":7,"data":{"a":1}}"#,
+        )
+        .unwrap();
+        let enc = encode_binary(&e, None);
+        let get = |n: &str| {
+            enc.headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("ce-source"), Some("/s%20p"));
+        assert_eq!(get("ce-subject"), Some("caf%C3%A9%20%22x%22"));
+        assert_eq!(get("ce-time"), Some("2024-05-01T10:00:00Z"));
+        assert_eq!(get("ce-n"), Some("7"));
+        assert_eq!(get("content-type"), Some("application/json"));
+        let pairs: Vec<(&str, &str)> = enc
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let back = decode_request(
+            "POST",
+            |n| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                    .map(|(_, v)| *v)
+            },
+            &pairs,
+            &enc.body,
+        )
+        .unwrap();
+        assert_eq!(back.subject(), e.subject());
+        assert_eq!(back.source(), e.source());
+        assert_eq!(back.time(), e.time());
+        assert_eq!(back.data(), e.data());
+        assert_eq!(back.extension("tenant"), e.extension("tenant"));
+        // Integers come back as text: headers carry strings.
+        assert_eq!(back.extension("n").map(|v| v.to_string()), Some("7".into()));
+
+        let labelled = encode_binary(&e, Some("text/plain"));
+        assert!(labelled
+            .headers
+            .contains(&("content-type".into(), "text/plain".into())));
+        let structured = encode_structured(&e);
+        assert_eq!(parse_structured(&structured.body).unwrap(), e);
+    }
+
+    #[test]
+    fn percent_coding() {
+        assert_eq!(percent_encode("a b%\"\u{e9}"), "a%20b%25%22%C3%A9");
+        assert_eq!(
+            percent_decode("a%20b%25%22%C3%A9").as_deref(),
+            Some("a b%\"\u{e9}")
+        );
+        assert_eq!(percent_decode("%E9"), None);
+        assert_eq!(percent_decode("%2"), None);
+    }
+}

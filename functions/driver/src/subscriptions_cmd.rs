@@ -1,0 +1,218 @@
+//! `eventferry subscriptions ...`: check a router subscriptions file, and see which subscriptions
+//! an event matches and why, offline. The logic lives in `eventferry_core::{subscription, route}`,
+//! the same code the router runs.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use eventferry_core::mapping::{
+    from_eventbridge, parse_structured_value, to_structured_json, MappingOptions, TypeFormat,
+};
+use eventferry_core::route::{EventView, Explanation, Router};
+use eventferry_core::subscription::{Config, Format, Subscription};
+use serde_json::{json, Value};
+
+/// `eventferry subscriptions` subcommands.
+#[derive(Subcommand)]
+pub enum SubscriptionsCommand {
+    /// Check a subscriptions file (YAML or JSON): print a summary, or the first error (naming the
+    /// subscription and the field) and exit 2.
+    Validate(ValidateArgs),
+    /// List the subscriptions and plugins an event matches, with the checks that decided it. Exits
+    /// 0 when something matched, 1 when nothing did, 2 on errors.
+    Match(MatchArgs),
+}
+
+/// Arguments of `subscriptions validate`.
+#[derive(Args)]
+pub struct ValidateArgs {
+    /// The subscriptions file: `.json` is read as JSON, anything else as YAML.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+/// Arguments of `subscriptions match`.
+#[derive(Args)]
+pub struct MatchArgs {
+    /// The subscriptions file.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+
+    /// The event: a structured CloudEvent or an EventBridge event (mapped as the router maps it),
+    /// as inline JSON, `@FILE`, or `-` for stdin.
+    #[arg(long, value_name = "E")]
+    event: String,
+
+    /// Also show the subscriptions that did not match, with the check that failed.
+    #[arg(long)]
+    all: bool,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+
+    /// How an EventBridge event's type is formed (as the router's EVENTFERRY_TYPE_FORMAT).
+    #[arg(long, value_name = "TEMPLATE", default_value = "{source}")]
+    type_format: String,
+
+    /// The event bus in an EventBridge event's CloudEvent source (as EVENTFERRY_EVENT_BUS).
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    event_bus: String,
+}
+
+pub fn run(cmd: SubscriptionsCommand) -> ExitCode {
+    let result = match cmd {
+        SubscriptionsCommand::Validate(args) => validate(&args),
+        SubscriptionsCommand::Match(args) => matching(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load(file: &PathBuf) -> Result<Config, String> {
+    let shown = file.display().to_string();
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    Config::parse(&text, Format::from_path(&shown), &shown).map_err(|e| e.to_string())
+}
+
+fn validate(args: &ValidateArgs) -> Result<ExitCode, String> {
+    let config = load(&args.file)?;
+    println!(
+        "valid: {} subscription(s), {} plugin(s)",
+        config.subscriptions.len(),
+        config.plugins.len()
+    );
+    for sub in config.subscriptions.iter().chain(&config.plugins) {
+        println!("  {}", describe(sub));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(sub: &Subscription) -> String {
+    let types = match &sub.types {
+        None => "every type".to_owned(),
+        Some(types) => types.join(", "),
+    };
+    format!(
+        "{} {:?}: {} -> {} ({})",
+        sub.kind,
+        sub.name,
+        types,
+        sub.target.describe(),
+        sub.mode
+    )
+}
+
+fn read_event(arg: &str) -> Result<Value, String> {
+    let text = if arg == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read the event from stdin: {e}"))?;
+        text
+    } else if let Some(path) = arg.strip_prefix('@') {
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the event file {path}: {e}"))?
+    } else {
+        arg.to_owned()
+    };
+    serde_json::from_str(&text).map_err(|e| format!("the event is not valid JSON: {e}"))
+}
+
+fn matching(args: &MatchArgs) -> Result<ExitCode, String> {
+    let config = load(&args.file)?;
+    let value = read_event(&args.event)?;
+    let event = if value.get("specversion").is_some() {
+        parse_structured_value(&value).map_err(|e| e.to_string())?
+    } else if value.get("detail-type").is_some() {
+        let options = MappingOptions::default()
+            .with_type_format(TypeFormat::new(&args.type_format).map_err(|e| e.to_string())?)
+            .with_event_bus(&args.event_bus)
+            .map_err(|e| e.to_string())?;
+        from_eventbridge(value, &options).map_err(|e| e.to_string())?
+    } else {
+        return Err(
+            "the event is neither a structured CloudEvent (specversion, id, source, type) nor an \
+             EventBridge event (detail-type, detail, ...)"
+                .into(),
+        );
+    };
+    let view = EventView::new(&event);
+    let mut explanations: Vec<(&Subscription, Explanation)> = Vec::new();
+    let subscriptions = Router::new(config.subscriptions.clone());
+    let plugins = Router::new(config.plugins.clone());
+    for (router, list) in [
+        (&subscriptions, &config.subscriptions),
+        (&plugins, &config.plugins),
+    ] {
+        // The router's own answer decides; the explanation says why.
+        let routed: Vec<&str> = router
+            .route(&view)
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        for (sub, explanation) in list.iter().zip(router.explain(&view)) {
+            debug_assert_eq!(routed.contains(&sub.name.as_str()), explanation.matched);
+            explanations.push((sub, explanation));
+        }
+    }
+    let matched = explanations.iter().filter(|(_, x)| x.matched).count();
+    let json_event = to_structured_json(&event);
+    if args.json {
+        let items: Vec<Value> = explanations
+            .iter()
+            .filter(|(_, x)| args.all || x.matched)
+            .map(|(sub, x)| {
+                json!({
+                    "kind": sub.kind.to_string(),
+                    "name": sub.name,
+                    "matched": x.matched,
+                    "target": sub.target.describe(),
+                    "mode": sub.mode.to_string(),
+                    "checks": x.checks.iter().map(|c| json!({"passed": c.passed, "check": c.what})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({"event": {"id": json_event["id"], "type": json_event["type"], "source": json_event["source"]}, "matches": items})
+        );
+    } else {
+        println!(
+            "event {} (type {}, source {}): {} match(es)",
+            json_event["id"], json_event["type"], json_event["source"], matched
+        );
+        for (sub, x) in &explanations {
+            if !(args.all || x.matched) {
+                continue;
+            }
+            println!(
+                "{} {} {:?} -> {} ({})",
+                if x.matched { "MATCH   " } else { "no match" },
+                sub.kind,
+                sub.name,
+                sub.target.describe(),
+                sub.mode
+            );
+            for check in &x.checks {
+                println!(
+                    "    [{}] {}",
+                    if check.passed { "x" } else { " " },
+                    check.what
+                );
+            }
+        }
+    }
+    Ok(if matched > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,13 @@
+//! The eventferry router Lambda: matches CloudEvents against subscriptions and invokes the
+//! subscribed functions. Thin: [`input`] recognises the payload, `eventferry_core` decides,
+//! [`handler`] calls the [`ports`] ([`adapters`] are the real ones).
+//!
+//! See `functions/router/README.md` for the subscription format, retries and system events.
+
+pub mod adapters;
+pub mod config;
+pub mod handler;
+pub mod input;
+pub mod ports;
+
+pub use handler::{EventReport, Handler, HandlerError, Ports};

@@ -1,0 +1,98 @@
+//! `router`: the Lambda bootstrap. Reads the configuration once (a bad subscription fails the
+//! init with a message naming it and the field), then serves invocations.
+
+use std::time::Duration;
+
+use eventferry_aws::lambda::Lambda;
+use eventferry_router::adapters::{
+    AnySink, EventBridgeSink, HttpSink, LogSink, ReqwestPoster, SqsWriter,
+};
+use eventferry_router::config::{bundle_dirs, load_subscriptions, Settings, SinkConfig};
+use eventferry_router::ports::LogReceiver;
+use eventferry_router::{Handler, Ports};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+
+    let env = |name: &str| std::env::var(name).ok();
+    let init = Settings::from_env(env).and_then(|settings| {
+        load_subscriptions(env, &bundle_dirs()).map(|(config, origin)| (settings, config, origin))
+    });
+    let (settings, config, origin) = match init {
+        Ok(v) => v,
+        Err(e) => {
+            let message = e.to_string();
+            tracing::error!(error = %message, "router init failed");
+            report_init_error(&message).await;
+            return Err(message.into());
+        }
+    };
+    if settings.retry_queue_url.is_none() {
+        tracing::warn!(
+            "EVENTFERRY_RETRY_QUEUE_URL is not set: failures of an event that some subscriber \
+             handled are recorded but not retried (retrying would re-invoke that subscriber)"
+        );
+    }
+    tracing::info!(
+        subscriptions = config.subscriptions.len(),
+        plugins = config.plugins.len(),
+        from = %origin,
+        "router ready"
+    );
+
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let poster = ReqwestPoster::new(Duration::from_secs(settings.http_timeout_secs))?;
+    let sink = match &settings.sink {
+        SinkConfig::Off => AnySink::Off,
+        SinkConfig::Log => AnySink::Log(LogSink),
+        SinkConfig::EventBridge(bus) => AnySink::EventBridge(EventBridgeSink::new(&aws, bus)),
+        SinkConfig::Http(url) => AnySink::Http(HttpSink::new(poster.clone(), url)),
+    };
+    let ports = Ports {
+        // The router decides about retries: the SDK must not re-run a failing function.
+        invoker: Lambda::without_retries(&aws),
+        http: poster,
+        queue: SqsWriter::new(&aws),
+        sink,
+    };
+    let handler = Handler::new(config, settings, ports, Box::new(LogReceiver));
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler
+            .handle(event.payload, &event.context.request_id)
+            .await
+            .map_err(Error::from)
+    }))
+    .await
+}
+
+/// Tells the Runtime API why init failed (what Lambda shows as Runtime.InitError); best effort.
+async fn report_init_error(message: &str) {
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+    else {
+        return;
+    };
+    let body = serde_json::json!({"errorType": "Runtime.InitError", "errorMessage": message});
+    let _ = client
+        .post(format!("http://{api}/2018-06-01/runtime/init/error"))
+        .header("Lambda-Runtime-Function-Error-Type", "Runtime.InitError")
+        .body(body.to_string())
+        .send()
+        .await;
+}
