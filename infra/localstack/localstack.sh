@@ -66,6 +66,10 @@ Stop that process, or point the tests at it deliberately; this script will not t
     mkdir -p "$run/localstack-data"
     say "starting LocalStack 4.13.1 (host mode) on $host:$port; log: $logfile"
     # setsid: LocalStack gets its own process group, so 'down' can stop it and its children by our PID.
+    # AWS_DEFAULT_REGION: LocalStack's CloudFormation runs the SAM transform in-process, and the
+    # transform resolves the partition from boto3's region (AWS_DEFAULT_REGION, not AWS_REGION).
+    # Without it, every stack using AWS::Serverless fails with "AWS Region cannot be found".
+    AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-${AWS_REGION:-us-east-1}}" \
     GATEWAY_LISTEN="$host:$port" \
     SQS_ENDPOINT_STRATEGY=path \
     LOCALSTACK_VOLUME_DIR="$run/localstack-data" \
