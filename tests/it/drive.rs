@@ -3,24 +3,13 @@
 use std::time::{Duration, Instant};
 
 use eventferry_tests::{
-    localstack, put_event, queues_with_prefix, rules_with_prefix, run_eventferry, HttpSink, Proc,
-    SIGKILL, SIGTERM,
+    assert_nothing_left, localstack, put_event, queues_with_prefix, rules_with_prefix,
+    run_eventferry, wait_for, HttpSink, Proc, SIGKILL, SIGTERM,
 };
 use serde_json::Value;
 
-/// A queue name short enough that the default instance id (the queue name) is not truncated.
 fn queue_name(tag: &str) -> String {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
-        % 100_000_000;
-    format!(
-        "efd-{tag}-{}-{t}-{}",
-        std::process::id() % 100_000,
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    )
+    eventferry_tests::short_queue_name("efd", tag)
 }
 
 fn pattern_for(source: &str) -> String {
@@ -30,33 +19,6 @@ fn pattern_for(source: &str) -> String {
 const READY: &str = "receiving";
 const START: Duration = Duration::from_secs(60);
 const STOP: Duration = Duration::from_secs(60);
-
-async fn wait_for<T>(limit: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn assert_nothing_left(config: &aws_config::SdkConfig, queue: &str) {
-    assert_eq!(
-        rules_with_prefix(config, "default", &format!("eventferry-{queue}")).await,
-        Vec::<String>::new(),
-        "rules left"
-    );
-    assert_eq!(
-        queues_with_prefix(config, queue).await,
-        Vec::<String>::new(),
-        "queues left"
-    );
-}
 
 #[tokio::test]
 async fn http_sink_in_binary_mode_gets_only_matching_events() {

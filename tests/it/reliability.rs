@@ -8,11 +8,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_config::SdkConfig;
 use eventferry_core::mapping::{from_sqs_message, to_structured_json, MappingOptions, SqsMessage};
 use eventferry_tests::{
-    eventferry_bin, localstack, put_event, queues_with_prefix, rules_with_prefix, HttpSink, Proc,
-    SIGTERM,
+    assert_nothing_left, eventferry_bin, localstack, put_event, queues_with_prefix,
+    rules_with_prefix, wait_for, HttpSink, Proc, SIGTERM,
 };
 use serde_json::Value;
 
@@ -21,46 +20,8 @@ const START: Duration = Duration::from_secs(60);
 const STOP: Duration = Duration::from_secs(60);
 const SQS_MESSAGE_TYPE: &str = "com.amazon.sqs.message";
 
-/// A queue name short enough that the default instance id (the queue name) is not truncated.
 fn queue_name(tag: &str) -> String {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
-        % 100_000_000;
-    format!(
-        "efr-{tag}-{}-{t}-{}",
-        std::process::id() % 100_000,
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    )
-}
-
-async fn wait_for<T>(limit: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn assert_nothing_left(config: &SdkConfig, queue: &str) {
-    assert_eq!(
-        rules_with_prefix(config, "default", &format!("eventferry-{queue}")).await,
-        Vec::<String>::new(),
-        "rules left"
-    );
-    assert_eq!(
-        queues_with_prefix(config, queue).await,
-        Vec::<String>::new(),
-        "queues left"
-    );
+    eventferry_tests::short_queue_name("efr", tag)
 }
 
 async fn stop(driver: &mut Proc) -> Option<i32> {

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
+
+pub mod watch;
 use eventferry_aws::AwsOptions;
 
 /// The LocalStack endpoint the tests use.
@@ -340,4 +342,49 @@ pub async fn queues_with_prefix(config: &SdkConfig, prefix: &str) -> Vec<String>
         .await
         .expect("ListQueues");
     out.queue_urls().to_vec()
+}
+
+/// A queue name unique to this run and short enough that the driver's default instance id (the
+/// queue name) is not truncated: `<prefix>-<tag>-<pid>-<time>-<n>`.
+pub fn short_queue_name(prefix: &str, tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+        % 100_000_000;
+    format!(
+        "{prefix}-{tag}-{}-{t}-{}",
+        std::process::id() % 100_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Poll `probe` until it returns `Some`, failing the test after `limit`.
+pub async fn wait_for<T>(limit: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// No rule of the driver's instance `queue` on the default bus, and no queue named after it.
+pub async fn assert_nothing_left(config: &SdkConfig, queue: &str) {
+    assert_eq!(
+        rules_with_prefix(config, "default", &format!("eventferry-{queue}")).await,
+        Vec::<String>::new(),
+        "rules left"
+    );
+    assert_eq!(
+        queues_with_prefix(config, queue).await,
+        Vec::<String>::new(),
+        "queues left"
+    );
 }

@@ -396,6 +396,9 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
                 }
             } else {
                 let subs = self.routes.route(&EventView::new(&event));
+                if subs.is_empty() {
+                    tracing::info!(event = %event_label(&event), input, "no subscription matched: event dropped");
+                }
                 self.deliver(event.clone(), input, subs, attempt, can_redeliver, ctx)
                     .await
             };
