@@ -12,7 +12,7 @@ export AWS_REGION ?= us-east-1
 export AWS_ENDPOINT_URL ?= http://127.0.0.1:4566
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install localstack-up localstack-down localstack-status test demo lint fmt lock-python bench bench-quick bench-patterns validate chaos
+.PHONY: help install localstack-up localstack-down localstack-status test demo lint fmt lock-python bench bench-quick bench-patterns bench-driver bench-router bench-plots bench-lint bench-build validate chaos
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -52,15 +52,49 @@ lock-python: ## Re-make infra/localstack/requirements.lock from a fresh venv
 	/tmp/eventferry-lock-venv/bin/pip install -q -c infra/localstack/constraints-4.13.1.txt "localstack-core[runtime]==4.13.1" cargo-lambda
 	{ head -2 infra/localstack/requirements.lock; /tmp/eventferry-lock-venv/bin/pip freeze; } > /tmp/eventferry.lock && mv /tmp/eventferry.lock infra/localstack/requirements.lock
 
-bench: bench-patterns ## Every benchmark, side by side with its peers; tables on stdout, JSON in target/bench/
+# Benchmarks: their own cargo workspace (bench/) and target dir, so criterion and plotters never
+# enter the main workspace. BENCH_QUICK=--quick gives the reduced run (make bench-quick).
+BENCH_QUICK ?=
+BENCH_CARGO := CARGO_TARGET_DIR=target/bench-build cargo
+BENCH_BIN := target/bench-build/release/eventferry-bench
+PATTERN_BENCH := CARGO_TARGET_DIR=target/pattern-bench cargo run --release --manifest-path crates/pattern/bench/Cargo.toml --
+# Brings LocalStack up if it is not running, runs $(1), and takes it down only if it started it.
+with_localstack = started=0; \
+	if ! $(LOCALSTACK) status >/dev/null 2>&1; then $(LOCALSTACK) up; started=1; fi; \
+	status=0; $(1) || status=$$?; \
+	if [ $$started = 1 ]; then $(LOCALSTACK) down; fi; \
+	exit $$status
 
-bench-quick: ## A reduced run of the benchmarks that prints the same tables
-	@$(LOCALSTACK) install
-	CARGO_TARGET_DIR=target/pattern-bench cargo run --release --manifest-path crates/pattern/bench/Cargo.toml -- --quick --out target/bench/patterns.json
+bench: ## Every benchmark side by side with its peers (patterns, router, driver vs LocalStack floor and Python); tables, target/bench/*.json, docs/bench/*.svg
+	@$(MAKE) --no-print-directory bench-patterns bench-router bench-driver bench-plots
+
+bench-quick: ## A reduced run of every benchmark (under 3 minutes) printing the same tables; plots go to target/bench/plots/
+	@$(MAKE) --no-print-directory bench-patterns bench-router bench-driver BENCH_QUICK=--quick
+	@$(MAKE) --no-print-directory bench-plots BENCH_PLOTS_OUT=target/bench/plots
 
 bench-patterns: ## Pattern engines on 200,000 citylots-shaped events: eventferry, quamina, LocalStack's engine, serde_json parse
 	@$(LOCALSTACK) install
-	CARGO_TARGET_DIR=target/pattern-bench cargo run --release --manifest-path crates/pattern/bench/Cargo.toml -- --out target/bench/patterns.json
+	$(PATTERN_BENCH) $(BENCH_QUICK) --out target/bench/patterns.json
+
+bench-build: ## (internal) builds the release driver and router and the bench binary
+	@$(LOCALSTACK) install
+	cargo build --release -j 2 -p eventferry-driver -p eventferry-router --bin eventferry --bin router
+	$(BENCH_CARGO) build --release -j 2 --manifest-path bench/Cargo.toml
+
+bench-driver: bench-build ## The driver vs the SQS API floor and a Python boto3 peer, against LocalStack (brought up if needed); target/bench/driver.json
+	@$(call with_localstack,$(BENCH_BIN) driver $(BENCH_QUICK))
+
+bench-router: bench-build ## Router routing cost (criterion), cold start, bootstrap size and RSS; target/bench/router.json
+	$(BENCH_BIN) router $(BENCH_QUICK)
+
+BENCH_PLOTS_OUT ?= docs/bench
+bench-plots: ## Plots (plotters) from target/bench/*.json into docs/bench/
+	$(BENCH_CARGO) build --release -j 2 --manifest-path bench/Cargo.toml
+	$(BENCH_BIN) plots --out $(BENCH_PLOTS_OUT)
+
+bench-lint: ## rustfmt and clippy for the bench workspace
+	$(BENCH_CARGO) fmt --manifest-path bench/Cargo.toml -- --check
+	$(BENCH_CARGO) clippy --release -j 2 --manifest-path bench/Cargo.toml -- -D warnings
 
 validate: ## sam validate --lint (SAM CLI in .venv-sam/) and cargo lambda build --release --arm64 of the router; prints the bootstrap size
 	@scripts/validate.sh
