@@ -629,3 +629,119 @@ fn conversion_never_panics_on_arbitrary_bytes() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Router input smoke run (stable stand-in for functions/router/fuzz's `router_input` target)
+
+/// Replaces a random node of `value` with something of another shape, or recurses into it.
+fn mutate_value(rng: &mut Rng, value: &mut Value, depth: u32) {
+    let replace = depth > 6 || rng.next().is_multiple_of(5);
+    match value {
+        Value::Object(map) if !replace && !map.is_empty() => {
+            let key = map
+                .keys()
+                .nth((rng.next() as usize) % map.len())
+                .unwrap()
+                .clone();
+            if rng.next().is_multiple_of(8) {
+                map.remove(&key);
+            } else {
+                mutate_value(rng, map.get_mut(&key).unwrap(), depth + 1);
+            }
+        }
+        Value::Array(items) if !replace && !items.is_empty() => {
+            let i = (rng.next() as usize) % items.len();
+            mutate_value(rng, &mut items[i], depth + 1);
+        }
+        Value::String(s) if !replace && rng.next().is_multiple_of(2) => {
+            let bytes = mutate(rng, s.as_bytes());
+            *s = String::from_utf8_lossy(&bytes).into_owned();
+        }
+        _ => {
+            *value = match rng.next() % 9 {
+                0 => Value::Null,
+                1 => Value::Bool(rng.next().is_multiple_of(2)),
+                2 => serde_json::json!(rng.next() as i64),
+                3 => serde_json::json!(-1.5e300),
+                4 => Value::String(String::new()),
+                5 => Value::String("\u{0}\u{202e}é🎉".repeat((rng.next() % 4) as usize)),
+                6 => serde_json::json!([]),
+                7 => serde_json::json!({}),
+                _ => (0..(rng.next() % 60)).fold(Value::Null, |v, _| serde_json::json!([v])),
+            }
+        }
+    }
+}
+
+/// Every router fixture, mutated structurally and byte-wise, goes through the real handler with
+/// no-I/O ports: it is routed or refused with a reason, never a panic; HTTP gets an HTTP answer.
+#[tokio::test]
+async fn router_input_never_panics_on_mutated_payloads() {
+    use eventferry_core::subscription::{Config, Format};
+    use eventferry_router::config::Settings;
+    use eventferry_router::ports::Offline;
+    use eventferry_router::{Handler, Ports};
+
+    let events = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let config = Config::parse(
+        &std::fs::read_to_string(events.join("subscriptions.yaml")).unwrap(),
+        Format::Yaml,
+        "events/subscriptions.yaml",
+    )
+    .unwrap();
+    let handler = Handler::new(
+        config,
+        Settings::default(),
+        Ports::offline(),
+        Box::new(Offline),
+    );
+    let mut seeds: Vec<Value> = std::fs::read_dir(&events)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).ok())
+        .filter(|v: &Value| v.is_object())
+        .collect();
+    assert!(
+        seeds.len() >= 10,
+        "router fixtures in events/: {}",
+        seeds.len()
+    );
+    seeds.push(Value::Null);
+
+    let mut rng = Rng(0x0B0E_7E11);
+    let (mut handled, mut refused, mut http) = (0, 0, 0);
+    for i in 0..4_000u32 {
+        let mut payload = seeds[(rng.next() as usize) % seeds.len()].clone();
+        for _ in 0..(1 + rng.next() % 4) {
+            mutate_value(&mut rng, &mut payload, 0);
+        }
+        let is_http = payload.get("requestContext").is_some();
+        let result = within_secs(10, handler.handle(payload.clone(), &format!("smoke-{i}"))).await;
+        match result {
+            Ok(response) => {
+                handled += 1;
+                if is_http && response.get("statusCode").is_some() {
+                    http += 1;
+                    let status = response["statusCode"].as_u64().unwrap_or(0);
+                    assert!((200..600).contains(&status), "{payload} -> {response}");
+                }
+            }
+            Err(e) => {
+                refused += 1;
+                assert!(!e.to_string().is_empty(), "an empty reason for {payload}");
+            }
+        }
+    }
+    eprintln!("router smoke: {handled} handled, {refused} refused, {http} HTTP answers");
+    assert!(
+        handled > 400 && refused > 400 && http > 100,
+        "coverage: {handled} handled, {refused} refused, {http} HTTP"
+    );
+}
+
+async fn within_secs<T>(secs: u64, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), fut)
+        .await
+        .expect("the router handled one payload within the limit (no stall)")
+}

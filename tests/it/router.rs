@@ -6,7 +6,10 @@
 //! Asserted: `batchItemFailures`, which subscribers ran (from their queues), that a retry runs
 //! only the failed subscriber, and that after the attempts are used up the pair is dead-lettered.
 
-use eventferry_aws::lambda::InvokeOutcome;
+use std::time::Duration;
+
+use eventferry_aws::lambda::{InvocationMode, InvokeOutcome, Invoker};
+use eventferry_tests::wait_for;
 use eventferry_tests::watch::{fixture, repo, Queues, Watch};
 use serde_json::{json, Value};
 
@@ -245,4 +248,115 @@ async fn without_a_retry_queue_only_unhandled_messages_are_redelivered() {
 
     drop(watch);
     queues.cleanup().await;
+}
+
+/// The router as a real process answering bad HTTP input: a CloudEvent missing `ce-type` is a
+/// 400 naming the attribute, a body over 256 KiB is a 413, and neither reaches a subscriber.
+#[tokio::test]
+async fn malformed_http_is_400_and_oversized_is_413() {
+    let queues = Queues::create(&["recorded", "flaky"]).await;
+    let watch = Watch::start(
+        9434,
+        &[
+            (
+                "EVENTFERRY_SUBSCRIPTIONS_FILE",
+                repo()
+                    .join("events/subscriptions.yaml")
+                    .display()
+                    .to_string(),
+            ),
+            ("RECORDER_QUEUE_URL", queues.url("recorded")),
+            ("FLAKY_QUEUE_URL", queues.url("flaky")),
+        ],
+    )
+    .await;
+    let http_response = |outcome: InvokeOutcome| -> Value {
+        let InvokeOutcome::Ok { payload, .. } = &outcome else {
+            panic!("{outcome:?}\n{}", watch.log_tail());
+        };
+        serde_json::from_slice(payload).unwrap()
+    };
+
+    let response = http_response(
+        watch
+            .invoke_router(&fixture("router-http-malformed.json"))
+            .await,
+    );
+    assert_eq!(response["statusCode"], 400, "{response}");
+    assert!(
+        response["body"].as_str().unwrap().contains("type"),
+        "the 400 names the missing attribute: {response}"
+    );
+
+    // Binary mode, a valid CloudEvent whose body is 300 KiB (Lambda allows 6 MB payloads).
+    let mut oversized = fixture("router-http-malformed.json");
+    oversized["headers"]["ce-type"] = json!("com.example.order.created");
+    oversized["headers"]["ce-id"] = json!("order-big");
+    oversized["body"] = json!(format!(r#"{{"pad":"{}"}}"#, "x".repeat(300 * 1024)));
+    let response = http_response(watch.invoke_router(&oversized).await);
+    assert_eq!(response["statusCode"], 413, "{response}");
+
+    queues.take("recorded", 0).await;
+    queues.take("flaky", 0).await;
+    drop(watch);
+    queues.cleanup().await;
+}
+
+/// A subscription with a bad field fails the router's init, and the error names the
+/// subscription and the field; no event is routed. (Under `cargo lambda watch` the failed init
+/// is logged and the invoke gets no answer; on AWS the invoke fails with `Runtime.ExitError`.)
+#[tokio::test]
+async fn a_bad_subscriptions_file_fails_init_naming_subscription_and_field() {
+    let queues = Queues::create(&["recorded"]).await;
+    let dir = std::env::temp_dir().join(eventferry_tests::unique_name("subs"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("subscriptions.yaml");
+    std::fs::write(
+        &file,
+        "subscriptions:\n  - name: orders\n    types: [com.example.order.created]\n    \
+         filters:\n      - exact: {Type: com.example.order.created}\n    function: recorder\n",
+    )
+    .unwrap();
+    let watch = Watch::start(
+        9435,
+        &[
+            ("EVENTFERRY_SUBSCRIPTIONS_FILE", file.display().to_string()),
+            ("RECORDER_QUEUE_URL", queues.url("recorded")),
+        ],
+    )
+    .await;
+    let lambda = watch.lambda().await;
+    let payload = fixture("router-cloudevent.json").to_string().into_bytes();
+    let invoke = tokio::spawn(async move {
+        tokio::time::timeout(
+            Duration::from_secs(120),
+            lambda.invoke("router", payload, InvocationMode::Sync),
+        )
+        .await
+    });
+    let needle = r#"subscription \"orders\" (subscriptions[0]), field \"filters[0].exact\": attribute name \"Type\""#;
+    wait_for(
+        Duration::from_secs(120),
+        "the router's init error in the watch log",
+        || watch.log_text().contains(needle).then_some(()),
+    )
+    .await;
+    assert!(
+        watch.log_text().contains("router init failed"),
+        "{}",
+        watch.log_tail()
+    );
+    if invoke.is_finished() {
+        let outcome = invoke.await.unwrap();
+        assert!(
+            !matches!(outcome, Ok(Ok(InvokeOutcome::Ok { .. }))),
+            "the router answered despite its failed init: {outcome:?}"
+        );
+    } else {
+        invoke.abort();
+    }
+    queues.take("recorded", 0).await;
+    drop(watch);
+    queues.cleanup().await;
+    let _ = std::fs::remove_dir_all(dir);
 }

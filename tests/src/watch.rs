@@ -23,6 +23,31 @@ pub fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// Removes the variables `cargo test` sets for this test binary (`CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_*`, ...) from a cargo child's environment. Build scripts track some of them (ring's
+/// tracks `CARGO_MANIFEST_DIR`), so with them a cargo run from a test and one from a shell
+/// would keep rebuilding ring and everything above it for each other.
+fn without_test_cargo_env(command: &mut Command) -> &mut Command {
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if [
+            "CARGO_MANIFEST_",
+            "CARGO_PKG_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_TMPDIR",
+            "CARGO_RUSTC_CURRENT_DIR",
+        ]
+        .iter()
+        .any(|p| key.starts_with(p))
+        {
+            command.env_remove(key.as_ref());
+        }
+    }
+    command
+}
+
 /// Builds the three functions once, exactly as `cargo lambda watch` will run them
 /// (`cargo run --bin NAME`), so that the invokes below don't wait for a compiler.
 fn build_functions() {
@@ -31,13 +56,15 @@ fn build_functions() {
     if built.is_none() {
         let mut result = Ok(());
         for bin in ["router", "recorder", "flaky"] {
-            let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                .args(["build", "--manifest-path", "Cargo.toml", "--bin", bin])
-                .current_dir(repo())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("run cargo build");
+            let mut child = without_test_cargo_env(&mut Command::new(
+                std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+            ))
+            .args(["build", "--manifest-path", "Cargo.toml", "--bin", bin])
+            .current_dir(repo())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run cargo build");
             let deadline = Instant::now() + Duration::from_secs(45 * 60);
             let status = loop {
                 if let Some(status) = child.try_wait().unwrap() {
@@ -94,6 +121,7 @@ impl Watch {
         // cargo-lambda itself (not through `cargo lambda`), so that it leads the process group
         // and gets the signal; on SIGTERM it stops the functions it started.
         let mut command = Command::new(venv.join("cargo-lambda"));
+        without_test_cargo_env(&mut command);
         command
             .args([
                 "lambda",

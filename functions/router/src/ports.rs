@@ -74,3 +74,65 @@ impl ResponseReceiver for LogReceiver {
         }
     }
 }
+
+/// Ports that do no I/O: every function answers `{}`, every HTTP target 200, every queue write
+/// and system-event emit succeeds. The routing decisions are the real ones. Used by the fuzz
+/// target (`functions/router/fuzz`) and the smoke run of it in `make test`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Offline;
+
+impl eventferry_aws::lambda::Invoker for Offline {
+    async fn invoke(
+        &self,
+        _function: &str,
+        _payload: Vec<u8>,
+        _mode: eventferry_aws::lambda::InvocationMode,
+    ) -> Result<eventferry_aws::lambda::InvokeOutcome, eventferry_aws::AwsError> {
+        Ok(eventferry_aws::lambda::InvokeOutcome::Ok {
+            status: 200,
+            payload: b"{}".to_vec(),
+        })
+    }
+}
+
+impl HttpPoster for Offline {
+    async fn post(
+        &self,
+        _url: &str,
+        _headers: &[(String, String)],
+        _body: Vec<u8>,
+    ) -> Result<HttpAnswer, String> {
+        Ok(HttpAnswer {
+            status: 200,
+            body: Vec::new(),
+        })
+    }
+}
+
+impl QueueWriter for Offline {
+    async fn send(&self, _queue_url: &str, _body: String, _delay_secs: u32) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl SystemSink for Offline {
+    async fn emit(&self, _events: &[Event]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl ResponseReceiver for Offline {
+    fn receive(&self, _event: &Event, _result: &InvocationResult) {}
+}
+
+impl crate::handler::Ports<Offline, Offline, Offline, Offline> {
+    /// [`Offline`] for every port.
+    pub fn offline() -> Self {
+        crate::handler::Ports {
+            invoker: Offline,
+            http: Offline,
+            queue: Offline,
+            sink: Offline,
+        }
+    }
+}
