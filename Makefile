@@ -84,8 +84,10 @@ bench-build: ## (internal) builds the release driver and router and the bench bi
 bench-driver: bench-build ## The driver vs the SQS API floor and a Python boto3 peer, against LocalStack (brought up if needed); target/bench/driver.json
 	@$(call with_localstack,$(BENCH_BIN) driver $(BENCH_QUICK))
 
+# ROUTER_VARIANTS='--variant opt-s=path/to/router' adds another router build to the size/cold-start table.
+ROUTER_VARIANTS ?=
 bench-router: bench-build ## Router routing cost (criterion), cold start, bootstrap size and RSS; target/bench/router.json
-	$(BENCH_BIN) router $(BENCH_QUICK)
+	$(BENCH_BIN) router $(BENCH_QUICK) $(ROUTER_VARIANTS)
 
 BENCH_PLOTS_OUT ?= docs/bench
 bench-plots: ## Plots (plotters) from target/bench/*.json into docs/bench/

@@ -12,8 +12,6 @@ use serde_json::Value;
 pub struct Usage {
     pub user: Duration,
     pub sys: Duration,
-    /// Peak resident set size, KiB (`ru_maxrss`).
-    pub max_rss_kib: u64,
     /// Exit status as `waitpid` encodes it.
     pub status: i32,
 }
@@ -51,7 +49,6 @@ pub fn wait4(child: Child) -> Usage {
     Usage {
         user: timeval(ru.ru_utime),
         sys: timeval(ru.ru_stime),
-        max_rss_kib: ru.ru_maxrss as u64,
         status,
     }
 }
@@ -98,6 +95,17 @@ pub fn proc_cpu(pid: u32) -> Option<Duration> {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     Some(Duration::from_secs_f64((utime + stime) as f64 / hz))
+}
+
+/// Peak resident set size of a running process (VmHWM from /proc/<pid>/status), KiB. Unlike
+/// wait4's ru_maxrss, it covers only the executed program, not the forked copy of this process
+/// that preceded the exec.
+pub fn proc_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// The `p`-th percentile (0..=100) of sorted values, nearest rank.

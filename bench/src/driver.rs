@@ -333,6 +333,8 @@ struct Row {
     /// CPU of the process over the measured window.
     window_cpu: Option<Duration>,
     usage: Usage,
+    /// Peak RSS (VmHWM) read just before the process ended, KiB.
+    peak_rss_kib: Option<u64>,
     /// LocalStack's CPU over the window, as a share of one core.
     localstack_cpu: Option<f64>,
     /// Deliveries the HTTP sink saw during the run (duplicates included).
@@ -346,6 +348,11 @@ impl Row {
     fn window_us(&self) -> Option<f64> {
         self.window_cpu
             .map(|c| c.as_secs_f64() * 1e6 / self.messages as f64)
+    }
+    fn rss_mib(&self) -> f64 {
+        self.peak_rss_kib
+            .map(|k| k as f64 / 1024.0)
+            .unwrap_or(f64::NAN)
     }
     fn process_us(&self) -> f64 {
         self.usage.cpu().as_secs_f64() * 1e6 / self.messages as f64
@@ -361,7 +368,7 @@ impl Row {
             "cpu_us_per_msg_window": self.window_us(),
             "cpu_us_per_msg_process": self.process_us(),
             "cpu_seconds_process": self.usage.cpu().as_secs_f64(),
-            "peak_rss_kib": self.usage.max_rss_kib,
+            "peak_rss_kib": self.peak_rss_kib,
             "localstack_cpu_cores": self.localstack_cpu,
             "sink_deliveries": self.sink_deliveries,
             "exit_status": self.usage.status,
@@ -393,7 +400,7 @@ async fn run_reporting_child(
     ctx: &Ctx,
     mut cmd: Command,
     log: PathBuf,
-) -> (Value, Option<Duration>, Option<f64>, Usage) {
+) -> (Value, Option<Duration>, Option<f64>, Usage, Option<u64>) {
     cmd.stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).expect("create log"));
     let mut child = cmd.spawn().expect("spawn the child");
@@ -410,6 +417,7 @@ async fn run_reporting_child(
     });
     let mut start = None;
     let mut result = None;
+    let mut hwm = None;
     let deadline = tokio::time::sleep(Duration::from_secs(900));
     tokio::pin!(deadline);
     loop {
@@ -420,6 +428,7 @@ async fn run_reporting_child(
                 }
                 Some(line) => {
                     let end = (common::proc_cpu(pid), localstack_cpu(ctx), Instant::now());
+                    hwm = common::proc_hwm_kib(pid);
                     result = Some((serde_json::from_str::<Value>(&line)
                         .unwrap_or_else(|e| panic!("child printed {line:?}: {e}")), end));
                     break;
@@ -452,7 +461,7 @@ async fn run_reporting_child(
         }
         _ => None,
     };
-    (value, window, ls, usage)
+    (value, window, ls, usage, hwm)
 }
 
 fn aws_env(cmd: &mut Command, endpoint: &str) {
@@ -480,7 +489,7 @@ async fn floor(ctx: &Ctx, concurrency: usize) -> Row {
         &ctx.opts.endpoint,
     ]);
     aws_env(&mut cmd, &ctx.opts.endpoint);
-    let (value, window, ls, usage) =
+    let (value, window, ls, usage, peak_rss_kib) =
         run_reporting_child(ctx, cmd, ctx.opts.logs.join(format!("{name}.log"))).await;
     delete_queue(ctx, &url).await;
     let row = Row {
@@ -491,6 +500,7 @@ async fn floor(ctx: &Ctx, concurrency: usize) -> Row {
         seconds: value["seconds"].as_f64().expect("seconds"),
         window_cpu: window,
         usage,
+        peak_rss_kib,
         localstack_cpu: ls,
         sink_deliveries: None,
     };
@@ -501,7 +511,8 @@ async fn floor(ctx: &Ctx, concurrency: usize) -> Row {
 async fn python(ctx: &Ctx) -> Row {
     let name = format!("{}-python-c1", ctx.run);
     let url = create_queue(ctx, &name).await;
-    fill(ctx, &url, ctx.opts.messages).await;
+    let n = ctx.opts.messages / 2;
+    fill(ctx, &url, n).await;
     let before = ctx.sink.count.load(Ordering::Relaxed);
     let mut cmd = Command::new(&ctx.opts.python);
     cmd.arg(common::repo_root().join("bench/python_peer.py"))
@@ -509,24 +520,25 @@ async fn python(ctx: &Ctx) -> Row {
             "--queue-url",
             &url,
             "--count",
-            &ctx.opts.messages.to_string(),
+            &n.to_string(),
             "--sink",
             &format!("http://127.0.0.1:{}/events", ctx.sink_port),
             "--endpoint",
             &ctx.opts.endpoint,
         ]);
     aws_env(&mut cmd, &ctx.opts.endpoint);
-    let (value, window, ls, usage) =
+    let (value, window, ls, usage, peak_rss_kib) =
         run_reporting_child(ctx, cmd, ctx.opts.logs.join(format!("{name}.log"))).await;
     delete_queue(ctx, &url).await;
     let row = Row {
         who: "python",
         sink: "http",
         concurrency: 1,
-        messages: ctx.opts.messages,
+        messages: n,
         seconds: value["seconds"].as_f64().expect("seconds"),
         window_cpu: window,
         usage,
+        peak_rss_kib,
         localstack_cpu: ls,
         sink_deliveries: Some(ctx.sink.count.load(Ordering::Relaxed) - before),
     };
@@ -626,7 +638,11 @@ async fn driver(ctx: &Ctx, sink: Sink, concurrency: usize) -> Row {
     let name = format!("{}-drive-{label}-c{concurrency}", ctx.run);
     let instance = format!("ef-bench-{:08x}-{label}-{concurrency}", ctx.run_num);
     let url = create_queue(ctx, &name).await;
-    let n = ctx.opts.messages;
+    // The stdout runs (a second sink) take half the messages, to keep `make bench` under 15 min.
+    let n = match sink {
+        Sink::Http => ctx.opts.messages,
+        Sink::Stdout => ctx.opts.messages / 2,
+    };
     fill(ctx, &url, n).await;
     let metrics_port = common::free_port();
     let sink_arg = match sink {
@@ -668,6 +684,7 @@ async fn driver(ctx: &Ctx, sink: Sink, concurrency: usize) -> Row {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    let peak_rss_kib = common::proc_hwm_kib(pid);
     common::signal(pid, libc::SIGTERM);
     let usage = reap(child, Duration::from_secs(60)).await;
     delete_queue(ctx, &url).await;
@@ -685,6 +702,7 @@ async fn driver(ctx: &Ctx, sink: Sink, concurrency: usize) -> Row {
         concurrency,
         messages: n,
         seconds,
+        peak_rss_kib,
         window_cpu: match (start.1, end.1) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a)),
             _ => None,
@@ -710,7 +728,7 @@ fn progress(r: &Row) {
         r.rate(),
         r.window_us().map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into()),
         r.process_us(),
-        r.usage.max_rss_kib as f64 / 1024.0
+        r.rss_mib()
     );
 }
 
@@ -826,6 +844,7 @@ async fn latency(ctx: &Ctx) -> Value {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     ctx.sink.record.store(false, Ordering::Relaxed);
+    let peak_rss_kib = common::proc_hwm_kib(pid);
     common::signal(pid, libc::SIGTERM);
     let usage = reap(child, Duration::from_secs(60)).await;
     delete_queue(ctx, &url).await;
@@ -862,7 +881,7 @@ async fn latency(ctx: &Ctx) -> Value {
         "p99_ms": common::percentile(&ms, 99.0),
         "max_ms": ms.last().copied(),
         "driver_cpu_seconds": usage.cpu().as_secs_f64(),
-        "driver_peak_rss_kib": usage.max_rss_kib,
+        "driver_peak_rss_kib": peak_rss_kib,
     });
     eprintln!("  latency: {v}");
     v
@@ -881,20 +900,21 @@ fn report(ctx: &Ctx, rows: &[Row], latency: &Value) -> Value {
         .map(Row::rate)
         .unwrap_or(f64::NAN);
     println!(
-        "\n## Driver throughput ({} messages per run, fresh queue each, LocalStack 4.13.1 on the same 2 cores)\n",
+        "\n## Driver throughput ({} messages per run, half for the stdout and Python runs; fresh queue each; LocalStack 4.13.1 on the same 2 cores)\n",
         ctx.opts.messages
     );
-    println!("| run | sink | concurrency | msgs/s | × floor (same c) | × floor (c=1) | CPU µs/msg (window) | CPU µs/msg (whole process) | peak RSS MiB | LocalStack CPU (cores) |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| run | sink | concurrency | messages | msgs/s | × floor (same c) | × floor (c=1) | CPU µs/msg (window) | CPU µs/msg (whole process) | peak RSS MiB | LocalStack CPU (cores) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let same = find(rows, "floor", "-", r.concurrency)
             .map(|f| r.rate() / f.rate())
             .unwrap_or(f64::NAN);
         println!(
-            "| {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.1} | {} |",
+            "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.1} | {} |",
             r.who,
             r.sink,
             r.concurrency,
+            r.messages,
             r.rate(),
             ratio(same),
             ratio(r.rate() / floor1),
@@ -902,7 +922,7 @@ fn report(ctx: &Ctx, rows: &[Row], latency: &Value) -> Value {
                 .map(|v| format!("{v:.1}"))
                 .unwrap_or_else(|| "—".into()),
             r.process_us(),
-            r.usage.max_rss_kib as f64 / 1024.0,
+            r.rss_mib(),
             r.localstack_cpu
                 .map(|v| format!("{v:.2}"))
                 .unwrap_or_else(|| "—".into()),
@@ -955,7 +975,7 @@ fn report(ctx: &Ctx, rows: &[Row], latency: &Value) -> Value {
                     .map(|v| format!("{v:.1}"))
                     .unwrap_or_else(|| "—".into()),
                 r.process_us(),
-                r.usage.max_rss_kib as f64 / 1024.0,
+                r.rss_mib(),
                 r.rate()
             );
         }

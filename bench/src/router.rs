@@ -421,8 +421,10 @@ async fn cold_start(bin: &Path, subs: &Subs, log: &Path) -> Cold {
             log.display()
         );
     }
+    // VmHWM, not wait4's ru_maxrss: that one includes the forked copy of this process.
+    let max_rss_kib = common::proc_hwm_kib(pid).unwrap_or(0);
     common::signal(pid, libc::SIGTERM);
-    let usage = tokio::task::spawn_blocking(move || common::wait4(child))
+    tokio::task::spawn_blocking(move || common::wait4(child))
         .await
         .expect("wait4 thread");
     server.abort();
@@ -443,7 +445,7 @@ async fn cold_start(bin: &Path, subs: &Subs, log: &Path) -> Cold {
     Cold {
         init_ms: next.duration_since(t0).as_secs_f64() * 1e3,
         first_event_ms: resp.duration_since(t0).as_secs_f64() * 1e3,
-        max_rss_kib: usage.max_rss_kib,
+        max_rss_kib,
     }
 }
 
