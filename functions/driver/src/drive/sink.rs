@@ -104,9 +104,25 @@ impl Sink for HttpSink {
     }
 }
 
-/// reqwest's error text, with any user:password in the URL hidden.
+/// reqwest's error text with its causes (e.g. `invalid peer certificate: UnknownIssuer`), and any
+/// user:password in the URL hidden.
 fn without_url_secrets(err: &reqwest::Error) -> String {
     let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    if text.contains("certificate") {
+        text.push_str(
+            " (the sink's TLS certificate is not trusted: give it a certificate from a public CA; \
+             --insecure-skip-tls-verify exists for local testing only)",
+        );
+    }
     if let Some(url) = err.url() {
         if url.password().is_some() || !url.username().is_empty() {
             let mut clean = url.clone();
@@ -254,6 +270,102 @@ pub fn parse_headers(items: &[String]) -> Result<reqwest::header::HeaderMap, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An HTTPS sink with a self-signed certificate on 127.0.0.1, answering 202 to each request.
+    /// Returns its URL and the number of HTTP requests it has read.
+    async fn self_signed_https_sink() -> (reqwest::Url, std::sync::Arc<std::sync::atomic::AtomicU32>)
+    {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        use std::sync::Arc;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio_rustls::rustls;
+
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+            .expect("self-signed certificate");
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "https://127.0.0.1:{}/events",
+            listener.local_addr().unwrap().port()
+        );
+        let requests = Arc::new(AtomicU32::new(0));
+        let counted = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, counted) = (acceptor.clone(), counted.clone());
+                tokio::spawn(async move {
+                    // A failed handshake (the client refused the certificate) ends here.
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let mut seen = Vec::new();
+                    while let Ok(n) = tls.read(&mut buf).await {
+                        if n == 0 {
+                            return;
+                        }
+                        seen.extend_from_slice(&buf[..n]);
+                        if seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                            break;
+                        }
+                    }
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let _ = tls
+                        .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                        .await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        (url.parse().unwrap(), requests)
+    }
+
+    fn test_event() -> Event {
+        use cloudevents::{EventBuilder, EventBuilderV10};
+        EventBuilderV10::new()
+            .id("tls-1")
+            .source("/tests/tls")
+            .ty("com.example.tls")
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn https_sinks_verify_certificates_unless_told_not_to() {
+        use std::sync::atomic::Ordering;
+        let (url, requests) = self_signed_https_sink().await;
+        let sink = |insecure| {
+            HttpSink::new(
+                url.clone(),
+                SinkMode::Binary,
+                reqwest::header::HeaderMap::new(),
+                Duration::from_secs(10),
+                insecure,
+            )
+            .unwrap()
+        };
+
+        // Verified (the default): the handshake fails, nothing is delivered, and the error says
+        // why and what to do.
+        let err = sink(false).deliver(&test_event()).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("certificate"), "{text}");
+        assert!(text.contains("--insecure-skip-tls-verify"), "{text}");
+        assert_eq!(requests.load(Ordering::SeqCst), 0, "no request got through");
+
+        // --insecure-skip-tls-verify: delivered.
+        sink(true).deliver(&test_event()).await.unwrap();
+        assert_eq!(requests.load(Ordering::SeqCst), 1);
+    }
 
     #[test]
     fn sink_specs() {
