@@ -165,6 +165,7 @@ async fn a_sink_failing_three_times_still_gets_the_event() {
     let source = format!("demo.{queue}");
     let sink = HttpSink::start(3).await;
     let patterns = pattern_for(&source);
+    let metrics_addr = free_local_addr();
     let mut driver = Proc::start(
         &[
             "drive",
@@ -177,10 +178,17 @@ async fn a_sink_failing_three_times_still_gets_the_event() {
             "--duration",
             "1",
             "--clean-up",
+            "--metrics-addr",
+            &metrics_addr,
         ],
         &[],
     );
     driver.wait_stderr(READY, START).await;
+    assert_eq!(http_get(&metrics_addr, "/healthz").await.0, 200);
+    assert_eq!(
+        http_get(&metrics_addr, "/readyz").await,
+        (200, "ready\n".into())
+    );
     let id = put_event(&config, "default", &source, "OrderPlaced", "{}").await;
     wait_for(
         Duration::from_secs(60),
@@ -202,6 +210,36 @@ async fn a_sink_failing_three_times_still_gets_the_event() {
         .collect();
     // Each attempt is a new receive of the same message: it was not deleted before the 2xx.
     assert_eq!(attempts, vec![500, 500, 500, 200]);
+
+    // /metrics counts the same story (the delete is flushed shortly after the 2xx).
+    let metrics = wait_for_metrics(&metrics_addr, |m| {
+        metric(m, "eventferry_deleted_total") >= 1.0
+    })
+    .await;
+    assert_eq!(
+        metric(&metrics, "eventferry_received_total"),
+        4.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "eventferry_delivery_failures_total"),
+        3.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "eventferry_delivered_total"),
+        1.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "eventferry_deleted_total"),
+        1.0,
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE eventferry_in_flight gauge"),
+        "{metrics}"
+    );
 
     driver.signal(SIGTERM);
     assert_eq!(
@@ -412,5 +450,69 @@ async fn bad_input_exits_2_and_creates_nothing() {
             "{name}: stderr should contain {expect:?}:\n{err}"
         );
         assert_nothing_left(&config, &queue).await;
+    }
+}
+
+/// 127.0.0.1 and a port that was free a moment ago.
+fn free_local_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// A minimal HTTP/1.0 GET: (status, body).
+async fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = eventferry_tests::within(
+        Duration::from_secs(10),
+        "connect to the metrics server",
+        tokio::net::TcpStream::connect(addr),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    eventferry_tests::within(
+        Duration::from_secs(10),
+        "the metrics server's answer",
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The value of an unlabelled metric in Prometheus text, or -1 when it is absent.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .find_map(|v| v.trim().parse().ok())
+        .unwrap_or(-1.0)
+}
+
+async fn wait_for_metrics(addr: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = http_get(addr, "/metrics").await;
+        assert_eq!(status, 200, "{body}");
+        if done(&body) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "metrics never got there:\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
