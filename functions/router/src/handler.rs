@@ -342,7 +342,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
     ) -> EventReport {
         let received = self.settings.system.received(&ctx.stamp(), &event, input);
         ctx.push(received.clone());
-        let plugins = self.plugins.route(&EventView::new(&received));
+        let plugins = self.plugins_for(&received);
         let (sync, background): (Vec<&Subscription>, Vec<&Subscription>) =
             plugins.into_iter().partition(|p| p.mode == Mode::Sync);
 
@@ -560,9 +560,21 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         (call.result, plugins)
     }
 
+    /// The plugins subscribed to system event `system`. Without plugins (the common case) the
+    /// system event is not even turned into JSON for matching.
+    fn plugins_for(&self, system: &Event) -> Vec<&Subscription> {
+        if self.plugins.subscriptions().is_empty() {
+            return Vec::new();
+        }
+        self.plugins.route(&EventView::new(system))
+    }
+
     /// Calls every plugin subscribed to system event `system`; their failures are only recorded.
     async fn notify_plugins(&self, system: &Event) -> Vec<InvocationResult> {
-        let plugins = self.plugins.route(&EventView::new(system));
+        let plugins = self.plugins_for(system);
+        if plugins.is_empty() {
+            return Vec::new();
+        }
         let calls = join_all(plugins.iter().map(|p| self.call(p, system, 1))).await;
         calls
             .into_iter()
