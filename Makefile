@@ -29,11 +29,13 @@ localstack-down: ## Stop the LocalStack this project started, by PID
 localstack-status: ## Say whether our LocalStack is up
 	@$(LOCALSTACK) status
 
-test: ## Build, start LocalStack, run every test, stop LocalStack; keeps the tests' exit status
+test: ## make validate, build, start LocalStack, run every test and the SAM deploy check, stop LocalStack
+	@scripts/validate.sh
 	@cargo build --workspace --all-targets
 	@started=0; \
 	if ! $(LOCALSTACK) status >/dev/null 2>&1; then $(LOCALSTACK) up; started=1; fi; \
 	status=0; cargo test --workspace --no-fail-fast || status=$$?; \
+	scripts/sam-deploy-check.sh || status=$$?; \
 	if [ $$started = 1 ]; then $(LOCALSTACK) down; fi; \
 	exit $$status
 

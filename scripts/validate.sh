@@ -4,6 +4,7 @@
 #   scripts/validate.sh            # both steps
 #   scripts/validate.sh lint       # only sam validate --lint
 #   scripts/validate.sh build      # only cargo lambda build
+#   scripts/validate.sh install-sam  # only install the SAM CLI into .venv-sam/
 #
 # The SAM CLI lives in its own venv, .venv-sam/ (git-ignored), installed from infra/sam/requirements.lock
 # (its pins conflict with LocalStack's, which live in .venv/). Installed once, re-installed when the
@@ -64,6 +65,7 @@ build() {
 case "$what" in
   all) lint; build ;;
   lint) lint ;;
+  install-sam) install_sam ;;
   build) build ;;
-  *) die "usage: scripts/validate.sh [all|lint|build]" ;;
+  *) die "usage: scripts/validate.sh [all|lint|build|install-sam]" ;;
 esac

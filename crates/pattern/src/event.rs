@@ -229,6 +229,7 @@ fn prefetch(b: &[u8]) {
 }
 
 /// How much of an event [`prefetch`] asks for.
+#[cfg(target_arch = "x86_64")]
 const PREFETCH_BYTES: usize = 512;
 
 /// Index of the first quote or backslash (and control character when `control`) at or after
