@@ -622,9 +622,57 @@ fn is_json_content_type(content_type: &str) -> bool {
         || content_type.ends_with("+json")
 }
 
-/// Renders `event` in the structured JSON format.
+/// Renders `event` in the structured JSON format: the same value as serialising it with the
+/// SDK, built directly (data is cloned, not re-serialised), because routing does this per event.
 pub fn to_structured_json(event: &Event) -> Value {
-    serde_json::to_value(event).expect("CloudEvent attributes and data are always valid JSON")
+    use base64::Engine;
+    use cloudevents::event::SpecVersion;
+    use cloudevents::{AttributesReader, Data};
+    let sdk = || {
+        serde_json::to_value(event).expect("CloudEvent attributes and data are always valid JSON")
+    };
+    if event.specversion() != SpecVersion::V10 {
+        return sdk();
+    }
+    let text = |s: &str| Value::String(s.to_owned());
+    let mut map = Map::new();
+    map.insert("specversion".into(), text("1.0"));
+    map.insert("id".into(), text(event.id()));
+    map.insert("type".into(), text(event.ty()));
+    map.insert("source".into(), text(event.source()));
+    if let Some(v) = event.datacontenttype() {
+        map.insert("datacontenttype".into(), text(v));
+    }
+    if let Some(v) = event.dataschema() {
+        map.insert("dataschema".into(), text(v.as_str()));
+    }
+    if let Some(v) = event.subject() {
+        map.insert("subject".into(), text(v));
+    }
+    if let Some(v) = event.time() {
+        match serde_json::to_value(v) {
+            Ok(time) => map.insert("time".into(), time),
+            Err(_) => return sdk(),
+        };
+    }
+    match event.data() {
+        Some(Data::Json(v)) => map.insert("data".into(), v.clone()),
+        Some(Data::String(v)) => map.insert("data".into(), text(v)),
+        Some(Data::Binary(v)) => map.insert(
+            "data_base64".into(),
+            Value::String(base64::engine::general_purpose::STANDARD.encode(v)),
+        ),
+        None => None,
+    };
+    for (name, value) in event.iter_extensions() {
+        let value = match value {
+            cloudevents::event::ExtensionValue::String(v) => text(v),
+            cloudevents::event::ExtensionValue::Boolean(v) => Value::Bool(*v),
+            cloudevents::event::ExtensionValue::Integer(v) => Value::from(*v),
+        };
+        map.insert(name.to_owned(), value);
+    }
+    Value::Object(map)
 }
 
 /// Renders `event` as structured JSON bytes, with object keys sorted so the same event always
@@ -1362,5 +1410,38 @@ mod tests {
             serde_json::from_slice::<Value>(&bytes).unwrap()
         );
         assert_eq!(to_structured_json(&event)["specversion"], "1.0");
+    }
+
+    #[test]
+    fn structured_json_is_what_the_sdk_serialises() {
+        let events = [
+            json!({"specversion": "1.0", "id": "1", "source": "/s", "type": "t"}),
+            json!({"specversion": "1.0", "id": "2", "source": "urn:x", "type": "t", "subject": "a/b",
+                   "time": "2026-11-23T10:00:00.123456Z", "datacontenttype": "application/json",
+                   "dataschema": "https://example.com/schema.json", "tenant": "acme", "flag": true,
+                   "count": 42, "data": {"n": [1, 2.5, "x", null, {"deep": false}]}}),
+            json!({"specversion": "1.0", "id": "3", "source": "/s", "type": "t",
+                   "datacontenttype": "text/plain", "data": "plain text", "time": "2021-01-01T00:00:00+02:00"}),
+            json!({"specversion": "1.0", "id": "4", "source": "/s", "type": "t",
+                   "datacontenttype": "application/octet-stream", "data_base64": "AAEC/w=="}),
+            json!({"specversion": "1.0", "id": "5", "source": "/s", "type": "t",
+                   "datacontenttype": "application/cloudevents+json", "data": [1, 2, 3]}),
+        ];
+        for value in events {
+            let event = parse_structured_value(&value).unwrap();
+            assert_eq!(
+                to_structured_json(&event),
+                serde_json::to_value(&event).unwrap(),
+                "{value}"
+            );
+        }
+        let v03: Event = serde_json::from_value(
+            json!({"specversion": "0.3", "id": "6", "source": "/s", "type": "t", "data": {"a": 1}}),
+        )
+        .unwrap();
+        assert_eq!(
+            to_structured_json(&v03),
+            serde_json::to_value(&v03).unwrap()
+        );
     }
 }

@@ -2,6 +2,8 @@
 //! all subscriptions' patterns compiled into one multi-rule matcher.
 
 use eventferry_pattern::{MatchScratch, Matcher, MatcherBuilder, Pattern, RuleId};
+use std::cell::RefCell;
+
 use serde_json::Value;
 
 /// A parsed, valid EventBridge pattern, with the text it came from.
@@ -71,20 +73,37 @@ impl PatternSet {
 
     /// The keys of every pattern `event` matches.
     pub fn matching(&self, event: &Value) -> Vec<usize> {
-        if self.keys.is_empty() {
-            return Vec::new();
-        }
-        let mut scratch = MatchScratch::default();
-        let mut ids: Vec<RuleId> = Vec::new();
-        if self
-            .matcher
-            .matching_rules_value(&mut scratch, event, &mut ids)
-            .is_err()
-        {
-            return Vec::new();
-        }
-        ids.into_iter().map(|id| self.keys[id.index()]).collect()
+        let mut out = Vec::new();
+        self.matching_into(event, &mut out);
+        out
     }
+
+    /// Appends the keys of every pattern `event` matches to `out`. Reuses this thread's scratch
+    /// space, so matching allocates nothing once warm.
+    pub fn matching_into(&self, event: &Value, out: &mut Vec<usize>) {
+        if self.keys.is_empty() {
+            return;
+        }
+        SCRATCH.with(|cell| {
+            let mut fresh = (MatchScratch::default(), Vec::new());
+            let mut borrowed = cell.try_borrow_mut();
+            let (scratch, ids) = match borrowed.as_deref_mut() {
+                Ok(pair) => (&mut pair.0, &mut pair.1),
+                Err(_) => (&mut fresh.0, &mut fresh.1),
+            };
+            if self
+                .matcher
+                .matching_rules_value(scratch, event, ids)
+                .is_ok()
+            {
+                out.extend(ids.iter().map(|id| self.keys[id.index()]));
+            }
+        });
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<(MatchScratch, Vec<RuleId>)> = RefCell::default();
 }
 
 #[cfg(test)]

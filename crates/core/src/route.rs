@@ -4,12 +4,14 @@
 //!
 //! # Matching
 //!
-//! [`Router::new`] compiles all subscriptions once: an index from exact `type` to the
-//! subscriptions listing it (plus the few that list no type), and every subscription's
-//! EventBridge pattern into one multi-rule matcher ([`PatternSet`]). Per event the router looks
-//! up the type (one hash lookup), runs the pattern matcher at most once, and checks `source` and
-//! filters only for the subscriptions of that type: the cost does not grow with the number of
-//! subscriptions for other types.
+//! [`Router::new`] compiles all subscriptions once into groups: one per exact `type`, and one
+//! for the subscriptions that list no type. Within a group, the subscriptions without a pattern
+//! are a list, and the patterns are compiled into one multi-rule matcher ([`PatternSet`]). Per
+//! event the router looks up the type (one hash lookup), runs at most two matchers (the type's
+//! and the type-less one), and checks `source` and filters only for the subscriptions of that
+//! group and the pattern subscriptions that matched: the cost does not grow with the number of
+//! subscriptions for other types, and a pattern subscription that does not match costs only
+//! what the matcher spends on it.
 //!
 //! # Retries without re-invoking successes
 //!
@@ -62,10 +64,50 @@ impl EventView {
 #[derive(Debug)]
 pub struct Router {
     subscriptions: Vec<Subscription>,
-    by_type: HashMap<String, Vec<usize>>,
-    any_type: Vec<usize>,
-    patterns: PatternSet,
+    by_type: HashMap<String, Group>,
+    any_type: Group,
     by_name: HashMap<String, usize>,
+}
+
+/// The subscriptions of one type (or of none): those without a pattern, in file order, and the
+/// patterns of the others in one matcher.
+#[derive(Debug, Default)]
+struct Group {
+    plain: Vec<usize>,
+    patterned: Vec<usize>,
+    patterns: PatternSet,
+}
+
+impl Group {
+    fn build(members: Vec<usize>, subscriptions: &[Subscription]) -> Group {
+        let (patterned, plain): (Vec<usize>, Vec<usize>) = members
+            .into_iter()
+            .partition(|&i| subscriptions[i].pattern.is_some());
+        let patterns = PatternSet::build(
+            patterned
+                .iter()
+                .filter_map(|&i| subscriptions[i].pattern.as_ref().map(|p| (i, p))),
+        );
+        Group {
+            plain,
+            patterned,
+            patterns,
+        }
+    }
+
+    /// Adds to `out` the subscriptions of this group `event` may match: every plain one, and
+    /// the patterned ones whose pattern matched.
+    fn candidates(&self, event: &EventView, out: &mut Vec<usize>) {
+        out.extend_from_slice(&self.plain);
+        if !self.patterned.is_empty() {
+            self.patterns.matching_into(event.json(), out);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.plain.len() + self.patterned.len()
+    }
 }
 
 impl Router {
@@ -83,12 +125,11 @@ impl Router {
                 }
             }
         }
-        let patterns = PatternSet::build(
-            subscriptions
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| s.pattern.as_ref().map(|p| (i, p))),
-        );
+        let by_type = by_type
+            .into_iter()
+            .map(|(ty, members)| (ty, Group::build(members, &subscriptions)))
+            .collect();
+        let any_type = Group::build(any_type, &subscriptions);
         let by_name = subscriptions
             .iter()
             .enumerate()
@@ -98,7 +139,6 @@ impl Router {
             subscriptions,
             by_type,
             any_type,
-            patterns,
             by_name,
         }
     }
@@ -114,28 +154,25 @@ impl Router {
     /// The subscriptions `event` matches, in file order.
     pub fn route(&self, event: &EventView) -> Vec<&Subscription> {
         let ty = event.text("type").unwrap_or_default();
-        let typed = self.by_type.get(ty).map(Vec::as_slice).unwrap_or_default();
-        let mut candidates: Vec<usize> = typed.iter().chain(&self.any_type).copied().collect();
+        let mut candidates: Vec<usize> = Vec::new();
+        if let Some(group) = self.by_type.get(ty) {
+            group.candidates(event, &mut candidates);
+        }
+        self.any_type.candidates(event, &mut candidates);
         if candidates.is_empty() {
             return Vec::new();
         }
+        // A subscription is in one group only (its types are distinct), so no duplicates.
         candidates.sort_unstable();
-        let pattern_hits: Option<HashSet<usize>> = candidates
-            .iter()
-            .any(|&i| self.subscriptions[i].pattern.is_some())
-            .then(|| self.patterns.matching(event.json()).into_iter().collect());
+        let source = event.text("source");
+        let attributes = event.attributes();
         candidates
             .into_iter()
-            .map(|i| (i, &self.subscriptions[i]))
-            .filter(|(i, sub)| {
-                sub.source
-                    .as_deref()
-                    .is_none_or(|s| event.text("source") == Some(s))
-                    && sub.filters.iter().all(|f| f.matches(event.attributes()))
-                    && (sub.pattern.is_none()
-                        || pattern_hits.as_ref().is_some_and(|hits| hits.contains(i)))
+            .map(|i| &self.subscriptions[i])
+            .filter(|sub| {
+                sub.source.as_deref().is_none_or(|s| source == Some(s))
+                    && sub.filters.iter().all(|f| f.matches(attributes))
             })
-            .map(|(_, sub)| sub)
             .collect()
     }
 
@@ -776,8 +813,8 @@ mod tests {
         );
         let e = event(json!({"specversion": "1.0", "id": "1", "source": "s", "type": "t9876"}));
         assert_eq!(names(&router, &e), ["s9876"]);
-        assert_eq!(router.by_type.get("t9876").map(Vec::len), Some(1));
-        assert!(router.any_type.is_empty());
+        assert_eq!(router.by_type.get("t9876").map(Group::len), Some(1));
+        assert_eq!(router.any_type.len(), 0);
     }
 
     #[test]
