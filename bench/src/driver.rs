@@ -401,10 +401,13 @@ async fn run_reporting_child(
     mut cmd: Command,
     log: PathBuf,
 ) -> (Value, Option<Duration>, Option<f64>, Usage, Option<u64>) {
-    cmd.stdout(Stdio::piped())
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).expect("create log"));
     let mut child = cmd.spawn().expect("spawn the child");
     let pid = child.id();
+    // The child waits for this to close after printing its result, so /proc still has it.
+    let stdin = child.stdin.take();
     let stdout = child.stdout.take().expect("piped stdout");
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     std::thread::spawn(move || {
@@ -442,6 +445,7 @@ async fn run_reporting_child(
             }
         }
     }
+    drop(stdin);
     let usage = reap(child, Duration::from_secs(60)).await;
     let Some((value, end)) = result else {
         panic!(
@@ -1152,6 +1156,10 @@ pub fn floor_main(args: &[String]) {
                 "{}",
                 json!({"seconds": seconds, "messages": deleted.load(Ordering::Relaxed)})
             );
+            // Alive until the bench closes our stdin: it reads our CPU and peak RSS from /proc
+            // after this line, and a process that has exited has neither.
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
             std::process::exit(0);
         });
 }
