@@ -22,7 +22,7 @@ pub struct ReceivedMessage {
     pub message_id: String,
     pub receipt_handle: String,
     pub body: String,
-    /// System attributes (`SentTimestamp`, `ApproximateReceiveCount`, ...).
+    /// System attributes: `SentTimestamp` and `ApproximateReceiveCount` (the only ones requested).
     pub attributes: HashMap<String, String>,
 }
 
@@ -266,8 +266,10 @@ impl MessageQueue for SqsQueue {
             .queue_url(&self.url)
             .max_number_of_messages(max)
             .wait_time_seconds(wait_secs)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .message_attribute_names("All")
+            // Only what the driver reads: asking for `All` (and for message attributes, which
+            // EventBridge never sets) makes every response and its parsing bigger.
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("ReceiveMessage", e))?;

@@ -11,6 +11,9 @@ mod pattern_cmd;
 mod provision;
 mod subscriptions_cmd;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "eventferry",

@@ -69,6 +69,7 @@ pub async fn run<Q: MessageQueue, S: Sink>(
         queue.clone(),
         delete_rx,
         config.delete_interval,
+        config.concurrency.max(1),
         metrics.clone(),
     ));
     let deliveries = TaskTracker::new();
@@ -293,46 +294,61 @@ fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
 }
 
 /// Collects acknowledged receipts and deletes them in batches of 10, or after `interval`, and
-/// once more when every sender is gone.
+/// once more when every sender is gone. Up to `parallel` DeleteMessageBatch calls run at once (one
+/// per poll task), so deletes keep pace with receives as concurrency grows; when all are busy,
+/// acknowledgements wait in the channel, which in turn holds back new receives.
 async fn deleter<Q: MessageQueue>(
     queue: Arc<Q>,
     mut rx: mpsc::Receiver<Receipt>,
     interval: Duration,
+    parallel: usize,
     metrics: Arc<Metrics>,
 ) {
+    let slots = Arc::new(Semaphore::new(parallel));
+    let mut flushes = tokio::task::JoinSet::new();
     let mut pending: Vec<Receipt> = Vec::with_capacity(MAX_BATCH);
     let mut deadline = Instant::now() + interval;
     loop {
-        tokio::select! {
+        let full = tokio::select! {
             item = rx.recv() => match item {
                 Some(receipt) => {
                     if pending.is_empty() {
                         deadline = Instant::now() + interval;
                     }
                     pending.push(receipt);
-                    if pending.len() == MAX_BATCH {
-                        flush(&*queue, &mut pending, &metrics).await;
-                    }
+                    pending.len() == MAX_BATCH
                 }
-                None => {
-                    flush(&*queue, &mut pending, &metrics).await;
-                    return;
-                }
+                None => break,
             },
-            _ = tokio::time::sleep_until(deadline), if !pending.is_empty() => {
-                flush(&*queue, &mut pending, &metrics).await;
-            }
+            _ = tokio::time::sleep_until(deadline), if !pending.is_empty() => true,
+            // Reap finished flushes so the set does not grow.
+            Some(_) = flushes.join_next(), if !flushes.is_empty() => false,
+        };
+        if full {
+            let slot = slots
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore is never closed");
+            let batch = std::mem::replace(&mut pending, Vec::with_capacity(MAX_BATCH));
+            let (queue, metrics) = (queue.clone(), metrics.clone());
+            flushes.spawn(async move {
+                flush(&*queue, batch, &metrics).await;
+                drop(slot);
+            });
         }
     }
+    flush(&*queue, pending, &metrics).await;
+    while flushes.join_next().await.is_some() {}
 }
 
-async fn flush<Q: MessageQueue>(queue: &Q, pending: &mut Vec<Receipt>, metrics: &Metrics) {
+async fn flush<Q: MessageQueue>(queue: &Q, pending: Vec<Receipt>, metrics: &Metrics) {
     if pending.is_empty() {
         return;
     }
     // Entries get positional ids: message ids are unique, but a batch id must be short and simple.
     let batch: Vec<Receipt> = pending
-        .drain(..)
+        .into_iter()
         .enumerate()
         .map(|(i, r)| Receipt {
             id: i.to_string(),

@@ -25,6 +25,10 @@ struct MemQueue {
     visibility: Duration,
     visibility_changes: Mutex<Vec<(String, i32)>>,
     delete_calls: Mutex<Vec<usize>>,
+    /// How long one DeleteMessageBatch takes, and how many ran at once at most.
+    delete_delay: Duration,
+    deleting: std::sync::atomic::AtomicUsize,
+    max_deleting: std::sync::atomic::AtomicUsize,
 }
 
 impl MemQueue {
@@ -99,6 +103,12 @@ impl MessageQueue for MemQueue {
 
     async fn delete_batch(&self, receipts: &[Receipt]) -> Result<Vec<String>, AwsError> {
         self.delete_calls.lock().unwrap().push(receipts.len());
+        if !self.delete_delay.is_zero() {
+            let now = self.deleting.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_deleting.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(self.delete_delay).await;
+            self.deleting.fetch_sub(1, Ordering::SeqCst);
+        }
         let mut messages = self.messages.lock().unwrap();
         for r in receipts {
             messages[index(&r.receipt_handle)].deleted = true;
@@ -238,6 +248,28 @@ async fn every_message_is_delivered_once_then_deleted_in_batches() {
     );
     assert_eq!(Metrics::get(&metrics.deleted), 25);
     assert_eq!(Metrics::get(&metrics.delivery_failures), 0);
+}
+
+/// A slow DeleteMessageBatch must not cap throughput: up to one delete per poll task runs at
+/// once, never more, and every message is still deleted exactly once.
+#[tokio::test(start_paused = true)]
+async fn deletes_run_in_parallel_up_to_the_concurrency() {
+    let bodies: Vec<String> = (0..200).map(envelope).collect();
+    let mut queue = MemQueue::with(&bodies, Duration::from_secs(30));
+    queue.delete_delay = Duration::from_millis(200);
+    let queue = Arc::new(queue);
+    let sink = Arc::new(TestSink::new(0, Duration::from_millis(1)));
+    let mut cfg = config(false);
+    cfg.concurrency = 4;
+    cfg.max_in_flight = 40;
+    let (_, metrics) = run_until(queue.clone(), sink.clone(), cfg, |q, _| {
+        q.deleted().len() == 200
+    })
+    .await;
+    let most = queue.max_deleting.load(Ordering::SeqCst);
+    assert!((2..=4).contains(&most), "{most} deletes at once");
+    assert_eq!(Metrics::get(&metrics.deleted), 200);
+    assert_eq!(sink.acked.lock().unwrap().len(), 200, "no redeliveries");
 }
 
 #[tokio::test(start_paused = true)]
