@@ -132,13 +132,22 @@ impl Filter {
     /// Evaluates the expression against an event's attributes: the top level of its structured
     /// JSON form (`data` and `data_base64` are ignored).
     pub fn matches(&self, attributes: &Map<String, Value>) -> bool {
+        self.matches_with(&|name: &str| attribute_text(attributes, name))
+    }
+
+    /// [`Filter::matches`] with the attributes read through `attribute` (name -> text, as
+    /// [`attribute_text`] gives it), so the caller need not build a map.
+    pub fn matches_with<'a, F>(&self, attribute: &F) -> bool
+    where
+        F: Fn(&str) -> Option<std::borrow::Cow<'a, str>>,
+    {
         match self {
-            Filter::Exact(pairs) => all_pairs(pairs, attributes, |a, v| a == v),
-            Filter::Prefix(pairs) => all_pairs(pairs, attributes, |a, v| a.starts_with(v)),
-            Filter::Suffix(pairs) => all_pairs(pairs, attributes, |a, v| a.ends_with(v)),
-            Filter::All(items) => items.iter().all(|f| f.matches(attributes)),
-            Filter::Any(items) => items.iter().any(|f| f.matches(attributes)),
-            Filter::Not(inner) => !inner.matches(attributes),
+            Filter::Exact(pairs) => all_pairs(pairs, attribute, |a, v| a == v),
+            Filter::Prefix(pairs) => all_pairs(pairs, attribute, |a, v| a.starts_with(v)),
+            Filter::Suffix(pairs) => all_pairs(pairs, attribute, |a, v| a.ends_with(v)),
+            Filter::All(items) => items.iter().all(|f| f.matches_with(attribute)),
+            Filter::Any(items) => items.iter().any(|f| f.matches_with(attribute)),
+            Filter::Not(inner) => !inner.matches_with(attribute),
         }
     }
 
@@ -188,14 +197,14 @@ pub fn attribute_text<'a>(
     }
 }
 
-fn all_pairs(
+fn all_pairs<'a>(
     pairs: &[(String, String)],
-    attributes: &Map<String, Value>,
+    attribute: &impl Fn(&str) -> Option<std::borrow::Cow<'a, str>>,
     test: impl Fn(&str, &str) -> bool,
 ) -> bool {
-    pairs.iter().all(|(name, value)| {
-        attribute_text(attributes, name).is_some_and(|actual| test(&actual, value))
-    })
+    pairs
+        .iter()
+        .all(|(name, value)| attribute(name).is_some_and(|actual| test(&actual, value)))
 }
 
 fn pairs(body: &Value, path: &str) -> Result<Vec<(String, String)>, FilterError> {

@@ -1,7 +1,7 @@
 //! The one place that talks to `eventferry_pattern`: a subscription's EventBridge pattern, and
 //! all subscriptions' patterns compiled into one multi-rule matcher.
 
-use eventferry_pattern::{MatchScratch, Matcher, MatcherBuilder, Pattern, RuleId};
+use eventferry_pattern::{MatchScratch, Matcher, MatcherBuilder, Pattern, RuleId, TopField};
 use std::cell::RefCell;
 
 use serde_json::Value;
@@ -98,6 +98,26 @@ impl PatternSet {
             {
                 out.extend(ids.iter().map(|id| self.keys[id.index()]));
             }
+        });
+    }
+}
+
+impl PatternSet {
+    /// [`PatternSet::matching_into`] for an event given as its top-level fields (see
+    /// [`eventferry_pattern::Matcher::matching_rules_fields`]).
+    pub fn matching_fields_into(&self, fields: &[(&str, TopField<'_>)], out: &mut Vec<usize>) {
+        if self.keys.is_empty() {
+            return;
+        }
+        SCRATCH.with(|cell| {
+            let mut fresh = (MatchScratch::default(), Vec::new());
+            let mut borrowed = cell.try_borrow_mut();
+            let (scratch, ids) = match borrowed.as_deref_mut() {
+                Ok(pair) => (&mut pair.0, &mut pair.1),
+                Err(_) => (&mut fresh.0, &mut fresh.1),
+            };
+            self.matcher.matching_rules_fields(scratch, fields, ids);
+            out.extend(ids.iter().map(|id| self.keys[id.index()]));
         });
     }
 }

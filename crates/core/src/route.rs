@@ -20,44 +20,157 @@
 //! already succeeded for the event. The input itself is redelivered only when no subscriber
 //! succeeded.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
 
 use base64::Engine;
+use cloudevents::event::{ExtensionValue, SpecVersion};
 use cloudevents::{AttributesReader, Data, Event};
+use eventferry_pattern::TopField;
 use serde_json::{json, Map, Value};
 
 use crate::mapping::{parse_structured_value, to_structured_bytes, to_structured_json};
 use crate::pattern_set::PatternSet;
 use crate::subscription::{Delivery, Mode, Subscription, Target};
 
-/// An event prepared for matching: its structured JSON form, computed once.
-#[derive(Debug, Clone)]
-pub struct EventView {
-    json: Value,
+/// An event prepared for matching. Routing reads the attributes straight from the event and
+/// hands the pattern matcher the attributes plus a borrowed `data`, so nothing is cloned per
+/// event; the whole structured JSON form is built only if asked for ([`EventView::json`]).
+#[derive(Debug)]
+pub struct EventView<'a> {
+    event: &'a Event,
+    /// `time` as it appears in structured JSON (RFC 3339), formatted once on first use.
+    time: OnceCell<Option<String>>,
+    json: OnceCell<Value>,
+    attributes: OnceCell<Map<String, Value>>,
 }
 
-impl EventView {
-    pub fn new(event: &Event) -> Self {
+impl<'a> EventView<'a> {
+    pub fn new(event: &'a Event) -> Self {
         EventView {
-            json: to_structured_json(event),
+            event,
+            time: OnceCell::new(),
+            json: OnceCell::new(),
+            attributes: OnceCell::new(),
         }
     }
 
     /// The structured JSON form (what patterns match).
     pub fn json(&self) -> &Value {
-        &self.json
+        self.json.get_or_init(|| to_structured_json(self.event))
     }
 
-    /// The top-level attributes (what filters match).
+    /// The top-level attributes (what filters match): the structured form without `data`.
     pub fn attributes(&self) -> &Map<String, Value> {
-        self.json
-            .as_object()
-            .expect("a structured CloudEvent is an object")
+        self.attributes.get_or_init(|| {
+            let mut map = match self.json.get() {
+                Some(Value::Object(m)) => m.clone(),
+                _ => match to_structured_json(&attributes_only(self.event)) {
+                    Value::Object(m) => m,
+                    _ => Map::new(),
+                },
+            };
+            map.remove("data");
+            map.remove("data_base64");
+            map
+        })
     }
 
-    fn text(&self, name: &str) -> Option<&str> {
-        self.attributes().get(name).and_then(Value::as_str)
+    fn time(&self) -> Option<&str> {
+        self.time
+            .get_or_init(|| {
+                self.event
+                    .time()
+                    .and_then(|t| match serde_json::to_value(t) {
+                        Ok(Value::String(s)) => Some(s),
+                        _ => None,
+                    })
+            })
+            .as_deref()
     }
+
+    /// Attribute `name` as text, as [`crate::filter::attribute_text`] reads it from the
+    /// structured form; `data` is not an attribute.
+    pub fn attribute_text(&self, name: &str) -> Option<Cow<'_, str>> {
+        if self.event.specversion() != SpecVersion::V10 {
+            return crate::filter::attribute_text(self.attributes(), name);
+        }
+        let e = self.event;
+        let borrowed = |s: &'a str| Some(Cow::Borrowed(s));
+        match name {
+            "specversion" => borrowed("1.0"),
+            "id" => borrowed(e.id()),
+            "type" => borrowed(e.ty()),
+            "source" => borrowed(e.source().as_str()),
+            "datacontenttype" => e.datacontenttype().map(Cow::Borrowed),
+            "dataschema" => e.dataschema().map(|u| Cow::Borrowed(u.as_str())),
+            "subject" => e.subject().map(Cow::Borrowed),
+            "time" => self.time().map(Cow::Borrowed),
+            "data" | "data_base64" => None,
+            _ => match e.extension(name)? {
+                ExtensionValue::String(v) => Some(Cow::Borrowed(v.as_str())),
+                ExtensionValue::Boolean(b) => Some(Cow::Owned(b.to_string())),
+                ExtensionValue::Integer(i) => Some(Cow::Owned(i.to_string())),
+            },
+        }
+    }
+
+    fn text(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.attribute_text(name)
+    }
+
+    /// Runs `f` with the event's top-level fields for the pattern matcher: the attributes, and
+    /// `data` borrowed from the event. `None` when the event is not CloudEvents 1.0 or its data
+    /// is binary (then the caller matches [`EventView::json`]).
+    fn with_fields<R>(&self, f: impl FnOnce(&[(&str, TopField<'_>)]) -> R) -> Option<R> {
+        let e = self.event;
+        if e.specversion() != SpecVersion::V10 {
+            return None;
+        }
+        let mut fields: Vec<(&str, TopField<'_>)> =
+            Vec::with_capacity(10 + e.iter_extensions().count());
+        fields.push(("specversion", TopField::Str("1.0")));
+        fields.push(("id", TopField::Str(e.id())));
+        fields.push(("type", TopField::Str(e.ty())));
+        fields.push(("source", TopField::Str(e.source().as_str())));
+        if let Some(v) = e.datacontenttype() {
+            fields.push(("datacontenttype", TopField::Str(v)));
+        }
+        if let Some(v) = e.dataschema() {
+            fields.push(("dataschema", TopField::Str(v.as_str())));
+        }
+        if let Some(v) = e.subject() {
+            fields.push(("subject", TopField::Str(v)));
+        }
+        if e.time().is_some() {
+            fields.push(("time", TopField::Str(self.time()?)));
+        }
+        match e.data() {
+            Some(Data::Json(v)) => fields.push(("data", TopField::Json(v))),
+            Some(Data::String(v)) => fields.push(("data", TopField::Str(v))),
+            Some(Data::Binary(_)) => return None,
+            None => {}
+        }
+        for (name, value) in e.iter_extensions() {
+            fields.push((
+                name,
+                match value {
+                    ExtensionValue::String(v) => TopField::Str(v),
+                    ExtensionValue::Boolean(b) => TopField::Bool(*b),
+                    ExtensionValue::Integer(i) => TopField::Int(*i),
+                },
+            ));
+        }
+        Some(f(&fields))
+    }
+}
+
+/// `event` without its data (for building the attribute map of a non-1.0 event).
+fn attributes_only(event: &Event) -> Event {
+    let mut e = event.clone();
+    let _ = e.take_data();
+    e
 }
 
 /// Subscriptions compiled for matching.
@@ -99,7 +212,13 @@ impl Group {
     /// the patterned ones whose pattern matched.
     fn candidates(&self, event: &EventView, out: &mut Vec<usize>) {
         out.extend_from_slice(&self.plain);
-        if !self.patterned.is_empty() {
+        // Patterns see the event field by field (nothing cloned); binary data and non-1.0 events
+        // fall back to the assembled structured JSON.
+        let matched_by_fields = self.patterned.is_empty()
+            || event
+                .with_fields(|fields| self.patterns.matching_fields_into(fields, out))
+                .is_some();
+        if !matched_by_fields {
             self.patterns.matching_into(event.json(), out);
         }
     }
@@ -155,7 +274,7 @@ impl Router {
     pub fn route(&self, event: &EventView) -> Vec<&Subscription> {
         let ty = event.text("type").unwrap_or_default();
         let mut candidates: Vec<usize> = Vec::new();
-        if let Some(group) = self.by_type.get(ty) {
+        if let Some(group) = self.by_type.get(&*ty) {
             group.candidates(event, &mut candidates);
         }
         self.any_type.candidates(event, &mut candidates);
@@ -165,13 +284,15 @@ impl Router {
         // A subscription is in one group only (its types are distinct), so no duplicates.
         candidates.sort_unstable();
         let source = event.text("source");
-        let attributes = event.attributes();
+        let lookup = |name: &str| event.attribute_text(name);
         candidates
             .into_iter()
             .map(|i| &self.subscriptions[i])
             .filter(|sub| {
-                sub.source.as_deref().is_none_or(|s| source == Some(s))
-                    && sub.filters.iter().all(|f| f.matches(attributes))
+                sub.source
+                    .as_deref()
+                    .is_none_or(|s| source.as_deref() == Some(s))
+                    && sub.filters.iter().all(|f| f.matches_with(&lookup))
             })
             .collect()
     }
@@ -210,7 +331,7 @@ fn explain_one(sub: &Subscription, event: &EventView) -> Explanation {
             what: "types: not set, every type matches".into(),
         }),
         Some(types) => {
-            let passed = types.iter().any(|t| t == ty);
+            let passed = types.iter().any(|t| *t == ty);
             checks.push(Check {
                 passed,
                 what: if passed {
@@ -224,10 +345,14 @@ fn explain_one(sub: &Subscription, event: &EventView) -> Explanation {
     if let Some(source) = &sub.source {
         let actual = event.text("source").unwrap_or_default();
         checks.push(Check {
-            passed: actual == source,
+            passed: actual == source.as_str(),
             what: format!(
                 "source {actual:?} {} {source:?}",
-                if actual == source { "equals" } else { "is not" }
+                if actual == source.as_str() {
+                    "equals"
+                } else {
+                    "is not"
+                }
             ),
         });
     }
@@ -798,6 +923,75 @@ mod tests {
                 .collect();
             assert_eq!(names(&router, e), explained);
         }
+    }
+
+    /// Routing reads attributes from the event and hands the matcher borrowed fields; explain
+    /// uses the assembled structured JSON. Both must agree for every attribute kind.
+    #[test]
+    fn field_by_field_matching_agrees_with_the_structured_form() {
+        let router = Router::new(
+            config(
+                r#"
+- {name: time, pattern: '{"time": [{"prefix": "2024-05-01T10:00:00"}]}', function: a}
+- {name: bool-ext, pattern: '{"flag": [true]}', function: a}
+- {name: int-ext, pattern: '{"count": [{"numeric": [">", 5]}]}', function: a}
+- {name: str-ext, pattern: '{"tenant": ["acme"]}', function: a}
+- {name: string-data, pattern: '{"data": [{"prefix": "hello"}]}', function: a}
+- {name: json-data, pattern: '{"data": {"items": {"sku": ["b"]}}}', function: a}
+- {name: no-data, pattern: '{"data": [{"exists": false}], "specversion": ["1.0"]}', function: a}
+- {name: schema, pattern: '{"dataschema": [{"prefix": "https://"}]}', function: a}
+- {name: ctype, pattern: '{"datacontenttype": ["text/plain"]}', function: a}
+- {name: filter-int, filters: [{exact: {count: "7"}}], function: a}
+- {name: filter-bool, filters: [{exact: {flag: "true"}}], function: a}
+- {name: filter-time, filters: [{prefix: {time: "2024-05-01T10:00:00"}}], function: a}
+- {name: binary, pattern: '{"data_base64": [{"exists": true}]}', function: a}
+"#,
+            )
+            .subscriptions,
+        );
+        let base = json!({"specversion": "1.0", "id": "1", "source": "/s", "type": "t"});
+        let with = |extra: Value| {
+            let mut v = base.clone();
+            for (k, val) in extra.as_object().unwrap() {
+                v[k] = val.clone();
+            }
+            event(v)
+        };
+        let events = [
+            with(
+                json!({"time": "2024-05-01T10:00:00Z", "flag": true, "count": 7, "tenant": "acme",
+                        "data": {"items": [{"sku": "a"}, {"sku": "b"}]}}),
+            ),
+            with(
+                json!({"datacontenttype": "text/plain", "data": "hello world", "flag": false, "count": 3}),
+            ),
+            with(
+                json!({"dataschema": "https://example.com/s.json", "time": "2024-05-01T10:00:00.5+02:00"}),
+            ),
+            with(json!({"data_base64": "aGVsbG8="})),
+            with(json!({})),
+        ];
+        let mut seen = HashSet::new();
+        for e in &events {
+            let view = EventView::new(e);
+            let routed: Vec<String> = router.route(&view).iter().map(|s| s.name.clone()).collect();
+            let explained: Vec<String> = router
+                .explain(&EventView::new(e))
+                .into_iter()
+                .filter(|x| x.matched)
+                .map(|x| x.subscription)
+                .collect();
+            assert_eq!(routed, explained, "event {}", to_structured_json(e));
+            seen.extend(routed);
+        }
+        // Every subscription matched some event, so the agreement above is not vacuous.
+        let all: HashSet<String> = router
+            .subscriptions()
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        let missing: Vec<_> = all.difference(&seen).collect();
+        assert!(missing.is_empty(), "never matched: {missing:?}");
     }
 
     #[test]

@@ -1004,6 +1004,54 @@ pub(crate) fn walk_value<S: LeafSink>(
     Ok(())
 }
 
+/// A top-level field of an event given field by field (see [`walk_fields`]).
+#[derive(Debug, Clone, Copy)]
+pub enum TopField<'a> {
+    /// A JSON string.
+    Str(&'a str),
+    /// `true` or `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// Any JSON value (objects and arrays are walked as usual).
+    Json(&'a serde_json::Value),
+}
+
+/// Walk an event whose top level is given as `(key, value)` pairs instead of one object, so a
+/// caller holding the pieces (a CloudEvent's attributes and its JSON data) need not assemble and
+/// clone them into a `Value` first. Keys must be distinct, as in a JSON object.
+pub(crate) fn walk_fields<S: LeafSink>(
+    fields: &[(&str, TopField<'_>)],
+    trie: &PathTrie,
+    sink: &mut S,
+) {
+    let mut w = Walker {
+        trie,
+        sink,
+        members: Vec::new(),
+        next_array: 0,
+        num_buf: String::new(),
+    };
+    let root = trie.root();
+    for (key, value) in fields {
+        let child = trie.child(root, key.as_bytes());
+        if child == NONE {
+            continue;
+        }
+        match *value {
+            TopField::Json(v) => w.value(v, child),
+            TopField::Str(s) => {
+                let field = trie.field(child);
+                if field != NONE {
+                    w.sink.leaf(field, LeafKind::Str(s), &w.members);
+                }
+            }
+            TopField::Bool(b) => w.value(&serde_json::Value::Bool(b), child),
+            TopField::Int(i) => w.value(&serde_json::Value::from(i), child),
+        }
+    }
+}
+
 struct Walker<'b, S: LeafSink> {
     trie: &'b PathTrie,
     sink: &'b mut S,

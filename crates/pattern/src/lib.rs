@@ -93,6 +93,7 @@ use rustc_hash::FxHashMap;
 pub use error::{
     ErrorKind, EventError, PatternError, AWS_INVALID_EVENT_MESSAGE, AWS_INVALID_PATTERN_PREFIX,
 };
+pub use event::TopField;
 pub use matcher::Scratch as MatchScratch;
 
 use compile::Ast;
@@ -361,6 +362,23 @@ impl Matcher {
         out.extend(ids.iter().map(|&i| RuleId(i)));
         scratch.ids = ids;
         r
+    }
+
+    /// [`Matcher::matching_rules_value`] for an event given as its top-level fields, e.g. a
+    /// CloudEvent's attributes plus a borrowed `data` value: nothing is cloned or assembled.
+    /// Keys must be distinct. Same results as matching the object made of these fields.
+    pub fn matching_rules_fields(
+        &self,
+        scratch: &mut MatchScratch,
+        fields: &[(&str, TopField<'_>)],
+        out: &mut Vec<RuleId>,
+    ) {
+        out.clear();
+        let mut ids = std::mem::take(&mut scratch.ids);
+        ids.clear();
+        self.compiled.match_fields(scratch, fields, &mut ids);
+        out.extend(ids.iter().map(|&i| RuleId(i)));
+        scratch.ids = ids;
     }
 
     /// The name of a rule.

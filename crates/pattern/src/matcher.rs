@@ -331,6 +331,24 @@ impl Compiled {
     }
 }
 
+impl Compiled {
+    /// [`Compiled::match_value`] for an event given as top-level fields.
+    pub(crate) fn match_fields(
+        &self,
+        scratch: &mut Scratch,
+        fields: &[(&str, crate::event::TopField<'_>)],
+        out: &mut Vec<u32>,
+    ) {
+        scratch.begin(self);
+        let mut col = Collector {
+            m: self,
+            s: scratch,
+        };
+        crate::event::walk_fields(fields, &self.trie, &mut col);
+        col.finish(out);
+    }
+}
+
 const NIL: u32 = u32::MAX;
 
 /// Reusable per-thread working memory for matching.

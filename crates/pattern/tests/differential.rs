@@ -6,7 +6,7 @@
 //! has been seen, so it is compared on events whose keys contain no `.` (the documented condition:
 //! a later `"a.b"` key is not read once `"a"` has been).
 
-use eventferry_pattern::{reference, MatchScratch, MatcherBuilder, Pattern, RuleId};
+use eventferry_pattern::{reference, MatchScratch, MatcherBuilder, Pattern, RuleId, TopField};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -285,6 +285,24 @@ proptest! {
         }
         m.matching_rules_value(&mut scratch, &ev, &mut out).unwrap();
         prop_assert_eq!(&out, &expected);
+        // The same event handed over field by field (top-level strings, booleans and integers
+        // as scalars, everything else borrowed).
+        let fields: Vec<(&str, TopField)> = ev
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                let f = match v {
+                    serde_json::Value::String(s) => TopField::Str(s),
+                    serde_json::Value::Bool(b) => TopField::Bool(*b),
+                    serde_json::Value::Number(n) if n.is_i64() => TopField::Int(n.as_i64().unwrap()),
+                    other => TopField::Json(other),
+                };
+                (k.as_str(), f)
+            })
+            .collect();
+        m.matching_rules_fields(&mut scratch, &fields, &mut out);
+        prop_assert_eq!(&out, &expected, "fields: rules {:?} event {}", texts, ev);
     }
 }
 
