@@ -135,6 +135,20 @@ impl Ctx {
         self.system.lock().expect("not poisoned").push(event);
     }
 
+    /// Where a system event that is still in use (by plugins) will go, so it can be handed over
+    /// afterwards without a clone and still keep its place in emission order.
+    fn place(&self) -> usize {
+        self.system.lock().expect("not poisoned").len()
+    }
+
+    /// Puts `event` at the place taken by [`Ctx::place`] (or at the end, if events were taken
+    /// meanwhile).
+    fn put(&self, at: usize, event: Event) {
+        let mut system = self.system.lock().expect("not poisoned");
+        let at = at.min(system.len());
+        system.insert(at, event);
+    }
+
     fn take(&self) -> Vec<Event> {
         std::mem::take(&mut *self.system.lock().expect("not poisoned"))
     }
@@ -341,7 +355,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         ctx: &Ctx,
     ) -> EventReport {
         let received = self.settings.system.received(&ctx.stamp(), &event, input);
-        ctx.push(received.clone());
+        let received_at = ctx.place();
         let plugins = self.plugins_for(&received);
         let (sync, background): (Vec<&Subscription>, Vec<&Subscription>) =
             plugins.into_iter().partition(|p| p.mode == Mode::Sync);
@@ -414,6 +428,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         report
             .plugin_results
             .extend(background.into_iter().map(|c| c.result));
+        ctx.put(received_at, received);
         report
     }
 
@@ -499,12 +514,12 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
                 self.settings
                     .system
                     .outcome(&ctx.stamp(), &event, result, next.as_deref());
-            ctx.push(system.clone());
             outcomes.push(system);
         }
         for batch in join_all(outcomes.iter().map(|s| self.notify_plugins(s))).await {
             plugin_results.extend(batch);
         }
+        outcomes.into_iter().for_each(|s| ctx.push(s));
 
         EventReport {
             matched: subs.iter().map(|s| s.name.clone()).collect(),
@@ -554,8 +569,9 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
             &target_name(&sub.target),
             attempt,
         );
-        ctx.push(invoking.clone());
+        let invoking_at = ctx.place();
         let plugins = self.notify_plugins(&invoking).await;
+        ctx.put(invoking_at, invoking);
         let call = self.call(sub, event, attempt).await;
         (call.result, plugins)
     }
