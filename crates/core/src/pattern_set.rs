@@ -81,31 +81,27 @@ impl PatternSet {
     /// Appends the keys of every pattern `event` matches to `out`. Reuses this thread's scratch
     /// space, so matching allocates nothing once warm.
     pub fn matching_into(&self, event: &Value, out: &mut Vec<usize>) {
-        if self.keys.is_empty() {
-            return;
-        }
-        SCRATCH.with(|cell| {
-            let mut fresh = (MatchScratch::default(), Vec::new());
-            let mut borrowed = cell.try_borrow_mut();
-            let (scratch, ids) = match borrowed.as_deref_mut() {
-                Ok(pair) => (&mut pair.0, &mut pair.1),
-                Err(_) => (&mut fresh.0, &mut fresh.1),
-            };
-            if self
-                .matcher
-                .matching_rules_value(scratch, event, ids)
-                .is_ok()
-            {
-                out.extend(ids.iter().map(|id| self.keys[id.index()]));
-            }
+        self.match_with(out, |matcher, scratch, ids| {
+            matcher.matching_rules_value(scratch, event, ids).is_ok()
         });
     }
-}
 
-impl PatternSet {
     /// [`PatternSet::matching_into`] for an event given as its top-level fields (see
     /// [`eventferry_pattern::Matcher::matching_rules_fields`]).
     pub fn matching_fields_into(&self, fields: &[(&str, TopField<'_>)], out: &mut Vec<usize>) {
+        self.match_with(out, |matcher, scratch, ids| {
+            matcher.matching_rules_fields(scratch, fields, ids);
+            true
+        });
+    }
+
+    /// Runs `run` with this thread's scratch (a fresh one if it is in use, e.g. re-entered) and,
+    /// if it says the event was readable, appends the keys of the matched rules to `out`.
+    fn match_with(
+        &self,
+        out: &mut Vec<usize>,
+        run: impl FnOnce(&Matcher, &mut MatchScratch, &mut Vec<RuleId>) -> bool,
+    ) {
         if self.keys.is_empty() {
             return;
         }
@@ -116,8 +112,9 @@ impl PatternSet {
                 Ok(pair) => (&mut pair.0, &mut pair.1),
                 Err(_) => (&mut fresh.0, &mut fresh.1),
             };
-            self.matcher.matching_rules_fields(scratch, fields, ids);
-            out.extend(ids.iter().map(|id| self.keys[id.index()]));
+            if run(&self.matcher, scratch, ids) {
+                out.extend(ids.iter().map(|id| self.keys[id.index()]));
+            }
         });
     }
 }

@@ -993,14 +993,7 @@ pub(crate) fn walk_value<S: LeafSink>(
     let serde_json::Value::Object(map) = event else {
         return Err(EventError::NotAnObject);
     };
-    let mut w = Walker {
-        trie,
-        sink,
-        members: Vec::new(),
-        next_array: 0,
-        num_buf: String::new(),
-    };
-    w.object(map, trie.root());
+    Walker::new(trie, sink).object(map, trie.root());
     Ok(())
 }
 
@@ -1025,13 +1018,7 @@ pub(crate) fn walk_fields<S: LeafSink>(
     trie: &PathTrie,
     sink: &mut S,
 ) {
-    let mut w = Walker {
-        trie,
-        sink,
-        members: Vec::new(),
-        next_array: 0,
-        num_buf: String::new(),
-    };
+    let mut w = Walker::new(trie, sink);
     let root = trie.root();
     for (key, value) in fields {
         let child = trie.child(root, key.as_bytes());
@@ -1060,7 +1047,17 @@ struct Walker<'b, S: LeafSink> {
     num_buf: String,
 }
 
-impl<S: LeafSink> Walker<'_, S> {
+impl<'b, S: LeafSink> Walker<'b, S> {
+    fn new(trie: &'b PathTrie, sink: &'b mut S) -> Self {
+        Walker {
+            trie,
+            sink,
+            members: Vec::new(),
+            next_array: 0,
+            num_buf: String::new(),
+        }
+    }
+
     fn object(&mut self, map: &serde_json::Map<String, serde_json::Value>, node: u32) {
         for (k, v) in map {
             let child = self.trie.child(node, k.as_bytes());
