@@ -27,6 +27,7 @@
 
 use chrono::{DateTime, Utc};
 use cloudevents::{Event, EventBuilder, EventBuilderV10};
+use eventferry_pattern::TopField;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -623,56 +624,94 @@ fn is_json_content_type(content_type: &str) -> bool {
 }
 
 /// Renders `event` in the structured JSON format: the same value as serialising it with the
-/// SDK, built directly (data is cloned, not re-serialised), because routing does this per event.
+/// SDK, built directly from [`with_structured_fields`] (data is cloned, not re-serialised).
 pub fn to_structured_json(event: &Event) -> Value {
-    use base64::Engine;
-    use cloudevents::event::SpecVersion;
-    use cloudevents::{AttributesReader, Data};
-    let sdk = || {
+    let time = structured_time(event);
+    with_structured_fields(event, time.as_deref(), |fields| {
+        Value::Object(
+            fields
+                .iter()
+                .map(|(name, field)| ((*name).to_owned(), field_value(field)))
+                .collect(),
+        )
+    })
+    .unwrap_or_else(|| {
         serde_json::to_value(event).expect("CloudEvent attributes and data are always valid JSON")
-    };
-    if event.specversion() != SpecVersion::V10 {
-        return sdk();
+    })
+}
+
+/// `time` as the structured form writes it (the SDK's RFC 3339 rendering).
+pub fn structured_time(event: &Event) -> Option<String> {
+    use cloudevents::AttributesReader;
+    match serde_json::to_value(event.time()?) {
+        Ok(Value::String(s)) => Some(s),
+        _ => None,
     }
-    let text = |s: &str| Value::String(s.to_owned());
-    let mut map = Map::new();
-    map.insert("specversion".into(), text("1.0"));
-    map.insert("id".into(), text(event.id()));
-    map.insert("type".into(), text(event.ty()));
-    map.insert("source".into(), text(event.source()));
+}
+
+/// Hands `f` the top-level fields of a CloudEvents 1.0 event's structured JSON form without
+/// copying anything: the attributes, the extensions, and `data` (JSON borrowed; binary as
+/// `data_base64`). `time` is [`structured_time`] of the event. `None` for other spec versions,
+/// or a time that could not be rendered: the SDK's serialisation covers those.
+pub fn with_structured_fields<R>(
+    event: &Event,
+    time: Option<&str>,
+    f: impl FnOnce(&[(&str, TopField<'_>)]) -> R,
+) -> Option<R> {
+    use base64::Engine;
+    use cloudevents::event::{ExtensionValue, SpecVersion};
+    use cloudevents::{AttributesReader, Data};
+    if event.specversion() != SpecVersion::V10 {
+        return None;
+    }
+    let mut fields: Vec<(&str, TopField<'_>)> =
+        Vec::with_capacity(9 + event.iter_extensions().count());
+    fields.push(("specversion", TopField::Str("1.0")));
+    fields.push(("id", TopField::Str(event.id())));
+    fields.push(("type", TopField::Str(event.ty())));
+    fields.push(("source", TopField::Str(event.source().as_str())));
     if let Some(v) = event.datacontenttype() {
-        map.insert("datacontenttype".into(), text(v));
+        fields.push(("datacontenttype", TopField::Str(v)));
     }
     if let Some(v) = event.dataschema() {
-        map.insert("dataschema".into(), text(v.as_str()));
+        fields.push(("dataschema", TopField::Str(v.as_str())));
     }
     if let Some(v) = event.subject() {
-        map.insert("subject".into(), text(v));
+        fields.push(("subject", TopField::Str(v)));
     }
-    if let Some(v) = event.time() {
-        match serde_json::to_value(v) {
-            Ok(time) => map.insert("time".into(), time),
-            Err(_) => return sdk(),
-        };
+    if event.time().is_some() {
+        fields.push(("time", TopField::Str(time?)));
     }
+    let base64;
     match event.data() {
-        Some(Data::Json(v)) => map.insert("data".into(), v.clone()),
-        Some(Data::String(v)) => map.insert("data".into(), text(v)),
-        Some(Data::Binary(v)) => map.insert(
-            "data_base64".into(),
-            Value::String(base64::engine::general_purpose::STANDARD.encode(v)),
-        ),
-        None => None,
-    };
-    for (name, value) in event.iter_extensions() {
-        let value = match value {
-            cloudevents::event::ExtensionValue::String(v) => text(v),
-            cloudevents::event::ExtensionValue::Boolean(v) => Value::Bool(*v),
-            cloudevents::event::ExtensionValue::Integer(v) => Value::from(*v),
-        };
-        map.insert(name.to_owned(), value);
+        Some(Data::Json(v)) => fields.push(("data", TopField::Json(v))),
+        Some(Data::String(v)) => fields.push(("data", TopField::Str(v))),
+        Some(Data::Binary(v)) => {
+            base64 = base64::engine::general_purpose::STANDARD.encode(v);
+            fields.push(("data_base64", TopField::Str(&base64)));
+        }
+        None => {}
     }
-    Value::Object(map)
+    for (name, value) in event.iter_extensions() {
+        fields.push((
+            name,
+            match value {
+                ExtensionValue::String(v) => TopField::Str(v),
+                ExtensionValue::Boolean(b) => TopField::Bool(*b),
+                ExtensionValue::Integer(i) => TopField::Int(*i),
+            },
+        ));
+    }
+    Some(f(&fields))
+}
+
+fn field_value(field: &TopField<'_>) -> Value {
+    match *field {
+        TopField::Str(s) => Value::String(s.to_owned()),
+        TopField::Bool(b) => Value::Bool(b),
+        TopField::Int(i) => Value::from(i),
+        TopField::Json(v) => v.clone(),
+    }
 }
 
 /// Renders `event` as structured JSON bytes, with object keys sorted so the same event always

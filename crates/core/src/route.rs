@@ -27,10 +27,12 @@ use std::collections::{HashMap, HashSet};
 use base64::Engine;
 use cloudevents::event::{ExtensionValue, SpecVersion};
 use cloudevents::{AttributesReader, Data, Event};
-use eventferry_pattern::TopField;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use crate::mapping::{parse_structured_value, to_structured_bytes, to_structured_json};
+use crate::mapping::{
+    parse_structured_value, structured_time, to_structured_bytes, to_structured_json,
+    with_structured_fields,
+};
 use crate::pattern_set::PatternSet;
 use crate::subscription::{Delivery, Mode, Subscription, Target};
 
@@ -40,10 +42,9 @@ use crate::subscription::{Delivery, Mode, Subscription, Target};
 #[derive(Debug)]
 pub struct EventView<'a> {
     event: &'a Event,
-    /// `time` as it appears in structured JSON (RFC 3339), formatted once on first use.
+    /// [`structured_time`], rendered once on first use.
     time: OnceCell<Option<String>>,
     json: OnceCell<Value>,
-    attributes: OnceCell<Map<String, Value>>,
 }
 
 impl<'a> EventView<'a> {
@@ -52,7 +53,6 @@ impl<'a> EventView<'a> {
             event,
             time: OnceCell::new(),
             json: OnceCell::new(),
-            attributes: OnceCell::new(),
         }
     }
 
@@ -61,40 +61,17 @@ impl<'a> EventView<'a> {
         self.json.get_or_init(|| to_structured_json(self.event))
     }
 
-    /// The top-level attributes (what filters match): the structured form without `data`.
-    pub fn attributes(&self) -> &Map<String, Value> {
-        self.attributes.get_or_init(|| {
-            let mut map = match self.json.get() {
-                Some(Value::Object(m)) => m.clone(),
-                _ => match to_structured_json(&attributes_only(self.event)) {
-                    Value::Object(m) => m,
-                    _ => Map::new(),
-                },
-            };
-            map.remove("data");
-            map.remove("data_base64");
-            map
-        })
-    }
-
     fn time(&self) -> Option<&str> {
         self.time
-            .get_or_init(|| {
-                self.event
-                    .time()
-                    .and_then(|t| match serde_json::to_value(t) {
-                        Ok(Value::String(s)) => Some(s),
-                        _ => None,
-                    })
-            })
+            .get_or_init(|| structured_time(self.event))
             .as_deref()
     }
 
     /// Attribute `name` as text, as [`crate::filter::attribute_text`] reads it from the
-    /// structured form; `data` is not an attribute.
+    /// structured form (what filters match); `data` is not an attribute.
     pub fn attribute_text(&self, name: &str) -> Option<Cow<'_, str>> {
         if self.event.specversion() != SpecVersion::V10 {
-            return crate::filter::attribute_text(self.attributes(), name);
+            return crate::filter::attribute_text(self.json().as_object()?, name);
         }
         let e = self.event;
         let borrowed = |s: &'a str| Some(Cow::Borrowed(s));
@@ -116,61 +93,10 @@ impl<'a> EventView<'a> {
         }
     }
 
-    fn text(&self, name: &str) -> Option<Cow<'_, str>> {
-        self.attribute_text(name)
+    /// Whether `filter` holds for this event.
+    fn passes(&self, filter: &crate::filter::Filter) -> bool {
+        filter.matches_with(&|name: &str| self.attribute_text(name))
     }
-
-    /// Runs `f` with the event's top-level fields for the pattern matcher: the attributes, and
-    /// `data` borrowed from the event. `None` when the event is not CloudEvents 1.0 or its data
-    /// is binary (then the caller matches [`EventView::json`]).
-    fn with_fields<R>(&self, f: impl FnOnce(&[(&str, TopField<'_>)]) -> R) -> Option<R> {
-        let e = self.event;
-        if e.specversion() != SpecVersion::V10 {
-            return None;
-        }
-        let mut fields: Vec<(&str, TopField<'_>)> =
-            Vec::with_capacity(10 + e.iter_extensions().count());
-        fields.push(("specversion", TopField::Str("1.0")));
-        fields.push(("id", TopField::Str(e.id())));
-        fields.push(("type", TopField::Str(e.ty())));
-        fields.push(("source", TopField::Str(e.source().as_str())));
-        if let Some(v) = e.datacontenttype() {
-            fields.push(("datacontenttype", TopField::Str(v)));
-        }
-        if let Some(v) = e.dataschema() {
-            fields.push(("dataschema", TopField::Str(v.as_str())));
-        }
-        if let Some(v) = e.subject() {
-            fields.push(("subject", TopField::Str(v)));
-        }
-        if e.time().is_some() {
-            fields.push(("time", TopField::Str(self.time()?)));
-        }
-        match e.data() {
-            Some(Data::Json(v)) => fields.push(("data", TopField::Json(v))),
-            Some(Data::String(v)) => fields.push(("data", TopField::Str(v))),
-            Some(Data::Binary(_)) => return None,
-            None => {}
-        }
-        for (name, value) in e.iter_extensions() {
-            fields.push((
-                name,
-                match value {
-                    ExtensionValue::String(v) => TopField::Str(v),
-                    ExtensionValue::Boolean(b) => TopField::Bool(*b),
-                    ExtensionValue::Integer(i) => TopField::Int(*i),
-                },
-            ));
-        }
-        Some(f(&fields))
-    }
-}
-
-/// `event` without its data (for building the attribute map of a non-1.0 event).
-fn attributes_only(event: &Event) -> Event {
-    let mut e = event.clone();
-    let _ = e.take_data();
-    e
 }
 
 /// Subscriptions compiled for matching.
@@ -212,12 +138,13 @@ impl Group {
     /// the patterned ones whose pattern matched.
     fn candidates(&self, event: &EventView, out: &mut Vec<usize>) {
         out.extend_from_slice(&self.plain);
-        // Patterns see the event field by field (nothing cloned); binary data and non-1.0 events
-        // fall back to the assembled structured JSON.
+        // Patterns see the event field by field (nothing cloned); non-1.0 events fall back to
+        // the assembled structured JSON.
         let matched_by_fields = self.patterned.is_empty()
-            || event
-                .with_fields(|fields| self.patterns.matching_fields_into(fields, out))
-                .is_some();
+            || with_structured_fields(event.event, event.time(), |fields| {
+                self.patterns.matching_fields_into(fields, out)
+            })
+            .is_some();
         if !matched_by_fields {
             self.patterns.matching_into(event.json(), out);
         }
@@ -272,7 +199,7 @@ impl Router {
 
     /// The subscriptions `event` matches, in file order.
     pub fn route(&self, event: &EventView) -> Vec<&Subscription> {
-        let ty = event.text("type").unwrap_or_default();
+        let ty = event.attribute_text("type").unwrap_or_default();
         let mut candidates: Vec<usize> = Vec::new();
         if let Some(group) = self.by_type.get(&*ty) {
             group.candidates(event, &mut candidates);
@@ -283,8 +210,7 @@ impl Router {
         }
         // A subscription is in one group only (its types are distinct), so no duplicates.
         candidates.sort_unstable();
-        let source = event.text("source");
-        let lookup = |name: &str| event.attribute_text(name);
+        let source = event.attribute_text("source");
         candidates
             .into_iter()
             .map(|i| &self.subscriptions[i])
@@ -292,7 +218,7 @@ impl Router {
                 sub.source
                     .as_deref()
                     .is_none_or(|s| source.as_deref() == Some(s))
-                    && sub.filters.iter().all(|f| f.matches_with(&lookup))
+                    && sub.filters.iter().all(|f| event.passes(f))
             })
             .collect()
     }
@@ -324,7 +250,7 @@ pub struct Check {
 
 fn explain_one(sub: &Subscription, event: &EventView) -> Explanation {
     let mut checks = Vec::new();
-    let ty = event.text("type").unwrap_or_default();
+    let ty = event.attribute_text("type").unwrap_or_default();
     match &sub.types {
         None => checks.push(Check {
             passed: true,
@@ -343,7 +269,7 @@ fn explain_one(sub: &Subscription, event: &EventView) -> Explanation {
         }
     }
     if let Some(source) = &sub.source {
-        let actual = event.text("source").unwrap_or_default();
+        let actual = event.attribute_text("source").unwrap_or_default();
         checks.push(Check {
             passed: actual == source.as_str(),
             what: format!(
@@ -357,7 +283,7 @@ fn explain_one(sub: &Subscription, event: &EventView) -> Explanation {
         });
     }
     for (i, filter) in sub.filters.iter().enumerate() {
-        let passed = filter.matches(event.attributes());
+        let passed = event.passes(filter);
         checks.push(Check {
             passed,
             what: format!("filters[{i}] {filter} is {passed}"),
