@@ -27,6 +27,8 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::json_kind::json_kind;
+
 /// One filter expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Filter {
@@ -65,7 +67,7 @@ impl Filter {
                 format!(
                     "a filter must be an object with one dialect key ({DIALECTS}), e.g. \
                      {{\"exact\": {{\"type\": \"com.example.created\"}}}}; got {}",
-                    describe(value)
+                    json_kind(value)
                 ),
             )
         })?;
@@ -123,7 +125,7 @@ impl Filter {
                 reason: format!(
                     "must be an array of filter expressions, e.g. \
                      [{{\"prefix\": {{\"type\": \"com.example.\"}}}}]; got {}",
-                    describe(other)
+                    json_kind(other)
                 ),
             }),
         }
@@ -216,7 +218,7 @@ fn pairs(body: &Value, path: &str) -> Result<Vec<(String, String)>, FilterError>
         err(format!(
             "must map attribute names to strings, e.g. {{\"type\": \"com.example.created\"}}; \
              got {}",
-            describe(body)
+            json_kind(body)
         ))
     })?;
     if map.is_empty() {
@@ -252,7 +254,7 @@ fn pairs(body: &Value, path: &str) -> Result<Vec<(String, String)>, FilterError>
                 other => Err(err(format!(
                     "the value for {name:?} must be a string (compare booleans and integers \
                      as \"true\" or \"42\"); got {}",
-                    describe(other)
+                    json_kind(other)
                 ))),
             }
         })
@@ -274,21 +276,9 @@ fn list(body: &Value, path: &str) -> Result<Vec<Filter>, FilterError> {
             path: path.to_owned(),
             reason: format!(
                 "must be an array of filter expressions; got {}",
-                describe(other)
+                json_kind(other)
             ),
         }),
-    }
-}
-
-pub(crate) fn describe(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(text) if text.is_empty() => "an empty string",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -13,10 +13,12 @@
 
 pub mod binding;
 pub mod filter;
+mod json_kind;
 pub mod mapping;
 pub mod names;
 pub mod pattern_set;
 pub mod route;
 pub mod schedule;
+pub mod structured;
 pub mod subscription;
 pub mod system;

@@ -50,7 +50,8 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::filter::{describe, Filter};
+use crate::filter::Filter;
+use crate::json_kind::json_kind;
 use crate::pattern_set::SubscriptionPattern;
 use crate::system::SYSTEM_EVENT_TYPES;
 
@@ -263,7 +264,7 @@ impl Config {
                     Some(Value::Array(items)) => Ok(items.as_slice()),
                     Some(other) => Err(shape(format!(
                         "`{key}` must be a list, got {}",
-                        describe(other)
+                        json_kind(other)
                     ))),
                 };
                 (list("subscriptions")?, list("plugins")?)
@@ -273,7 +274,7 @@ impl Config {
                 return Err(shape(format!(
                     "must be a list of subscriptions, or an object with `subscriptions` and \
                      `plugins` lists; got {}",
-                    describe(other)
+                    json_kind(other)
                 )))
             }
         };
@@ -335,7 +336,7 @@ impl Subscription {
                 "",
                 format!(
                     "each {kind} must be an object with name, types and a target; got {}",
-                    describe(value)
+                    json_kind(value)
                 ),
             )
         })?;
@@ -351,7 +352,7 @@ impl Subscription {
                 Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.as_str())),
                 Some(other) => Err(err(
                     field,
-                    format!("must be a non-empty string, got {}", describe(other)),
+                    format!("must be a non-empty string, got {}", json_kind(other)),
                 )),
             }
         };
@@ -379,7 +380,7 @@ impl Subscription {
                             &format!("types[{i}]"),
                             format!(
                                 "must be a non-empty string (an exact CloudEvent type), got {}",
-                                describe(other)
+                                json_kind(other)
                             ),
                         )),
                     })
@@ -399,7 +400,7 @@ impl Subscription {
                     format!(
                         "must be a list of exact CloudEvent types, e.g. \
                          [com.example.order.created]; got {}",
-                        describe(other)
+                        json_kind(other)
                     ),
                 ))
             }
@@ -437,7 +438,7 @@ impl Subscription {
                     format!(
                         "must be an EventBridge pattern: an object, or a string holding one; \
                          got {}",
-                        describe(other)
+                        json_kind(other)
                     ),
                 ))
             }
@@ -488,7 +489,7 @@ impl Subscription {
                             "headers",
                             format!(
                                 "must map header names to string values, got {}",
-                                describe(other)
+                                json_kind(other)
                             ),
                         ))
                     }
@@ -710,7 +711,7 @@ fn parse_headers(headers: &Map<String, Value>) -> Result<Vec<(String, String)>, 
                 )),
                 other => Err((
                     field,
-                    format!("the value must be a string, got {}", describe(other)),
+                    format!("the value must be a string, got {}", json_kind(other)),
                 )),
             }
         })

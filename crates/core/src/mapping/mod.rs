@@ -1,0 +1,49 @@
+//! SQS messages and EventBridge events to CloudEvents 1.0: the one mapping shared by the driver
+//! and the router.
+//!
+//! Ids and times always come from the input, never from a random generator or the clock, so
+//! mapping the same message twice gives the same event.
+//!
+//! [`from_sqs_message`] maps a message body by its content:
+//!
+//! 1. A **structured CloudEvent** (JSON object with `specversion` `"1.0"`, `id`, `source` and
+//!    `type`) passes through as that event; see [`parse_structured_value`].
+//! 2. An **EventBridge event** (`id`, `detail-type`, `source`, `account`, `time`, `region` as
+//!    non-empty strings, `time` in RFC 3339, `detail` an object, `version` if present a string,
+//!    `resources` if present an array of strings) maps as in [`from_eventbridge`]:
+//!    - `id` and `time`: the event's;
+//!    - `type`: rendered by [`TypeFormat`] (default: the EventBridge `source`, e.g. `aws.s3`);
+//!    - `source`: the configured override, else the event bus ARN
+//!      `arn:aws:events:{region}:{account}:event-bus/{bus}` (the bus name is configured: events
+//!      delivered to SQS don't carry it);
+//!    - `subject`: the resource when `resources` holds exactly one non-empty string;
+//!    - extensions [`EXT_DETAIL_TYPE`], [`EXT_ACCOUNT`], [`EXT_REGION`];
+//!    - `data`: the whole event, `application/json`.
+//! 3. **Anything else** (text, other JSON, JSON too deeply nested for `serde_json`, EventBridge- or
+//!    CloudEvent-looking JSON that fails the checks above) maps generically: `type`
+//!    [`SQS_MESSAGE_TYPE`], `id` the MessageId, `source` the override or the queue ARN, `time` the
+//!    SQS `SentTimestamp` (no time without one), and `data` the body: JSON as
+//!    `application/json`, anything else as a `text/plain` string.
+//!
+//! Modules, each depending only on those before it: [`options`] (type format, source override,
+//! event bus), `eventbridge` (envelope checks and attributes), `sqs` (the message mapping).
+//!
+//! The structured JSON format of CloudEvents lives in [`crate::structured`]; it is re-exported
+//! here so that `mapping::to_structured_json` and friends keep working for callers.
+
+pub mod options;
+
+mod eventbridge;
+mod sqs;
+
+pub use eventbridge::{from_eventbridge, EnvelopeError, EXT_ACCOUNT, EXT_DETAIL_TYPE, EXT_REGION};
+pub use options::{ConfigError, MappingOptions, TypeFormat};
+pub use sqs::{from_sqs_message, MessageError, SqsMessage, SQS_MESSAGE_TYPE};
+
+pub use crate::structured::{
+    parse_structured, parse_structured_value, structured_time, to_structured_bytes,
+    to_structured_json, with_structured_fields, StructuredError,
+};
+
+#[cfg(test)]
+mod tests;

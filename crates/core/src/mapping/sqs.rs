@@ -1,0 +1,103 @@
+//! SQS messages to CloudEvents: a structured CloudEvent passes through, an EventBridge event maps
+//! as in [`super::eventbridge`], anything else maps generically from the message metadata.
+
+use chrono::{DateTime, Utc};
+use cloudevents::{Event, EventBuilder, EventBuilderV10};
+use serde_json::Value;
+
+use super::eventbridge::{build, envelope_attributes, Envelope, JSON};
+use super::options::MappingOptions;
+use crate::structured::parse_structured_value;
+
+/// CloudEvent `type` of a message that is neither an EventBridge event nor a CloudEvent.
+pub const SQS_MESSAGE_TYPE: &str = "com.amazon.sqs.message";
+
+/// The media type of a body that is not JSON.
+pub(super) const TEXT: &str = "text/plain";
+
+/// The parts of an SQS message that the mapping reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqsMessage<'a> {
+    /// The message body.
+    pub body: &'a str,
+    /// The message's `MessageId`.
+    pub message_id: &'a str,
+    /// The ARN of the queue the message came from.
+    pub queue_arn: &'a str,
+    /// The `SentTimestamp` attribute: milliseconds since the Unix epoch.
+    pub sent_timestamp: Option<i64>,
+}
+
+/// SQS message metadata that the generic mapping can't use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MessageError {
+    /// The MessageId is empty; a CloudEvent `id` must not be.
+    #[error(
+        "SQS MessageId is empty: pass the message's MessageId, a CloudEvent id must be non-empty"
+    )]
+    EmptyMessageId,
+    /// The queue ARN is empty and there is no source override.
+    #[error(
+        "queue ARN is empty: pass the queue's ARN (arn:aws:sqs:REGION:ACCOUNT:NAME) \
+         or configure a source override"
+    )]
+    EmptyQueueArn,
+    /// `SentTimestamp` is negative or beyond the representable time range.
+    #[error(
+        "SentTimestamp {millis} of SQS message {message_id:?} is not a valid time: \
+         pass milliseconds since the Unix epoch, e.g. 1700000000000"
+    )]
+    SentTimestamp { message_id: String, millis: i64 },
+}
+
+/// Maps an SQS message to a CloudEvent; see the [module docs](self) for the rules.
+///
+/// Any body maps; errors come only from the metadata the generic mapping needs (an empty
+/// MessageId, an empty queue ARN without a source override, an unusable `SentTimestamp`).
+pub fn from_sqs_message(
+    message: &SqsMessage<'_>,
+    options: &MappingOptions,
+) -> Result<Event, MessageError> {
+    // serde_json refuses nesting deeper than 128 with an error, so hostile bodies can't recurse
+    // without bound; they map as text.
+    let Ok(value) = serde_json::from_str::<Value>(message.body) else {
+        return Ok(build(generic(message, options)?.data(TEXT, message.body)));
+    };
+    if let Ok(event) = parse_structured_value(&value) {
+        return Ok(event);
+    }
+    let builder = match Envelope::parse(&value) {
+        Ok(envelope) => envelope_attributes(&envelope, options),
+        Err(_) => generic(message, options)?,
+    };
+    Ok(build(builder.data(JSON, value)))
+}
+
+fn generic(
+    message: &SqsMessage<'_>,
+    options: &MappingOptions,
+) -> Result<EventBuilderV10, MessageError> {
+    if message.message_id.is_empty() {
+        return Err(MessageError::EmptyMessageId);
+    }
+    let source = match &options.source {
+        Some(source) => source.as_str(),
+        None if message.queue_arn.is_empty() => return Err(MessageError::EmptyQueueArn),
+        None => message.queue_arn,
+    };
+    let builder = EventBuilderV10::new()
+        .id(message.message_id)
+        .ty(SQS_MESSAGE_TYPE)
+        .source(source);
+    let Some(millis) = message.sent_timestamp else {
+        return Ok(builder);
+    };
+    let time = u64::try_from(millis)
+        .ok()
+        .and_then(|_| DateTime::<Utc>::from_timestamp_millis(millis))
+        .ok_or_else(|| MessageError::SentTimestamp {
+            message_id: message.message_id.to_owned(),
+            millis,
+        })?;
+    Ok(builder.time(time))
+}

@@ -1,0 +1,214 @@
+//! The CloudEvents JSON format (structured mode): parsing a structured CloudEvent 1.0 with errors
+//! that name the attribute, and rendering an event as structured JSON (a value, or canonical
+//! bytes with sorted keys). The field list both share with routing is in [`fields`].
+
+mod fields;
+
+use chrono::DateTime;
+use cloudevents::{AttributesReader, Event};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::json_kind::json_kind;
+
+use fields::field_value;
+pub use fields::with_structured_fields;
+
+/// The media type of JSON data, and the default `datacontenttype`.
+const JSON: &str = "application/json";
+
+/// A structured CloudEvent that can't be parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum StructuredError {
+    /// The input is not JSON (or nests deeper than 128).
+    #[error("structured CloudEvent is not valid JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// The input is JSON but not an object.
+    #[error("structured CloudEvent must be a JSON object, got {0}")]
+    NotObject(&'static str),
+    /// A required attribute is absent or null.
+    #[error(
+        "structured CloudEvent is missing required attribute {0:?}: \
+         CloudEvents 1.0 requires specversion, id, source and type"
+    )]
+    Missing(&'static str),
+    /// `specversion` is a string other than `"1.0"`.
+    #[error("structured CloudEvent has specversion {0:?}: only \"1.0\" is supported")]
+    SpecVersion(String),
+    /// An attribute has the wrong type or value.
+    #[error("structured CloudEvent attribute {name:?} must be {expected}, got {found}")]
+    Attribute {
+        name: String,
+        expected: &'static str,
+        found: String,
+    },
+    /// An extension attribute name breaks the CloudEvents naming rule.
+    #[error(
+        "structured CloudEvent has extension attribute {0:?}: \
+         attribute names must be non-empty and use only a-z and 0-9"
+    )]
+    ExtensionName(String),
+    /// Both `data` and `data_base64` are present.
+    #[error(
+        "structured CloudEvent has both \"data\" and \"data_base64\": \
+         use data for JSON or text, data_base64 for binary"
+    )]
+    BothData,
+    /// The CloudEvents SDK rejected the event for another reason (e.g. bad base64).
+    #[error("structured CloudEvent is invalid: {0}")]
+    Invalid(String),
+}
+
+/// Parses a structured-mode CloudEvent 1.0 from JSON bytes.
+pub fn parse_structured(bytes: &[u8]) -> Result<Event, StructuredError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(StructuredError::NotJson)?;
+    parse_structured_value(&value)
+}
+
+/// Parses a structured-mode CloudEvent 1.0 from JSON.
+///
+/// Requires `specversion` `"1.0"` and non-empty string `id`, `source` and `type`; checks that
+/// `datacontenttype` and `subject` are non-empty strings, `dataschema` an absolute URI and `time`
+/// RFC 3339 when present; that data of a non-JSON `datacontenttype` is a string; and that
+/// extension names use `[a-z0-9]` and their values are strings, booleans or integers. Null
+/// attributes count as absent. Extension names over 20 characters are accepted (the spec says
+/// they SHOULD NOT be used).
+pub fn parse_structured_value(value: &Value) -> Result<Event, StructuredError> {
+    let map = value
+        .as_object()
+        .ok_or_else(|| StructuredError::NotObject(json_kind(value)))?;
+    let get = |name| map.get(name).filter(|value| !value.is_null());
+    let wrong = |name: &str, expected, found: String| StructuredError::Attribute {
+        name: name.to_owned(),
+        expected,
+        found,
+    };
+    let text = |name: &'static str| match get(name) {
+        None => Ok(None),
+        Some(Value::String(text)) if !text.is_empty() => Ok(Some(text.as_str())),
+        Some(other) => Err(wrong(
+            name,
+            "a non-empty string",
+            json_kind(other).to_owned(),
+        )),
+    };
+
+    match get("specversion") {
+        None => return Err(StructuredError::Missing("specversion")),
+        Some(Value::String(version)) if version == "1.0" => {}
+        Some(Value::String(version)) => return Err(StructuredError::SpecVersion(version.clone())),
+        Some(other) => {
+            return Err(wrong(
+                "specversion",
+                "the string \"1.0\"",
+                json_kind(other).to_owned(),
+            ))
+        }
+    }
+    for name in ["id", "source", "type"] {
+        text(name)?.ok_or(StructuredError::Missing(name))?;
+    }
+    text("subject")?;
+    if let Some(time) = text("time")? {
+        DateTime::parse_from_rfc3339(time).map_err(|_| {
+            wrong(
+                "time",
+                "an RFC 3339 timestamp such as \"2019-12-01T01:23:45Z\"",
+                format!("{time:?}"),
+            )
+        })?;
+    }
+    if let Some(schema) = text("dataschema")? {
+        url::Url::parse(schema)
+            .map_err(|e| wrong("dataschema", "an absolute URI", format!("{schema:?} ({e})")))?;
+    }
+    let content_type = text("datacontenttype")?.unwrap_or(JSON);
+    match (get("data"), get("data_base64")) {
+        (Some(_), Some(_)) => return Err(StructuredError::BothData),
+        (Some(data), None) if !data.is_string() && !is_json_content_type(content_type) => {
+            return Err(wrong(
+                "data",
+                "a string when datacontenttype is not JSON (use data_base64 for binary)",
+                json_kind(data).to_owned(),
+            ))
+        }
+        (None, Some(data)) if !data.is_string() => {
+            return Err(wrong(
+                "data_base64",
+                "a base64 string",
+                json_kind(data).to_owned(),
+            ))
+        }
+        _ => {}
+    }
+    for (name, value) in map {
+        const CONTEXT: [&str; 10] = [
+            "specversion",
+            "id",
+            "source",
+            "type",
+            "datacontenttype",
+            "dataschema",
+            "subject",
+            "time",
+            "data",
+            "data_base64",
+        ];
+        if CONTEXT.contains(&name.as_str()) || value.is_null() {
+            continue;
+        }
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            return Err(StructuredError::ExtensionName(name.clone()));
+        }
+        if !(value.is_string() || value.is_boolean() || value.is_i64()) {
+            return Err(wrong(
+                name,
+                "a string, boolean or integer",
+                json_kind(value).to_owned(),
+            ));
+        }
+    }
+    Event::deserialize(value).map_err(|e| StructuredError::Invalid(e.to_string()))
+}
+
+/// The CloudEvents SDK's test for JSON data.
+fn is_json_content_type(content_type: &str) -> bool {
+    content_type.starts_with("application/json")
+        || content_type.starts_with("text/json")
+        || content_type.ends_with("+json")
+}
+
+/// Renders `event` in the structured JSON format: the same value as serialising it with the
+/// SDK, built directly from [`with_structured_fields`] (data is cloned, not re-serialised).
+pub fn to_structured_json(event: &Event) -> Value {
+    let time = structured_time(event);
+    with_structured_fields(event, time.as_deref(), |fields| {
+        Value::Object(
+            fields
+                .iter()
+                .map(|(name, field)| ((*name).to_owned(), field_value(field)))
+                .collect(),
+        )
+    })
+    .unwrap_or_else(|| {
+        serde_json::to_value(event).expect("CloudEvent attributes and data are always valid JSON")
+    })
+}
+
+/// `time` as the structured form writes it (the SDK's RFC 3339 rendering).
+pub fn structured_time(event: &Event) -> Option<String> {
+    match serde_json::to_value(event.time()?) {
+        Ok(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// Renders `event` as structured JSON bytes, with object keys sorted so the same event always
+/// gives the same bytes.
+pub fn to_structured_bytes(event: &Event) -> Vec<u8> {
+    crate::names::canonical_json(&to_structured_json(event)).into_bytes()
+}
