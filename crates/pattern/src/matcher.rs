@@ -440,55 +440,18 @@ struct Collector<'a> {
 }
 
 impl LeafSink for Collector<'_> {
+    /// Record the leaf, then every slot of its field that accepts it: `exists`, the indexed
+    /// predicates for its kind, the general ones, and the `anything-but`s it does not exclude.
     fn leaf(&mut self, field: u32, kind: LeafKind<'_>, membership: &Membership) {
-        let s = &mut *self.s;
-        let leaf_idx = s.leaves.len() as u32;
-        let start = s.members.len() as u32;
-        if !membership.is_empty() {
-            s.any_array = true;
-            s.members.extend_from_slice(membership);
-        }
-        let end = s.members.len() as u32;
-        let f = field as usize;
-        let next = if s.field_gen[f] == s.gen {
-            s.field_head[f]
-        } else {
-            NIL
+        let leaf_idx = self.s.record_leaf(field, membership);
+        let fi = &self.m.fields[field as usize];
+        let mut hits = Hits {
+            m: self.m,
+            gen: self.s.gen,
+            s: &mut *self.s,
+            leaf: leaf_idx,
         };
-        s.field_gen[f] = s.gen;
-        s.field_head[f] = leaf_idx;
-        s.leaves.push((start, end, next));
-
-        let fi = &self.m.fields[f];
-        let m = self.m;
-        let gen = s.gen;
-        let hit = |slot: u32, s: &mut Scratch| {
-            let sl = slot as usize;
-            if s.slot_gen[sl] != gen {
-                s.slot_gen[sl] = gen;
-                s.slot_head[sl] = NIL;
-                if !m.slot_absent[sl] {
-                    let b = m.slot_branch[sl] as usize;
-                    if s.branch_gen[b] != gen {
-                        s.branch_gen[b] = gen;
-                        s.branch_count[b] = 0;
-                    }
-                    s.branch_count[b] += 1;
-                    if s.branch_count[b] == m.branch_required[b] {
-                        s.candidates.push(b as u32);
-                    }
-                }
-            } else if s.slot_head[sl] != NIL && s.hits[s.slot_head[sl] as usize].0 == leaf_idx {
-                return;
-            }
-            let node = s.hits.len() as u32;
-            s.hits.push((leaf_idx, s.slot_head[sl]));
-            s.slot_head[sl] = node;
-        };
-
-        for &slot in &fi.exists {
-            hit(slot, s);
-        }
+        hits.all(&fi.exists);
         let mut leaf = Leaf {
             kind,
             num_key: None,
@@ -496,31 +459,7 @@ impl LeafSink for Collector<'_> {
         };
         match kind {
             LeafKind::Str(v) => {
-                if let Some(slots) = fi.exact.get(v.as_bytes()) {
-                    slots.iter().for_each(|&sl| hit(sl, s));
-                }
-                let vb = v.as_bytes();
-                if !fi.prefix.is_empty() {
-                    fi.prefix.prefixes(vb, &mut |sl| hit(sl, s));
-                }
-                if !fi.suffix.is_empty() {
-                    fi.suffix.suffixes(vb, &mut |sl| hit(sl, s));
-                }
-                if fi.needs_lower {
-                    let mut lower = std::mem::take(&mut s.lower);
-                    lower.clear();
-                    lower.extend(vb.iter().map(u8::to_ascii_lowercase));
-                    if let Some(slots) = fi.eq_ic.get(&lower[..]) {
-                        slots.iter().for_each(|&sl| hit(sl, s));
-                    }
-                    if !fi.prefix_ic.is_empty() {
-                        fi.prefix_ic.prefixes(&lower, &mut |sl| hit(sl, s));
-                    }
-                    if !fi.suffix_ic.is_empty() {
-                        fi.suffix_ic.suffixes(&lower, &mut |sl| hit(sl, s));
-                    }
-                    s.lower = lower;
-                }
+                hits.string(fi, v.as_bytes());
                 if fi.needs_ip {
                     leaf.ip = ip_if_possible(v);
                 }
@@ -529,60 +468,175 @@ impl LeafSink for Collector<'_> {
                 if fi.needs_num {
                     leaf.num_key = key_of_text(t);
                 }
-                match leaf.num_key {
-                    Some(k) => {
-                        if let Some(slots) = fi.num_key.get(&k) {
-                            slots.iter().for_each(|&sl| hit(sl, s));
-                        }
-                        for (r, sl) in &fi.ranges {
-                            if r.contains(k) {
-                                hit(*sl, s);
-                            }
-                        }
-                    }
-                    None => {
-                        if let Some(slots) = fi.num_text.get(t.as_bytes()) {
-                            slots.iter().for_each(|&sl| hit(sl, s));
-                        }
-                    }
-                }
+                hits.number(fi, t, leaf.num_key);
             }
-            LeafKind::Lit(l) => fi.lits[lit_idx(l)].iter().for_each(|&sl| hit(sl, s)),
+            LeafKind::Lit(l) => hits.all(&fi.lits[lit_idx(l)]),
         }
         for (p, sl) in &fi.general {
             if p.matches(&leaf) {
-                hit(*sl, s);
+                hits.hit(*sl);
             }
         }
         if !fi.ab.is_empty() {
-            let stamp = s.next_ab_stamp();
-            let mark = |local: u32, s: &mut Scratch| {
-                s.ab_mark[fi.ab[local as usize].0 as usize] = stamp;
-            };
-            match kind {
-                LeafKind::Str(v) => {
-                    if let Some(locals) = fi.ab_str.get(v.as_bytes()) {
+            hits.anything_but(fi, &leaf);
+        }
+    }
+}
+
+impl Scratch {
+    /// Record a leaf of `field` with its array membership; returns the leaf's index.
+    #[inline]
+    fn record_leaf(&mut self, field: u32, membership: &Membership) -> u32 {
+        let leaf_idx = self.leaves.len() as u32;
+        let start = self.members.len() as u32;
+        if !membership.is_empty() {
+            self.any_array = true;
+            self.members.extend_from_slice(membership);
+        }
+        let end = self.members.len() as u32;
+        let f = field as usize;
+        let next = if self.field_gen[f] == self.gen {
+            self.field_head[f]
+        } else {
+            NIL
+        };
+        self.field_gen[f] = self.gen;
+        self.field_head[f] = leaf_idx;
+        self.leaves.push((start, end, next));
+        leaf_idx
+    }
+}
+
+/// The slots one leaf satisfies, recorded as they are found.
+struct Hits<'a> {
+    m: &'a Compiled,
+    s: &'a mut Scratch,
+    gen: u32,
+    leaf: u32,
+}
+
+impl Hits<'_> {
+    /// Slot `slot` accepts the leaf: the first hit of the slot in this event counts towards its
+    /// branch (a branch becomes a candidate once all its mandatory slots are hit); the leaf joins
+    /// the slot's hit list once.
+    #[inline]
+    fn hit(&mut self, slot: u32) {
+        let (m, s, gen) = (self.m, &mut *self.s, self.gen);
+        let sl = slot as usize;
+        if s.slot_gen[sl] != gen {
+            s.slot_gen[sl] = gen;
+            s.slot_head[sl] = NIL;
+            if !m.slot_absent[sl] {
+                let b = m.slot_branch[sl] as usize;
+                if s.branch_gen[b] != gen {
+                    s.branch_gen[b] = gen;
+                    s.branch_count[b] = 0;
+                }
+                s.branch_count[b] += 1;
+                if s.branch_count[b] == m.branch_required[b] {
+                    s.candidates.push(b as u32);
+                }
+            }
+        } else if s.slot_head[sl] != NIL && s.hits[s.slot_head[sl] as usize].0 == self.leaf {
+            return;
+        }
+        let node = s.hits.len() as u32;
+        s.hits.push((self.leaf, s.slot_head[sl]));
+        s.slot_head[sl] = node;
+    }
+
+    #[inline]
+    fn all(&mut self, slots: &[u32]) {
+        slots.iter().for_each(|&sl| self.hit(sl));
+    }
+
+    /// A string leaf: exact values, prefixes, suffixes, then their case-insensitive forms.
+    #[inline]
+    fn string(&mut self, fi: &FieldIndex, vb: &[u8]) {
+        if let Some(slots) = fi.exact.get(vb) {
+            self.all(slots);
+        }
+        if !fi.prefix.is_empty() {
+            fi.prefix.prefixes(vb, &mut |sl| self.hit(sl));
+        }
+        if !fi.suffix.is_empty() {
+            fi.suffix.suffixes(vb, &mut |sl| self.hit(sl));
+        }
+        if fi.needs_lower {
+            self.string_ignore_case(fi, vb);
+        }
+    }
+
+    /// The case-insensitive predicates, on the ASCII-lowercased value.
+    #[inline]
+    fn string_ignore_case(&mut self, fi: &FieldIndex, vb: &[u8]) {
+        let mut lower = std::mem::take(&mut self.s.lower);
+        lower.clear();
+        lower.extend(vb.iter().map(u8::to_ascii_lowercase));
+        if let Some(slots) = fi.eq_ic.get(&lower[..]) {
+            self.all(slots);
+        }
+        if !fi.prefix_ic.is_empty() {
+            fi.prefix_ic.prefixes(&lower, &mut |sl| self.hit(sl));
+        }
+        if !fi.suffix_ic.is_empty() {
+            fi.suffix_ic.suffixes(&lower, &mut |sl| self.hit(sl));
+        }
+        self.s.lower = lower;
+    }
+
+    /// A number leaf: by value and range when it has a comparable key, else by its text.
+    #[inline]
+    fn number(&mut self, fi: &FieldIndex, text: &str, key: Option<i64>) {
+        match key {
+            Some(k) => {
+                if let Some(slots) = fi.num_key.get(&k) {
+                    self.all(slots);
+                }
+                for (r, sl) in &fi.ranges {
+                    if r.contains(k) {
+                        self.hit(*sl);
+                    }
+                }
+            }
+            None => {
+                if let Some(slots) = fi.num_text.get(text.as_bytes()) {
+                    self.all(slots);
+                }
+            }
+        }
+    }
+
+    /// `anything-but`: mark the entries the leaf is excluded by, then hit every other one.
+    fn anything_but(&mut self, fi: &FieldIndex, leaf: &Leaf<'_>) {
+        let stamp = self.s.next_ab_stamp();
+        let mark = |local: u32, s: &mut Scratch| {
+            s.ab_mark[fi.ab[local as usize].0 as usize] = stamp;
+        };
+        let s = &mut *self.s;
+        match leaf.kind {
+            LeafKind::Str(v) => {
+                if let Some(locals) = fi.ab_str.get(v.as_bytes()) {
+                    locals.iter().for_each(|&l| mark(l, s));
+                }
+                for &local in &fi.ab_direct {
+                    if ab_excludes(&fi.ab_sets[local as usize], leaf) {
+                        mark(local, s);
+                    }
+                }
+            }
+            LeafKind::Num(_) => {
+                if let Some(k) = leaf.num_key {
+                    if let Some(locals) = fi.ab_num.get(&k) {
                         locals.iter().for_each(|&l| mark(l, s));
                     }
-                    for &local in &fi.ab_direct {
-                        if ab_excludes(&fi.ab_sets[local as usize], &leaf) {
-                            mark(local, s);
-                        }
-                    }
                 }
-                LeafKind::Num(_) => {
-                    if let Some(k) = leaf.num_key {
-                        if let Some(locals) = fi.ab_num.get(&k) {
-                            locals.iter().for_each(|&l| mark(l, s));
-                        }
-                    }
-                }
-                LeafKind::Lit(_) => {}
             }
-            for &(global, slot) in &fi.ab {
-                if s.ab_mark[global as usize] != stamp {
-                    hit(slot, s);
-                }
+            LeafKind::Lit(_) => {}
+        }
+        for &(global, slot) in &fi.ab {
+            if self.s.ab_mark[global as usize] != stamp {
+                self.hit(slot);
             }
         }
     }
