@@ -269,116 +269,137 @@ impl<'a> Lexer<'a> {
     /// Advance to the next token; `Ok(None)` at the end of input at root level.
     pub(crate) fn next_token(&mut self) -> Result<Option<Tok>, PatternError> {
         // Skip the rest of an unread string value, as Jackson does.
-        if let Some(start) = self.pending_str.take() {
-            self.pos = start;
-            self.text = self.parse_string_body(false)?;
-        }
+        self.finish_pending_string()?;
         if let Some(t) = self.next.take() {
-            // Value already decoded after a field name.
-            match t {
-                Tok::StartArray => self.push_ctx(CtxKind::Array, self.pos - 1)?,
-                Tok::StartObject => self.push_ctx(CtxKind::Object, self.pos - 1)?,
-                Tok::Str => self.pending_str = Some(self.pos),
-                _ => {}
-            }
-            self.cur = Some(t);
+            self.cur = Some(self.deferred_value(t)?);
             return Ok(self.cur);
         }
-        let Some(mut c) = self.skip_ws()? else {
+        let Some(c) = self.skip_ws()? else {
             if self.stack.len() > 1 {
                 return Err(self.eof_in_structure());
             }
             self.cur = None;
             return Ok(None);
         };
-        if c == b']' || c == b'}' {
-            let ctx = self.top();
-            let ok = matches!(
-                (c, ctx.kind),
-                (b']', CtxKind::Array) | (b'}', CtxKind::Object)
-            );
-            if !ok {
-                let expected = if c == b']' { '}' } else { ']' };
-                return Err(self.err(format!(
-                    "Unexpected close marker '{}': expected '{expected}' (for {} starting at {})",
-                    c as char,
-                    Self::type_desc(ctx.kind),
-                    self.location(ctx.line, ctx.col)
-                )));
-            }
-            self.pos += 1;
-            self.stack.pop();
-            if let Some(parent) = self.stack.last_mut() {
-                parent.entries += 1;
-            }
-            self.cur = Some(if c == b']' {
-                Tok::EndArray
+        let t = if c == b']' || c == b'}' {
+            self.close_marker(c)?
+        } else {
+            let c = self.entry_separator(c)?;
+            if matches!(self.top().kind, CtxKind::Object) {
+                self.field_name(c)?
             } else {
-                Tok::EndObject
-            });
-            return Ok(self.cur);
+                self.value_start(c)?
+            }
+        };
+        self.cur = Some(t);
+        Ok(self.cur)
+    }
+
+    /// The value token already decoded after a field name (Jackson's `_nextToken`), about to be
+    /// made current: a container is opened, a string left to decode lazily.
+    fn deferred_value(&mut self, t: Tok) -> Result<Tok, PatternError> {
+        match t {
+            Tok::StartArray => self.push_ctx(CtxKind::Array, self.pos - 1)?,
+            Tok::StartObject => self.push_ctx(CtxKind::Object, self.pos - 1)?,
+            Tok::Str => self.pending_str = Some(self.pos),
+            _ => {}
         }
+        Ok(t)
+    }
+
+    /// A close marker `c` (`]` or `}`) at `self.pos`: it must match the innermost container,
+    /// which then counts as one entry of its parent.
+    fn close_marker(&mut self, c: u8) -> Result<Tok, PatternError> {
         let ctx = self.top();
-        if ctx.entries > 0 && !matches!(ctx.kind, CtxKind::Root) {
-            if c != b',' {
+        let ok = matches!(
+            (c, ctx.kind),
+            (b']', CtxKind::Array) | (b'}', CtxKind::Object)
+        );
+        if !ok {
+            let expected = if c == b']' { '}' } else { ']' };
+            return Err(self.err(format!(
+                "Unexpected close marker '{}': expected '{expected}' (for {} starting at {})",
+                c as char,
+                Self::type_desc(ctx.kind),
+                self.location(ctx.line, ctx.col)
+            )));
+        }
+        self.pos += 1;
+        self.stack.pop();
+        if let Some(parent) = self.stack.last_mut() {
+            parent.entries += 1;
+        }
+        Ok(if c == b']' {
+            Tok::EndArray
+        } else {
+            Tok::EndObject
+        })
+    }
+
+    /// Before every entry of an array or object but the first comes a comma: given the first
+    /// byte `c` of what follows the previous entry, skip the comma and return the byte after it.
+    fn entry_separator(&mut self, c: u8) -> Result<u8, PatternError> {
+        let ctx = self.top();
+        if ctx.entries == 0 || matches!(ctx.kind, CtxKind::Root) {
+            return Ok(c);
+        }
+        if c != b',' {
+            let ch = self.peek_char().unwrap_or('\0');
+            return Err(self.unexpected_char(
+                ch,
+                &format!(
+                    "was expecting comma to separate {} entries",
+                    Self::type_desc(ctx.kind)
+                ),
+            ));
+        }
+        self.pos += 1;
+        match self.skip_ws()? {
+            Some(n) => Ok(n),
+            None => Err(self.err(format!(
+                "Unexpected end-of-input within/between {} entries",
+                Self::type_desc(ctx.kind)
+            ))),
+        }
+    }
+
+    /// A field name starting at `c` (its quote), the colon, and the start of its value, which
+    /// is decoded now and handed out by the next call, as Jackson does.
+    fn field_name(&mut self, c: u8) -> Result<Tok, PatternError> {
+        if c != b'"' {
+            let ch = self.peek_char().unwrap_or('\0');
+            return Err(self.unexpected_char(ch, "was expecting double-quote to start field name"));
+        }
+        self.pos += 1;
+        self.name = self.parse_string_body(true)?;
+        // colon
+        match self.skip_ws()? {
+            Some(b':') => self.pos += 1,
+            Some(_) => {
                 let ch = self.peek_char().unwrap_or('\0');
                 return Err(self.unexpected_char(
                     ch,
-                    &format!(
-                        "was expecting comma to separate {} entries",
-                        Self::type_desc(ctx.kind)
-                    ),
+                    "was expecting a colon to separate field name and value",
                 ));
             }
-            self.pos += 1;
-            match self.skip_ws()? {
-                Some(n) => c = n,
-                None => {
-                    return Err(self.err(format!(
-                        "Unexpected end-of-input within/between {} entries",
-                        Self::type_desc(ctx.kind)
-                    )))
-                }
+            None => {
+                return Err(self.err("Unexpected end-of-input within/between Object entries"));
             }
         }
-        let in_object = matches!(ctx.kind, CtxKind::Object);
-        if in_object {
-            if c != b'"' {
-                let ch = self.peek_char().unwrap_or('\0');
-                return Err(
-                    self.unexpected_char(ch, "was expecting double-quote to start field name")
-                );
-            }
-            self.pos += 1;
-            self.name = self.parse_string_body(true)?;
-            // colon
-            match self.skip_ws()? {
-                Some(b':') => self.pos += 1,
-                Some(_) => {
-                    let ch = self.peek_char().unwrap_or('\0');
-                    return Err(self.unexpected_char(
-                        ch,
-                        "was expecting a colon to separate field name and value",
-                    ));
-                }
-                None => {
-                    return Err(self.err("Unexpected end-of-input within/between Object entries"));
-                }
-            }
-            let v = match self.skip_ws()? {
-                Some(v) => v,
-                None => {
-                    return Err(self.err("Unexpected end-of-input within/between Object entries"))
-                }
-            };
-            let t = self.value_token(v)?;
-            if let Some(top) = self.stack.last_mut() {
-                top.entries += 1;
-            }
-            self.next = Some(t);
-            self.cur = Some(Tok::FieldName);
-            return Ok(self.cur);
+        let v = match self.skip_ws()? {
+            Some(v) => v,
+            None => return Err(self.err("Unexpected end-of-input within/between Object entries")),
+        };
+        let t = self.value_token(v)?;
+        if let Some(top) = self.stack.last_mut() {
+            top.entries += 1;
         }
+        self.next = Some(t);
+        Ok(Tok::FieldName)
+    }
+
+    /// A value starting at `c` in an array or at root level.
+    fn value_start(&mut self, c: u8) -> Result<Tok, PatternError> {
         let t = self.value_token(c)?;
         match t {
             // A container is counted in its parent once it closes.
@@ -396,8 +417,7 @@ impl<'a> Lexer<'a> {
                 }
             }
         }
-        self.cur = Some(t);
-        Ok(self.cur)
+        Ok(t)
     }
 
     /// Decode the start of a value whose first byte is `c` at `self.pos`.
