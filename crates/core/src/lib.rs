@@ -1,24 +1,42 @@
 //! CloudEvent mapping, subscriptions and filters, routing decisions, system events. No AWS I/O.
 //!
-//! - [`mapping`]: SQS messages and EventBridge events to CloudEvents 1.0, and the structured JSON
-//!   form of CloudEvents, shared by the driver and the router.
+//! Modules, each using only those listed before it (no import cycles):
+//!
+//! - [`names`]: deterministic, valid AWS resource names (rule names, target Ids, instance ids),
+//!   and canonical JSON.
 //! - [`schedule`]: local validation of EventBridge `rate(...)` / `cron(...)` schedule expressions.
-//! - [`names`]: deterministic, valid AWS resource names (rule names, target Ids, instance ids).
-//! - [`subscription`]: the router's subscriptions and plugins file (YAML/JSON), validated.
+//! - `json_kind`: a JSON value's kind in words, for error messages.
+//! - [`structured`]: the CloudEvents JSON format (structured mode), and the list of its
+//!   top-level fields that rendering and pattern matching share.
+//! - [`mapping`]: SQS messages and EventBridge events to CloudEvents 1.0, shared by the driver
+//!   and the router (re-exports [`structured`]'s functions under their old paths).
 //! - [`filter`]: CloudEvents Subscriptions API filters (`exact`, `prefix`, `suffix`, `all`,
 //!   `any`, `not`).
-//! - [`route`]: matching events to subscriptions, target payloads, retry decisions.
+//! - [`pattern_set`]: the one place that talks to the EventBridge pattern engine.
+//! - [`system_types`]: the type names of the router's system events.
+//! - [`subscription`]: the router's subscriptions and plugins file (YAML/JSON), validated.
+//! - [`event_view`]: an event as filters and the pattern engine read it.
+//! - [`invocation`]: the recorded result of invoking one subscriber.
+//! - [`payload`]: what a function target is sent.
+//! - [`retry`]: what happens after a failure (retry decisions), and the retry message format.
+//! - [`route`]: matching events to subscriptions, and explaining why (re-exports the items of
+//!   [`event_view`], [`invocation`], [`payload`] and [`retry`] under their old paths).
 //! - [`system`]: the router's system events.
 //! - [`binding`]: the CloudEvents HTTP binding (binary and structured mode).
 
 pub mod binding;
+pub mod event_view;
 pub mod filter;
+pub mod invocation;
 mod json_kind;
 pub mod mapping;
 pub mod names;
 pub mod pattern_set;
+pub mod payload;
+pub mod retry;
 pub mod route;
 pub mod schedule;
 pub mod structured;
 pub mod subscription;
 pub mod system;
+pub mod system_types;

@@ -53,7 +53,7 @@ use serde_json::{Map, Value};
 use crate::filter::Filter;
 use crate::json_kind::json_kind;
 use crate::pattern_set::SubscriptionPattern;
-use crate::system::SYSTEM_EVENT_TYPES;
+use crate::system_types::SYSTEM_EVENT_TYPES;
 
 /// The structured-mode media type of a CloudEvent.
 pub const STRUCTURED: &str = "application/cloudevents+json";
@@ -305,14 +305,6 @@ impl Config {
             }
         }
         Ok(config)
-    }
-
-    /// Looks up a subscription or plugin by name.
-    pub fn get(&self, name: &str) -> Option<&Subscription> {
-        self.subscriptions
-            .iter()
-            .chain(&self.plugins)
-            .find(|s| s.name == name)
     }
 }
 
@@ -790,7 +782,11 @@ plugins:
         assert_eq!(config.plugins.len(), 2);
         assert_eq!(config.plugins[0].kind, Kind::Plugin);
         assert_eq!(config.plugins[1].mode, Mode::Async);
-        assert!(config.get("metrics").is_some());
+        assert!(config
+            .subscriptions
+            .iter()
+            .chain(&config.plugins)
+            .any(|s| s.name == "metrics"));
     }
 
     #[test]

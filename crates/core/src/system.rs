@@ -20,23 +20,13 @@ use chrono::{DateTime, Utc};
 use cloudevents::{AttributesReader, Event, EventBuilder, EventBuilderV10};
 use serde_json::{json, Value};
 
-use crate::mapping::to_structured_json;
-use crate::route::InvocationResult;
+use crate::invocation::InvocationResult;
+use crate::structured::to_structured_json;
 
-pub const EVENT_RECEIVED: &str = "eventferry.event.received";
-pub const FUNCTION_INVOKING: &str = "eventferry.function.invoking";
-pub const FUNCTION_INVOKED: &str = "eventferry.function.invoked";
-pub const FUNCTION_INVOCATION_FAILED: &str = "eventferry.function.invocationFailed";
-pub const EVENT_BLOCKED: &str = "eventferry.event.blocked";
-
-/// Every system event type; plugins may subscribe to these only.
-pub const SYSTEM_EVENT_TYPES: [&str; 5] = [
-    EVENT_RECEIVED,
-    FUNCTION_INVOKING,
-    FUNCTION_INVOKED,
-    FUNCTION_INVOCATION_FAILED,
-    EVENT_BLOCKED,
-];
+pub use crate::system_types::{
+    EVENT_BLOCKED, EVENT_RECEIVED, FUNCTION_INVOCATION_FAILED, FUNCTION_INVOKED, FUNCTION_INVOKING,
+    SYSTEM_EVENT_TYPES,
+};
 
 /// Default `source` of system events.
 pub const DEFAULT_SOURCE: &str = "urn:eventferry:router";
@@ -175,11 +165,11 @@ impl SystemEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::route::Status;
+    use crate::invocation::Status;
     use crate::subscription::Mode;
 
     fn event() -> Event {
-        crate::mapping::parse_structured(
+        crate::structured::parse_structured(
             br#"{"specversion":"1.0","id":"e1","source":"/shop","type":"com.example.created","data":{"n":1}}"#,
         )
         .unwrap()

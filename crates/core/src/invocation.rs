@@ -1,0 +1,97 @@
+//! The recorded result of invoking one subscriber, and the labels that name targets and events
+//! in results, system events and logs.
+
+use cloudevents::{AttributesReader, Event};
+use serde_json::{json, Value};
+
+use crate::subscription::{Mode, Target};
+
+/// How one invocation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// A sync target ran and succeeded.
+    Succeeded,
+    /// An async target accepted the event.
+    Accepted,
+    /// The target failed, or could not be reached.
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Succeeded => "succeeded",
+            Status::Accepted => "accepted",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// The recorded result of invoking one subscriber: every result is kept (status, duration,
+/// error), for the response, system events and logs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvocationResult {
+    pub subscription: String,
+    /// The function name/ARN or the URL.
+    pub target: String,
+    pub mode: Mode,
+    /// 1 for the first delivery of the event to this subscriber.
+    pub attempt: u32,
+    pub status: Status,
+    /// Lambda's or the HTTP target's status code, when there was an answer.
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+    /// The function's JSON answer, when it gave one (kept small by the caller).
+    pub response: Option<Value>,
+}
+
+impl InvocationResult {
+    pub fn failed(&self) -> bool {
+        self.status == Status::Failed
+    }
+
+    /// The result as JSON (for responses and system events).
+    pub fn result_json(&self) -> Value {
+        let mut v = json!({"status": self.status.as_str(), "mode": self.mode.to_string()});
+        if let Some(code) = self.status_code {
+            v["status_code"] = code.into();
+        }
+        if let Some(response) = &self.response {
+            v["response"] = response.clone();
+        }
+        v
+    }
+
+    /// Everything, as one JSON object.
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "subscription": self.subscription,
+            "target": self.target,
+            "attempt": self.attempt,
+            "status": self.status.as_str(),
+            "mode": self.mode.to_string(),
+            "duration_ms": self.duration_ms,
+        });
+        if let Some(code) = self.status_code {
+            v["status_code"] = code.into();
+        }
+        if let Some(error) = &self.error {
+            v["error"] = error.clone().into();
+        }
+        v
+    }
+}
+
+/// The target description used in results and system events.
+pub fn target_name(target: &Target) -> String {
+    match target {
+        Target::Function(name) => name.clone(),
+        Target::Http { url, .. } => url.clone(),
+    }
+}
+
+/// A short, log-safe identification of an event.
+pub fn event_label(event: &Event) -> String {
+    format!("{} {}#{}", event.ty(), event.source(), event.id())
+}
