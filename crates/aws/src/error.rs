@@ -1,5 +1,6 @@
 //! One error type for every adapter, classified so callers can decide to retry or to stop with
-//! a clear message.
+//! a clear message. The kind says what failed; what a person should do about it (which flag,
+//! which policy file) is for the command that made the call to say.
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -36,24 +37,6 @@ pub struct AwsError {
 impl AwsError {
     pub fn is_transient(&self) -> bool {
         self.kind == ErrorKind::Transient
-    }
-
-    /// A one-line explanation with what to do about it, for errors a person must fix.
-    pub fn hint(&self) -> Option<&'static str> {
-        match self.kind {
-            ErrorKind::Credentials => Some(
-                "no usable AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, \
-                 or run where an instance/container role is available (for LocalStack any values work, e.g. 'test')",
-            ),
-            ErrorKind::AccessDenied => Some(
-                "the credentials lack a permission this command needs: see infra/iam/driver-policy.json",
-            ),
-            ErrorKind::Unreachable => Some(
-                "the AWS endpoint could not be reached: check --endpoint-url / AWS_ENDPOINT_URL and that the \
-                 service (e.g. LocalStack on 127.0.0.1:4566: make localstack-up) is running",
-            ),
-            _ => None,
-        }
     }
 
     /// Classify an SDK error.

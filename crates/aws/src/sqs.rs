@@ -252,12 +252,6 @@ pub struct SqsQueue {
     url: String,
 }
 
-impl SqsQueue {
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-}
-
 impl MessageQueue for SqsQueue {
     async fn receive(&self, max: i32, wait_secs: i32) -> Result<Vec<ReceivedMessage>, AwsError> {
         let out = self

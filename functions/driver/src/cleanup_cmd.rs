@@ -4,61 +4,10 @@
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args};
-use eventferry_aws::AwsOptions;
 use eventferry_core::names::InstanceId;
 
+use crate::cli::{block_on, AwsArgs, RuntimeFlavor};
 use crate::provision::sweep::{sweep, Owner, SweepSpec};
-
-/// Where AWS is: shared by `cleanup` and `emit`.
-#[derive(Args, Debug, Clone, Default)]
-pub struct AwsArgs {
-    /// AWS region, e.g. us-east-1 [default: the standard AWS chain: AWS_REGION, the profile, ...]
-    #[arg(long, env = "EVENTFERRY_REGION", value_name = "REGION")]
-    pub region: Option<String>,
-    /// Endpoint URL for every AWS service, e.g. http://127.0.0.1:4566 for LocalStack
-    /// [default: AWS_ENDPOINT_URL, else the real AWS endpoints]
-    #[arg(long, env = "EVENTFERRY_ENDPOINT_URL", value_name = "URL")]
-    pub endpoint_url: Option<String>,
-}
-
-impl AwsArgs {
-    /// Check the flags and load the AWS configuration; `Err` is a message about bad input.
-    pub async fn load(&self) -> Result<aws_config::SdkConfig, String> {
-        if let Some(url) = &self.endpoint_url {
-            let rest = url
-                .strip_prefix("http://")
-                .or_else(|| url.strip_prefix("https://"));
-            if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
-                return Err(format!(
-                    "invalid --endpoint-url {url:?}: use an http:// or https:// URL with a host, \
-                     e.g. http://127.0.0.1:4566"
-                ));
-            }
-        }
-        if let Some(region) = &self.region {
-            if region.is_empty()
-                || !region
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            {
-                return Err(format!(
-                    "invalid --region {region:?}: use an AWS region name such as us-east-1"
-                ));
-            }
-        }
-        let cfg = eventferry_aws::load(&AwsOptions {
-            region: self.region.clone(),
-            endpoint_url: self.endpoint_url.clone(),
-        })
-        .await;
-        if cfg.region().is_none() {
-            return Err(
-                "no AWS region: pass --region, or set EVENTFERRY_REGION or AWS_REGION".to_owned(),
-            );
-        }
-        Ok(cfg)
-    }
-}
 
 /// Sweep what a driver that was killed left behind.
 ///
@@ -104,17 +53,7 @@ pub struct CleanupArgs {
 /// Run `eventferry cleanup` (builds its own tokio runtime). Exit 0 when done, 2 on bad input,
 /// 1 when an AWS call failed.
 pub fn run(args: CleanupArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("eventferry cleanup: can't start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    runtime.block_on(run_async(args))
+    block_on("cleanup", RuntimeFlavor::CurrentThread, run_async(args))
 }
 
 /// The same as [`run`], on the caller's runtime.

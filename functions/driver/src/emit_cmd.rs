@@ -7,7 +7,7 @@ use clap::Args;
 use eventferry_aws::eventbridge::{put_events_batches, EventBridge, EventEntry};
 use serde_json::Value;
 
-use crate::cleanup_cmd::AwsArgs;
+use crate::cli::{block_on, ArgSource, AwsArgs, RuntimeFlavor};
 
 /// Put events on an EventBridge bus and print their ids, one per line.
 #[derive(Args, Debug)]
@@ -60,20 +60,8 @@ pub struct EmitArgs {
 /// Read `--detail`: inline JSON, `@file` or `@-`; it must be a JSON object. `Err` names the flag
 /// and says what would be right.
 fn read_detail(arg: &str) -> Result<String, String> {
-    let (text, from) = match arg.strip_prefix('@') {
-        Some("-") => {
-            let mut s = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-                .map_err(|e| format!("--detail @-: can't read stdin: {e}"))?;
-            (s, "stdin".to_owned())
-        }
-        Some(path) => (
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("--detail @{path}: can't read the file: {e}"))?,
-            format!("file {path}"),
-        ),
-        None => (arg.to_owned(), "the value".to_owned()),
-    };
+    let from = ArgSource::of(arg);
+    let text = from.read("--detail")?;
     let example = r#"e.g. --detail '{"orderId":"42"}' or --detail @detail.json"#;
     match serde_json::from_str::<Value>(&text) {
         Ok(v @ Value::Object(_)) => Ok(serde_json::to_string(&v).expect("JSON serializes")),
@@ -130,17 +118,7 @@ fn entries(args: &EmitArgs) -> Result<Vec<EventEntry>, String> {
 /// Run `eventferry emit` (builds its own tokio runtime). Exit 0 when every event was put, 1 if
 /// any failed, 2 on bad input.
 pub fn run(args: EmitArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("eventferry emit: can't start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    runtime.block_on(run_async(args))
+    block_on("emit", RuntimeFlavor::CurrentThread, run_async(args))
 }
 
 /// The same as [`run`], on the caller's runtime.
@@ -188,7 +166,7 @@ pub async fn run_async(args: EmitArgs) -> ExitCode {
                     "eventferry emit: PutEvents on bus {} failed, {left} event(s) not put: {e}",
                     args.bus
                 );
-                if let Some(hint) = e.hint() {
+                if let Some(hint) = crate::hints::hint(e.kind) {
                     eprintln!("eventferry emit: {hint}");
                 }
                 return ExitCode::from(1);
@@ -258,7 +236,7 @@ mod tests {
             ("{nope", "is not valid JSON"),
             (
                 "@/nonexistent/detail.json",
-                "--detail @/nonexistent/detail.json: can't read",
+                "--detail @/nonexistent/detail.json: cannot read the file",
             ),
         ] {
             let err = entries(&parse(&["--detail", detail])).unwrap_err();

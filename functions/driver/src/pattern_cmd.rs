@@ -3,7 +3,7 @@
 //! Parsing and I/O only; the language lives in the `eventferry-pattern` crate.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,6 +15,8 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
+
+use crate::cli::ArgSource;
 
 /// `eventferry pattern` subcommands.
 #[derive(Subcommand)]
@@ -104,17 +106,9 @@ fn fail(msg: String) -> io::Error {
     io::Error::other(msg)
 }
 
-/// Inline JSON, `@file`, or `-` for stdin.
-fn read_arg(arg: &str) -> io::Result<String> {
-    if arg == "-" {
-        let mut s = String::new();
-        io::stdin().read_to_string(&mut s)?;
-        Ok(s)
-    } else if let Some(path) = arg.strip_prefix('@') {
-        std::fs::read_to_string(path).map_err(|e| fail(format!("{path}: {e}")))
-    } else {
-        Ok(arg.to_string())
-    }
+/// An `@FILE | - | inline` argument given to `flag` (see [`ArgSource`]).
+fn read_arg(flag: &str, arg: &str) -> io::Result<String> {
+    ArgSource::of(arg).read(flag).map_err(fail)
 }
 
 fn open_input(path: &PathBuf) -> io::Result<Box<dyn BufRead>> {
@@ -187,12 +181,12 @@ fn test(args: TestArgs) -> io::Result<ExitCode> {
     let (Some(p), Some(e)) = (&args.pattern, &args.event) else {
         return Err(fail("--pattern and --event go together".into()));
     };
-    if p == "-" && e == "-" {
+    if ArgSource::of(p) == ArgSource::Stdin && ArgSource::of(e) == ArgSource::Stdin {
         return Err(fail(
             "only one of --pattern and --event can be read from stdin".into(),
         ));
     }
-    let (pattern, event) = (read_arg(p)?, read_arg(e)?);
+    let (pattern, event) = (read_arg("--pattern", p)?, read_arg("--event", e)?);
     let mut out = io::stdout().lock();
     // An invalid pattern is reported first: that is what the user is testing.
     if let Err(err) = Pattern::parse(&pattern) {
@@ -260,7 +254,7 @@ fn test_cases(path: &PathBuf, require_envelope: bool) -> io::Result<ExitCode> {
 }
 
 fn validate(args: ValidateArgs) -> io::Result<ExitCode> {
-    let pattern = read_arg(&args.pattern)?;
+    let pattern = read_arg("pattern", &args.pattern)?;
     let mut out = io::stdout().lock();
     match eventferry_pattern::validate(&pattern) {
         Ok(()) => {

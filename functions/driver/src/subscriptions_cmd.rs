@@ -2,7 +2,6 @@
 //! an event matches and why, offline. The logic lives in `eventferry_core::{subscription, route}`,
 //! the same code the router runs.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -13,6 +12,8 @@ use eventferry_core::mapping::{
 use eventferry_core::route::{EventView, Explanation, Router};
 use eventferry_core::subscription::{Config, Format, Subscription};
 use serde_json::{json, Value};
+
+use crate::cli::read_arg;
 
 /// `eventferry subscriptions` subcommands.
 #[derive(Subcommand)]
@@ -90,12 +91,13 @@ fn validate(args: &ValidateArgs) -> Result<ExitCode, String> {
         config.plugins.len()
     );
     for sub in config.subscriptions.iter().chain(&config.plugins) {
-        println!("  {}", describe(sub));
+        println!("  {}", summary_line(sub));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(sub: &Subscription) -> String {
+/// One line about a subscription: kind, name, types, target and mode.
+fn summary_line(sub: &Subscription) -> String {
     let types = match &sub.types {
         None => "every type".to_owned(),
         Some(types) => types.join(", "),
@@ -110,19 +112,9 @@ fn describe(sub: &Subscription) -> String {
     )
 }
 
+/// The `--event` argument as JSON.
 fn read_event(arg: &str) -> Result<Value, String> {
-    let text = if arg == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| format!("cannot read the event from stdin: {e}"))?;
-        text
-    } else if let Some(path) = arg.strip_prefix('@') {
-        std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the event file {path}: {e}"))?
-    } else {
-        arg.to_owned()
-    };
+    let text = read_arg("--event", arg)?;
     serde_json::from_str(&text).map_err(|e| format!("the event is not valid JSON: {e}"))
 }
 

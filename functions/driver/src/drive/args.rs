@@ -1,7 +1,6 @@
 //! `eventferry drive` flags. Every flag also reads an `EVENTFERRY_*` environment variable.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
@@ -175,13 +174,4 @@ pub struct DriveArgs {
         default_value = "info,aws_config=error,aws_runtime=error"
     )]
     pub log_level: String,
-}
-
-/// Read `@FILE` or return the text itself.
-pub fn inline_or_file(flag: &str, value: &str) -> Result<String, String> {
-    match value.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(PathBuf::from(path))
-            .map_err(|e| format!("{flag} @{path}: cannot read the file: {e}")),
-        None => Ok(value.to_owned()),
-    }
 }

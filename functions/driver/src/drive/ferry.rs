@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use cloudevents::AttributesReader;
 use eventferry_aws::sqs::{MessageQueue, Receipt, ReceivedMessage, MAX_BATCH};
+use eventferry_aws::{retry_with, Backoff};
 use eventferry_core::mapping::{from_sqs_message, to_structured_bytes, MappingOptions, SqsMessage};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
@@ -77,7 +78,7 @@ pub async fn run<Q: MessageQueue, S: Sink>(
 
     let pollers = TaskTracker::new();
     for worker in 0..config.concurrency.max(1) {
-        let ctx = Ctx {
+        let handles = FerryHandles {
             queue: queue.clone(),
             sink: sink.clone(),
             config: config.clone(),
@@ -87,7 +88,7 @@ pub async fn run<Q: MessageQueue, S: Sink>(
         };
         pollers.spawn(poll(
             worker,
-            ctx,
+            handles,
             permits.clone(),
             deliveries.clone(),
             shutdown.clone(),
@@ -125,7 +126,9 @@ pub async fn run<Q: MessageQueue, S: Sink>(
     }
 }
 
-struct Ctx<Q, S> {
+/// What every poll task and every delivery holds: the queue, the sink, the settings, the counters,
+/// the channel of acknowledged receipts and the token that abandons deliveries at the drain timeout.
+struct FerryHandles<Q, S> {
     queue: Arc<Q>,
     sink: Arc<S>,
     config: Arc<FerryConfig>,
@@ -134,9 +137,9 @@ struct Ctx<Q, S> {
     abort: CancellationToken,
 }
 
-impl<Q, S> Clone for Ctx<Q, S> {
+impl<Q, S> Clone for FerryHandles<Q, S> {
     fn clone(&self) -> Self {
-        Ctx {
+        FerryHandles {
             queue: self.queue.clone(),
             sink: self.sink.clone(),
             config: self.config.clone(),
@@ -149,7 +152,7 @@ impl<Q, S> Clone for Ctx<Q, S> {
 
 async fn poll<Q: MessageQueue, S: Sink>(
     worker: usize,
-    ctx: Ctx<Q, S>,
+    handles: FerryHandles<Q, S>,
     permits: Arc<Semaphore>,
     deliveries: TaskTracker,
     shutdown: CancellationToken,
@@ -163,34 +166,34 @@ async fn poll<Q: MessageQueue, S: Sink>(
         };
         let received = tokio::select! {
             _ = shutdown.cancelled() => return,
-            r = ctx.queue.receive(MAX_BATCH as i32, ctx.config.wait_secs) => r,
+            r = handles.queue.receive(MAX_BATCH as i32, handles.config.wait_secs) => r,
         };
         match received {
             Ok(messages) => {
                 errors = 0;
-                Metrics::add(&ctx.metrics.received, messages.len() as u64);
+                Metrics::add(&handles.metrics.received, messages.len() as u64);
                 for message in messages {
                     let permit = batch_permits
                         .split(1)
                         .expect("one permit per message of a batch of at most 10");
-                    let ctx = ctx.clone();
-                    ctx.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+                    let handles = handles.clone();
+                    handles.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
                     deliveries.spawn(async move {
-                        let abort = ctx.abort.clone();
+                        let abort = handles.abort.clone();
                         tokio::select! {
                             _ = abort.cancelled() => {}
-                            _ = handle(&ctx, message) => {}
+                            _ = handle(&handles, message) => {}
                         }
-                        ctx.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+                        handles.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
                         drop(permit);
                     });
                 }
             }
             Err(e) => {
                 errors += 1;
-                Metrics::inc(&ctx.metrics.receive_errors);
+                Metrics::inc(&handles.metrics.receive_errors);
                 let delay = backoff(Duration::from_millis(200), Duration::from_secs(20), errors);
-                match e.hint() {
+                match crate::hints::hint(e.kind) {
                     Some(hint) => {
                         tracing::warn!(worker, error = %e, hint, retry_in = ?delay, "receive failed")
                     }
@@ -207,23 +210,23 @@ async fn poll<Q: MessageQueue, S: Sink>(
 }
 
 /// Convert, deliver (extending visibility while the sink works), then acknowledge or back off.
-async fn handle<Q: MessageQueue, S: Sink>(ctx: &Ctx<Q, S>, message: ReceivedMessage) {
+async fn handle<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, message: ReceivedMessage) {
     let input = SqsMessage {
         body: &message.body,
         message_id: &message.message_id,
-        queue_arn: &ctx.config.queue_arn,
+        queue_arn: &handles.config.queue_arn,
         sent_timestamp: message.sent_timestamp_millis(),
     };
-    let event = match from_sqs_message(&input, &ctx.config.mapping) {
+    let event = match from_sqs_message(&input, &handles.config.mapping) {
         Ok(event) => event,
         Err(e) => {
             // Left in the queue: the redrive policy moves it to the DLQ.
-            Metrics::inc(&ctx.metrics.conversion_failures);
+            Metrics::inc(&handles.metrics.conversion_failures);
             tracing::error!(message_id = %message.message_id, error = %e, "cannot convert message");
             return;
         }
     };
-    if ctx.config.dry_run {
+    if handles.config.dry_run {
         let mut line = to_structured_bytes(&event);
         line.push(b'\n');
         use std::io::Write;
@@ -231,16 +234,16 @@ async fn handle<Q: MessageQueue, S: Sink>(ctx: &Ctx<Q, S>, message: ReceivedMess
         return;
     }
 
-    let delivery = ctx.sink.deliver(&event);
+    let delivery = handles.sink.deliver(&event);
     tokio::pin!(delivery);
-    let half = Duration::from_secs((ctx.config.visibility_timeout.max(2) / 2) as u64);
+    let half = Duration::from_secs((handles.config.visibility_timeout.max(2) / 2) as u64);
     let mut extend = tokio::time::interval_at(Instant::now() + half, half);
     let result = loop {
         tokio::select! {
             r = &mut delivery => break r,
             _ = extend.tick() => {
-                Metrics::inc(&ctx.metrics.visibility_extensions);
-                if let Err(e) = ctx.queue.change_visibility(&message.receipt_handle, ctx.config.visibility_timeout).await {
+                Metrics::inc(&handles.metrics.visibility_extensions);
+                if let Err(e) = handles.queue.change_visibility(&message.receipt_handle, handles.config.visibility_timeout).await {
                     tracing::warn!(message_id = %message.message_id, error = %e, "cannot extend visibility");
                 }
             }
@@ -248,21 +251,21 @@ async fn handle<Q: MessageQueue, S: Sink>(ctx: &Ctx<Q, S>, message: ReceivedMess
     };
     match result {
         Ok(()) => {
-            Metrics::inc(&ctx.metrics.delivered);
+            Metrics::inc(&handles.metrics.delivered);
             tracing::debug!(id = event.id(), message_id = %message.message_id, "delivered");
             let receipt = Receipt {
                 id: message.message_id,
                 receipt_handle: message.receipt_handle,
             };
-            if ctx.deletes.send(receipt).await.is_err() {
+            if handles.deletes.send(receipt).await.is_err() {
                 tracing::error!("delete queue closed; the message will be redelivered");
             }
         }
         Err(e) => {
-            Metrics::inc(&ctx.metrics.delivery_failures);
+            Metrics::inc(&handles.metrics.delivery_failures);
             let retry_in = backoff(
-                ctx.config.base_backoff,
-                ctx.config.max_backoff,
+                handles.config.base_backoff,
+                handles.config.max_backoff,
                 message.receive_count(),
             );
             tracing::warn!(
@@ -274,7 +277,7 @@ async fn handle<Q: MessageQueue, S: Sink>(ctx: &Ctx<Q, S>, message: ReceivedMess
                 "delivery failed; message stays in the queue"
             );
             let secs = retry_in.as_secs().clamp(0, 43_200) as i32;
-            if let Err(e) = ctx
+            if let Err(e) = handles
                 .queue
                 .change_visibility(&message.receipt_handle, secs)
                 .await
@@ -342,6 +345,15 @@ async fn deleter<Q: MessageQueue>(
     while flushes.join_next().await.is_some() {}
 }
 
+/// A DeleteMessageBatch that failed transiently is tried up to 4 times in all, waiting from
+/// 100 ms, doubling, up to 2 s: deleting a receipt twice is harmless, and a delete that never
+/// succeeds only means a redelivery.
+const DELETE_RETRY: Backoff = Backoff {
+    attempts: 4,
+    base: Duration::from_millis(100),
+    max: Duration::from_secs(2),
+};
+
 async fn flush<Q: MessageQueue>(queue: &Q, pending: Vec<Receipt>, metrics: &Metrics) {
     if pending.is_empty() {
         return;
@@ -355,36 +367,27 @@ async fn flush<Q: MessageQueue>(queue: &Q, pending: Vec<Receipt>, metrics: &Metr
             receipt_handle: r.receipt_handle,
         })
         .collect();
-    for attempt in 1..=4u32 {
-        match queue.delete_batch(&batch).await {
-            Ok(failed) => {
-                Metrics::add(&metrics.deleted, (batch.len() - failed.len()) as u64);
-                if !failed.is_empty() {
-                    Metrics::add(&metrics.delete_failures, failed.len() as u64);
-                    tracing::warn!(
-                        failed = failed.len(),
-                        "some deletes failed; those messages will be redelivered"
-                    );
-                }
-                return;
+    match retry_with(DELETE_RETRY, "delete acknowledged messages", || {
+        queue.delete_batch(&batch)
+    })
+    .await
+    {
+        Ok(failed) => {
+            Metrics::add(&metrics.deleted, (batch.len() - failed.len()) as u64);
+            if !failed.is_empty() {
+                Metrics::add(&metrics.delete_failures, failed.len() as u64);
+                tracing::warn!(
+                    failed = failed.len(),
+                    "some deletes failed; those messages will be redelivered"
+                );
             }
-            Err(e) if e.is_transient() && attempt < 4 => {
-                tokio::time::sleep(backoff(
-                    Duration::from_millis(100),
-                    Duration::from_secs(2),
-                    attempt,
-                ))
-                .await;
-            }
-            Err(e) => {
-                Metrics::add(&metrics.delete_failures, batch.len() as u64);
-                tracing::warn!(error = %e, count = batch.len(), "delete failed; those messages will be redelivered");
-                return;
-            }
+        }
+        Err(e) => {
+            Metrics::add(&metrics.delete_failures, batch.len() as u64);
+            tracing::warn!(error = %e.source, count = batch.len(), "delete failed; those messages will be redelivered");
         }
     }
 }
 
 #[cfg(test)]
-#[path = "ferry/tests.rs"]
 mod tests;

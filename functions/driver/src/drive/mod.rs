@@ -6,10 +6,13 @@ pub mod ferry;
 pub mod metrics;
 pub mod sink;
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_config::SdkConfig;
 use eventferry_aws::lambda::{InvocationMode, Lambda};
 use eventferry_aws::sqs::Sqs;
 use eventferry_aws::AwsOptions;
@@ -19,15 +22,17 @@ use eventferry_core::schedule::ScheduleExpression;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::provision::{self, ProvisionSpec};
-use args::{inline_or_file, DriveArgs, Invocation, LogFormat};
-use ferry::FerryConfig;
+use crate::cli::read_arg;
+use crate::provision::plan::check_queue_name;
+use crate::provision::{self, ProvisionSpec, Provisioned};
+use args::{DriveArgs, Invocation, LogFormat};
+use ferry::{DrainReport, FerryConfig};
 use metrics::Metrics;
 use sink::{AnySink, HttpSink, LambdaSink, SinkSpec, StdoutSink};
 
-/// Everything `drive` needs, checked before any AWS call.
+/// Everything `drive` needs from its flags, checked before any AWS call.
 #[derive(Debug)]
-pub struct Plan {
+pub struct DriveInputs {
     pub patterns: Vec<Value>,
     pub schedule: Option<ScheduleExpression>,
     pub sink: SinkSpec,
@@ -37,9 +42,9 @@ pub struct Plan {
 }
 
 /// Validate the flags. Each error names the flag and says what would be right.
-pub fn plan(args: &DriveArgs) -> Result<Plan, String> {
+pub fn check_flags(args: &DriveArgs) -> Result<DriveInputs, String> {
     let patterns = match &args.event_patterns {
-        Some(text) => parse_patterns(&inline_or_file("--event-patterns", text)?)?,
+        Some(text) => parse_patterns(&read_arg("--event-patterns", text)?)?,
         None => Vec::new(),
     };
     let schedule = match &args.schedule_expression {
@@ -106,13 +111,14 @@ pub fn plan(args: &DriveArgs) -> Result<Plan, String> {
             .with_source(source)
             .map_err(|e| format!("--source: {e}"))?;
     }
-    validate_queue_name(&args.queue_name)?;
+    check_queue_name(&args.queue_name, args.dlq)
+        .map_err(|problem| format!("--queue-name {:?}: {problem}", args.queue_name))?;
     let instance_text = args
         .instance
         .clone()
         .unwrap_or_else(|| default_instance(&args.queue_name));
     let instance = InstanceId::new(&instance_text).map_err(|e| format!("--instance: {e}"))?;
-    Ok(Plan {
+    Ok(DriveInputs {
         patterns,
         schedule,
         sink,
@@ -175,21 +181,6 @@ fn validate_endpoint(url: &str) -> Result<(), String> {
     }
 }
 
-fn validate_queue_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 76
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "--queue-name {name:?}: use 1-76 characters from A-Z a-z 0-9 - _ (76 leaves room for the -dlq queue)"
-        ))
-    }
-}
-
 /// The queue name reduced to `[a-z0-9-]`, at most 40 characters, without a leading
 /// `eventferry-` (rule names already start with it).
 fn default_instance(queue_name: &str) -> String {
@@ -226,56 +217,108 @@ pub fn init_logging(format: LogFormat, filter: &str) {
 /// The whole command.
 pub async fn run(args: DriveArgs) -> ExitCode {
     init_logging(args.log_format, &args.log_level);
-    let plan = match plan(&args) {
-        Ok(plan) => plan,
-        Err(message) => {
-            eprintln!("eventferry drive: {message}");
-            return ExitCode::from(2);
-        }
-    };
+    match drive(&args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Exit(code)) => ExitCode::from(code),
+    }
+}
+
+/// The command stopped early with this exit status; its message is printed.
+struct Exit(u8);
+
+/// Print `eventferry drive: <message>` and stop with `code`.
+fn exit(code: u8, message: impl std::fmt::Display) -> Exit {
+    eprintln!("eventferry drive: {message}");
+    Exit(code)
+}
+
+/// Check, provision, deliver until a signal, drain, and clean up if asked.
+async fn drive(args: &DriveArgs) -> Result<(), Exit> {
+    let inputs = check_flags(args).map_err(|message| exit(2, message))?;
     if args.insecure_skip_tls_verify {
         tracing::warn!("--insecure-skip-tls-verify: TLS certificates of the sink are NOT verified; use this only for local testing");
     }
+    let config = load_aws_config(args).await?;
+    let metrics = Arc::new(Metrics::default());
+    if let Some(addr) = args.metrics_addr {
+        serve_metrics(addr, metrics.clone());
+    }
+    let provisioned = provision_resources(&config, args, &inputs).await?;
+    eprintln!("{}", provisioned.summary);
 
+    let sqs = Sqs::new(&config);
+    let ferry_config = ferry_config(args, &inputs, &provisioned, &sqs).await;
+    let sink = build_sink(args, &inputs, &config)?;
+    let report = deliver_until_signal(&sqs, &provisioned, sink, ferry_config, &metrics).await;
+    print_stopped(&metrics, &report);
+
+    if args.clean_up {
+        match provision::teardown(&config, &provisioned).await {
+            Ok(report) => eprintln!("{report}"),
+            Err(e) => {
+                return Err(exit(
+                    1,
+                    format!(
+                        "clean-up failed: {e}\n  run `eventferry cleanup --owner {}` to finish it",
+                        inputs.instance
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The AWS configuration from the flags and the standard chain; without a region, exit 2.
+async fn load_aws_config(args: &DriveArgs) -> Result<SdkConfig, Exit> {
     let config = eventferry_aws::load(&AwsOptions {
         region: args.region.clone(),
         endpoint_url: args.endpoint_url.clone(),
     })
     .await;
     if config.region().is_none() {
-        eprintln!("eventferry drive: no AWS region: pass --region or set AWS_REGION");
-        return ExitCode::from(2);
+        return Err(exit(2, "no AWS region: pass --region or set AWS_REGION"));
     }
+    Ok(config)
+}
 
-    let metrics = Arc::new(Metrics::default());
-    if let Some(addr) = args.metrics_addr {
-        let m = metrics.clone();
-        tokio::spawn(async move {
-            if let Err(e) = metrics::serve(addr, m).await {
-                tracing::error!(%addr, error = %e, "metrics server failed");
-            }
-        });
-    }
+/// Serve `/metrics`, `/healthz` and `/readyz` on `addr` in the background.
+fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) {
+    tokio::spawn(async move {
+        if let Err(e) = metrics::serve(addr, metrics).await {
+            tracing::error!(%addr, error = %e, "metrics server failed");
+        }
+    });
+}
 
+/// Create or adopt the queue, rules and policy the flags ask for.
+async fn provision_resources(
+    config: &SdkConfig,
+    args: &DriveArgs,
+    inputs: &DriveInputs,
+) -> Result<Provisioned, Exit> {
     let spec = ProvisionSpec {
         queue_name: args.queue_name.clone(),
         event_bus: args.event_bus.clone(),
-        patterns: plan.patterns.clone(),
-        schedule: plan.schedule.as_ref().map(|s| s.as_str().to_owned()),
-        instance: plan.instance.clone(),
+        patterns: inputs.patterns.clone(),
+        schedule: inputs.schedule.as_ref().map(|s| s.as_str().to_owned()),
+        instance: inputs.instance.clone(),
         dlq_max_receive_count: args.dlq.then_some(args.max_receive_count),
         visibility_timeout: Some(args.visibility_timeout),
     };
-    let provisioned = match provision::provision(&config, &spec).await {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("eventferry drive: {e}");
-            return ExitCode::from(setup_exit_code(&e));
-        }
-    };
-    eprintln!("{}", provisioned.summary);
+    provision::provision(config, &spec)
+        .await
+        .map_err(|e| exit(setup_exit_code(&e), e))
+}
 
-    let sqs = Sqs::new(&config);
+/// How the delivery loop runs, with the queue's actual visibility timeout (a foreign queue keeps
+/// its own).
+async fn ferry_config(
+    args: &DriveArgs,
+    inputs: &DriveInputs,
+    provisioned: &Provisioned,
+    sqs: &Sqs,
+) -> FerryConfig {
     let visibility_timeout = match sqs.attributes(&provisioned.queue_url).await {
         Ok(attrs) => attrs
             .get("VisibilityTimeout")
@@ -286,7 +329,7 @@ pub async fn run(args: DriveArgs) -> ExitCode {
             args.visibility_timeout
         }
     };
-    let ferry_config = FerryConfig {
+    FerryConfig {
         concurrency: args.concurrency,
         wait_secs: args.duration as i32,
         visibility_timeout,
@@ -296,60 +339,74 @@ pub async fn run(args: DriveArgs) -> ExitCode {
         delete_interval: Duration::from_millis(50),
         base_backoff: Duration::from_secs(1),
         max_backoff: Duration::from_secs(300),
-        mapping: plan.mapping.clone(),
+        mapping: inputs.mapping.clone(),
         queue_arn: provisioned.queue_arn.clone(),
-    };
-    let sink = match plan.sink {
+    }
+}
+
+/// The sink the flags name; an HTTP client that can't be built is exit 1.
+fn build_sink(
+    args: &DriveArgs,
+    inputs: &DriveInputs,
+    config: &SdkConfig,
+) -> Result<AnySink<Lambda>, Exit> {
+    Ok(match &inputs.sink {
         SinkSpec::Stdout => AnySink::Stdout(StdoutSink),
-        SinkSpec::Http(url) => match HttpSink::new(
-            url,
-            args.sink_mode,
-            plan.sink_headers,
-            Duration::from_secs(args.sink_timeout),
-            args.insecure_skip_tls_verify,
-        ) {
-            Ok(s) => AnySink::Http(s),
-            Err(e) => {
-                eprintln!("eventferry drive: {e}");
-                return ExitCode::from(1);
-            }
-        },
+        SinkSpec::Http(url) => AnySink::Http(
+            HttpSink::new(
+                url.clone(),
+                args.sink_mode,
+                inputs.sink_headers.clone(),
+                Duration::from_secs(args.sink_timeout),
+                args.insecure_skip_tls_verify,
+            )
+            .map_err(|e| exit(1, e))?,
+        ),
         SinkSpec::Lambda(function) => {
             let mode = match args.invocation {
                 Invocation::Sync => InvocationMode::Sync,
                 Invocation::Async => InvocationMode::Async,
             };
             AnySink::Lambda(LambdaSink::new(
-                Lambda::without_retries(&config),
-                function,
+                Lambda::without_retries(config),
+                function.clone(),
                 mode,
             ))
         }
-    };
+    })
+}
 
+/// Run the delivery loop (ready while it runs) until the first signal, then drain.
+async fn deliver_until_signal(
+    sqs: &Sqs,
+    provisioned: &Provisioned,
+    sink: AnySink<Lambda>,
+    config: FerryConfig,
+    metrics: &Arc<Metrics>,
+) -> DrainReport {
     let shutdown = CancellationToken::new();
     tokio::spawn(watch_signals(shutdown.clone()));
-    metrics
-        .ready
-        .store(true, std::sync::atomic::Ordering::Relaxed);
+    metrics.ready.store(true, Ordering::Relaxed);
     tracing::info!(
         queue = %provisioned.queue_url,
         rules = provisioned.rules.len(),
-        concurrency = args.concurrency,
-        dry_run = args.dry_run,
+        concurrency = config.concurrency,
+        dry_run = config.dry_run,
         "receiving"
     );
     let report = ferry::run(
         Arc::new(sqs.queue(&provisioned.queue_url)),
         Arc::new(sink),
-        ferry_config,
+        config,
         metrics.clone(),
         shutdown,
     )
     .await;
-    metrics
-        .ready
-        .store(false, std::sync::atomic::Ordering::Relaxed);
+    metrics.ready.store(false, Ordering::Relaxed);
+    report
+}
+
+fn print_stopped(metrics: &Metrics, report: &DrainReport) {
     eprintln!(
         "eventferry drive: stopped: {} received, {} delivered, {} failed deliveries, {} deleted, {} in flight at the signal, {} abandoned at the drain timeout",
         Metrics::get(&metrics.received),
@@ -359,17 +416,6 @@ pub async fn run(args: DriveArgs) -> ExitCode {
         report.in_flight_at_signal,
         report.abandoned,
     );
-
-    if args.clean_up {
-        match provision::teardown(&config, &provisioned).await {
-            Ok(report) => eprintln!("{report}"),
-            Err(e) => {
-                eprintln!("eventferry drive: clean-up failed: {e}\n  run `eventferry cleanup --owner {}` to finish it", plan.instance);
-                return ExitCode::from(1);
-            }
-        }
-    }
-    ExitCode::SUCCESS
 }
 
 /// 2 when the input or the AWS setup (credentials, permissions, endpoint) is unusable, else 1.
@@ -413,15 +459,15 @@ mod tests {
         args: DriveArgs,
     }
 
-    fn plan_of(args: &[&str]) -> Result<Plan, String> {
+    fn inputs_of(args: &[&str]) -> Result<DriveInputs, String> {
         let mut argv = vec!["drive"];
         argv.extend_from_slice(args);
-        plan(&Cli::try_parse_from(argv).expect("flags parse").args)
+        check_flags(&Cli::try_parse_from(argv).expect("flags parse").args)
     }
 
     #[test]
     fn a_valid_plan_keeps_every_pattern() {
-        let p = plan_of(&[
+        let p = inputs_of(&[
             "--event-patterns",
             r#"[{"source":["a"]},{"source":["b"]}]"#,
             "--sink",
@@ -431,7 +477,7 @@ mod tests {
         assert_eq!(p.patterns.len(), 2);
         assert_eq!(p.sink, SinkSpec::Stdout);
         assert_eq!(p.instance.as_str(), "eventferry");
-        let single = plan_of(&[
+        let single = inputs_of(&[
             "--event-patterns",
             r#"{"source":["a"]}"#,
             "--sink",
@@ -439,7 +485,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(single.patterns.len(), 1, "a single object is accepted");
-        let sched = plan_of(&[
+        let sched = inputs_of(&[
             "--schedule-expression",
             "cron(0 12 * * ? *)",
             "--sink",
@@ -565,7 +611,7 @@ mod tests {
             ),
         ];
         for (args, expect) in cases {
-            let err = plan_of(args).expect_err(&format!("{args:?} should be rejected"));
+            let err = inputs_of(args).expect_err(&format!("{args:?} should be rejected"));
             assert!(
                 err.contains(expect),
                 "{args:?}: {err:?} should contain {expect:?}"

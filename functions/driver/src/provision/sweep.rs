@@ -10,17 +10,20 @@
 //!   the policy statements of those rules (and any other statement of the owner's shape,
 //!   `eventferry-<owner>-<hash>`) are removed; everything else in their policies stays.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use aws_config::SdkConfig;
-use eventferry_aws::eventbridge::EventBridge;
+use eventferry_aws::eventbridge::{EventBridge, RuleInfo};
 use eventferry_aws::sqs::Sqs;
-use eventferry_aws::ErrorKind;
+use eventferry_aws::{retry, ErrorKind};
 use eventferry_core::names::InstanceId;
 
-use super::policy::{self, PolicyChange};
-use super::{delete_queue, is_ours, remove_rule, retry, rule_prefix, ProvisionError, DEFAULT_BUS};
+use super::apply::{delete_queue, remove_rule, set_policy};
+use super::error::ProvisionError;
+use super::ownership::{arn_account, is_ours, queue_name_of_url, rule_prefix, sqs_queue_name};
+use super::plan::searched_buses;
+use super::policy;
 
 /// Whose resources to sweep.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,145 +124,25 @@ impl fmt::Display for SweepReport {
     }
 }
 
+/// Queue name -> Sids of the owner's rules that deliver to it.
+type Targeted = BTreeMap<String, Vec<String>>;
+
 /// Sweep the resources of `spec.owner`. Listing failures stop the sweep (`Err`); a failure to
 /// remove one resource is recorded in the report and the sweep goes on.
 pub async fn sweep(cfg: &SdkConfig, spec: &SweepSpec) -> Result<SweepReport, ProvisionError> {
     let sqs = Sqs::new(cfg);
     let eb = EventBridge::new(cfg);
-    let owner = spec.instance();
     let mut report = SweepReport {
         dry_run: spec.dry_run,
         ..Default::default()
     };
-
-    // Rules, and the queues they deliver to (queue name -> Sids of our rules).
-    let mut targeted: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut buses = vec![spec.event_bus.clone()];
-    if spec.event_bus != DEFAULT_BUS {
-        buses.push(DEFAULT_BUS.to_owned());
-    }
-    let listing = spec.owner.listing_prefix();
-    for bus in &buses {
-        let rules = retry("ListRules", || eb.list_rules(bus, &listing))
-            .await
-            .map_err(ProvisionError::aws(format!(
-                "list rules {listing}* on bus {bus}"
-            )))?;
-        for rule in rules {
-            if rule.managed_by.is_some() {
-                continue;
-            }
-            let tags = match retry("ListTagsForResource", || eb.tags(&rule.arn)).await {
-                Ok(tags) => tags,
-                Err(e) if e.kind == ErrorKind::NotFound => continue,
-                Err(e) => {
-                    report.errors.push(ProvisionError::aws(format!(
-                        "read the tags of rule {} (bus {bus})",
-                        rule.name
-                    ))(e));
-                    continue;
-                }
-            };
-            if !is_ours(&tags, owner) {
-                continue;
-            }
-            match retry("ListTargetsByRule", || {
-                eb.list_targets_by_rule(&rule.name, bus)
-            })
-            .await
-            {
-                Ok(targets) => {
-                    for t in targets {
-                        if let Some(queue) = sqs_queue_name(&t.arn) {
-                            targeted
-                                .entry(queue.to_owned())
-                                .or_default()
-                                .push(rule.name.clone());
-                        }
-                    }
-                }
-                Err(e) if e.kind == ErrorKind::NotFound => continue,
-                Err(e) => {
-                    report.errors.push(ProvisionError::aws(format!(
-                        "list the targets of rule {} (bus {bus})",
-                        rule.name
-                    ))(e));
-                    continue;
-                }
-            }
-            let label = format!("{} (bus {bus})", rule.name);
-            if spec.dry_run {
-                report.rules.push(label);
-                continue;
-            }
-            match remove_rule(&eb, &rule.name, bus).await {
-                Ok(true) => report.rules.push(label),
-                Ok(false) => {}
-                Err(e) => report.errors.push(e),
-            }
-        }
-    }
-
-    // Queues under the prefix: ours are deleted, others have their policy cleaned.
-    let urls = retry("ListQueues", || sqs.list_queues(&spec.queue_prefix))
-        .await
-        .map_err(ProvisionError::aws(format!(
-            "list queues with prefix {:?}",
-            spec.queue_prefix
-        )))?;
-    let mut foreign: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut deleted_names = Vec::new();
-    for url in urls {
-        let name = url.rsplit('/').next().unwrap_or_default().to_owned();
-        let tags = match retry("ListQueueTags", || sqs.tags(&url)).await {
-            Ok(tags) => tags,
-            Err(e) if e.kind == ErrorKind::NotFound => continue,
-            Err(e) => {
-                report.errors.push(ProvisionError::aws(format!(
-                    "read the tags of queue {name}"
-                ))(e));
-                continue;
-            }
-        };
-        if !is_ours(&tags, owner) {
-            foreign.insert(url, targeted.remove(&name).unwrap_or_default());
-            continue;
-        }
-        deleted_names.push(name.clone());
-        if spec.dry_run {
-            report.queues.push(url);
-            continue;
-        }
-        match delete_queue(&sqs, "queue", &url).await {
-            Ok(true) => report.queues.push(url),
-            Ok(false) => {}
-            Err(e) => report.errors.push(e),
-        }
-    }
-    // Queues our rules delivered to that the prefix did not list.
+    let mut targeted = sweep_rules(&eb, spec, &mut report).await?;
+    let (mut foreign, deleted_names) = sweep_queues(&sqs, spec, &mut targeted, &mut report).await?;
     for (name, sids) in targeted {
-        if deleted_names.contains(&name) {
-            continue;
-        }
-        match retry("GetQueueUrl", || sqs.queue_url(&name)).await {
-            Ok(Some(url)) => {
-                // Only if it is not ours: ours go with cleanup under their own prefix.
-                match retry("ListQueueTags", || sqs.tags(&url)).await {
-                    Ok(tags) if is_ours(&tags, owner) => {}
-                    Ok(_) => foreign.entry(url).or_default().extend(sids),
-                    Err(e) if e.kind == ErrorKind::NotFound => {}
-                    Err(e) => report.errors.push(ProvisionError::aws(format!(
-                        "read the tags of queue {name}"
-                    ))(e)),
-                }
-            }
-            Ok(None) => {}
-            Err(e) => report
-                .errors
-                .push(ProvisionError::aws(format!("look up queue {name}"))(e)),
+        if !deleted_names.contains(&name) {
+            find_foreign_target(&sqs, spec, &name, sids, &mut foreign, &mut report).await;
         }
     }
-
     for (url, sids) in foreign {
         if let Err(e) =
             clean_policy(&sqs, &url, &sids, &spec.owner, spec.dry_run, &mut report).await
@@ -268,6 +151,146 @@ pub async fn sweep(cfg: &SdkConfig, spec: &SweepSpec) -> Result<SweepReport, Pro
         }
     }
     Ok(report)
+}
+
+/// The owner's rules on the searched buses: each one removed (targets first), and the queues it
+/// delivered to remembered.
+async fn sweep_rules(
+    eb: &EventBridge,
+    spec: &SweepSpec,
+    report: &mut SweepReport,
+) -> Result<Targeted, ProvisionError> {
+    let mut targeted = Targeted::new();
+    let listing = spec.owner.listing_prefix();
+    for bus in searched_buses(&spec.event_bus) {
+        let rules = retry(format!("list rules {listing}* on bus {bus}"), || {
+            eb.list_rules(&bus, &listing)
+        })
+        .await?;
+        for rule in rules {
+            if rule.managed_by.is_none() {
+                sweep_rule(eb, spec, &bus, &rule, &mut targeted, report).await;
+            }
+        }
+    }
+    Ok(targeted)
+}
+
+/// One rule: if its tags say it is the owner's, note the queues it delivers to and remove it.
+async fn sweep_rule(
+    eb: &EventBridge,
+    spec: &SweepSpec,
+    bus: &str,
+    rule: &RuleInfo,
+    targeted: &mut Targeted,
+    report: &mut SweepReport,
+) {
+    let label = format!("{} (bus {bus})", rule.name);
+    let tags = match retry(format!("read the tags of rule {label}"), || {
+        eb.tags(&rule.arn)
+    })
+    .await
+    {
+        Ok(tags) => tags,
+        Err(e) if e.kind() == ErrorKind::NotFound => return,
+        Err(e) => return report.errors.push(e.into()),
+    };
+    if !is_ours(&tags, spec.instance()) {
+        return;
+    }
+    match retry(format!("list the targets of rule {label}"), || {
+        eb.list_targets_by_rule(&rule.name, bus)
+    })
+    .await
+    {
+        Ok(targets) => {
+            for queue in targets.iter().filter_map(|t| sqs_queue_name(&t.arn)) {
+                targeted
+                    .entry(queue.to_owned())
+                    .or_default()
+                    .push(rule.name.clone());
+            }
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => return,
+        Err(e) => return report.errors.push(e.into()),
+    }
+    if spec.dry_run {
+        report.rules.push(label);
+        return;
+    }
+    match remove_rule(eb, &rule.name, bus).await {
+        Ok(true) => report.rules.push(label),
+        Ok(false) => {}
+        Err(e) => report.errors.push(e),
+    }
+}
+
+/// Queues under the prefix: the owner's are deleted, the others are returned (URL -> Sids of the
+/// owner's rules that delivered to them) to have their policies cleaned. Also returns the names
+/// of the queues deleted.
+async fn sweep_queues(
+    sqs: &Sqs,
+    spec: &SweepSpec,
+    targeted: &mut Targeted,
+    report: &mut SweepReport,
+) -> Result<(BTreeMap<String, Vec<String>>, Vec<String>), ProvisionError> {
+    let urls = retry(
+        format!("list queues with prefix {:?}", spec.queue_prefix),
+        || sqs.list_queues(&spec.queue_prefix),
+    )
+    .await?;
+    let mut foreign = BTreeMap::new();
+    let mut deleted_names = Vec::new();
+    for url in urls {
+        let name = queue_name_of_url(&url).to_owned();
+        let tags = match retry(format!("read the tags of queue {name}"), || sqs.tags(&url)).await {
+            Ok(tags) => tags,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => {
+                report.errors.push(e.into());
+                continue;
+            }
+        };
+        if !is_ours(&tags, spec.instance()) {
+            foreign.insert(url, targeted.remove(&name).unwrap_or_default());
+            continue;
+        }
+        deleted_names.push(name);
+        if spec.dry_run {
+            report.queues.push(url);
+            continue;
+        }
+        match delete_queue(sqs, "queue", &url).await {
+            Ok(true) => report.queues.push(url),
+            Ok(false) => {}
+            Err(e) => report.errors.push(e),
+        }
+    }
+    Ok((foreign, deleted_names))
+}
+
+/// A queue the owner's rules delivered to that the prefix did not list: if it exists and is not
+/// the owner's (those go with a cleanup under their own prefix), its policy is to be cleaned of
+/// `sids`.
+async fn find_foreign_target(
+    sqs: &Sqs,
+    spec: &SweepSpec,
+    name: &str,
+    sids: Vec<String>,
+    foreign: &mut BTreeMap<String, Vec<String>>,
+    report: &mut SweepReport,
+) {
+    let url = match retry(format!("look up queue {name}"), || sqs.queue_url(name)).await {
+        Ok(Some(url)) => url,
+        Ok(None) => return,
+        Err(e) => return report.errors.push(e.into()),
+    };
+    match retry(format!("read the tags of queue {name}"), || sqs.tags(&url)).await {
+        Ok(tags) if is_ours(&tags, spec.instance()) => {}
+        Ok(_) => foreign.entry(url).or_default().extend(sids),
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => report.errors.push(e.into()),
+    }
 }
 
 /// Remove from a foreign queue's policy the statements `sids` and any of the owner's shape.
@@ -279,25 +302,23 @@ async fn clean_policy(
     dry_run: bool,
     report: &mut SweepReport,
 ) -> Result<(), ProvisionError> {
-    let name = url.rsplit('/').next().unwrap_or_default();
-    let attrs = match retry("GetQueueAttributes", || sqs.attributes(url)).await {
+    let name = queue_name_of_url(url);
+    let attrs = match retry(format!("read the policy of queue {name}"), || {
+        sqs.attributes(url)
+    })
+    .await
+    {
         Ok(a) => a,
-        Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(ProvisionError::aws(format!(
-                "read the policy of queue {name}"
-            ))(e))
-        }
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
     };
     let Some(current) = attrs.get("Policy").filter(|p| !p.trim().is_empty()) else {
         return Ok(());
     };
     let queue_arn = attrs.get("QueueArn").cloned().unwrap_or_default();
-    let account = super::arn_region_account(&queue_arn)
-        .map(|(_, a)| a)
-        .unwrap_or_default();
+    let account = arn_account(&queue_arn).unwrap_or_default();
     // A policy we can't parse is not ours to touch: report and leave it.
-    let change = policy::merge(Some(current), &queue_arn, &account, &[], sids, |sid| {
+    let change = policy::merge(Some(current), &queue_arn, account, &[], sids, |sid| {
         owner.owns_sid(sid)
     })
     .map_err(|source| ProvisionError::Policy {
@@ -309,18 +330,7 @@ async fn clean_policy(
         return Ok(());
     }
     if !dry_run {
-        let document = match change {
-            PolicyChange::Set { document, .. } => document,
-            PolicyChange::Clear { .. } | PolicyChange::Unchanged => String::new(),
-        };
-        let set = HashMap::from([(aws_sdk_sqs::types::QueueAttributeName::Policy, document)]);
-        retry("SetQueueAttributes", || {
-            sqs.set_attributes(url, set.clone())
-        })
-        .await
-        .map_err(ProvisionError::aws(format!(
-            "set the policy of queue {name}"
-        )))?;
+        set_policy(sqs, name, url, &change).await?;
     }
     report.statements.extend(
         removed
@@ -328,15 +338,6 @@ async fn clean_policy(
             .map(|sid| format!("{sid} on queue {url}")),
     );
     Ok(())
-}
-
-/// The queue name in an SQS ARN (`arn:<partition>:sqs:<region>:<account>:<name>`).
-fn sqs_queue_name(arn: &str) -> Option<&str> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    match parts[..] {
-        ["arn", _, "sqs", _, _, name] if !name.is_empty() => Some(name),
-        _ => None,
-    }
 }
 
 impl SweepSpec {
@@ -360,19 +361,6 @@ mod tests {
         assert!(!Owner::AllOwned.owns_sid("eventferry-0123abcd"));
         assert!(!Owner::AllOwned.owns_sid("AllowSns"));
         assert!(!Owner::AllOwned.owns_sid("mine-prod-0123abcd"));
-    }
-
-    #[test]
-    fn sqs_arns() {
-        assert_eq!(
-            sqs_queue_name("arn:aws:sqs:us-east-1:000000000000:orders"),
-            Some("orders")
-        );
-        assert_eq!(
-            sqs_queue_name("arn:aws:lambda:us-east-1:0:function:f"),
-            None
-        );
-        assert_eq!(sqs_queue_name("nope"), None);
     }
 
     #[test]

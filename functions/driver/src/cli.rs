@@ -1,0 +1,167 @@
+//! What the subcommands share on the command line: where AWS is ([`AwsArgs`]), arguments given
+//! as `@FILE`, `-` (stdin) or inline text ([`ArgSource`]), and a tokio runtime for one command
+//! ([`block_on`]).
+
+use std::fmt;
+use std::future::Future;
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::Args;
+use eventferry_aws::AwsOptions;
+
+/// Where AWS is: shared by `cleanup` and `emit`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AwsArgs {
+    /// AWS region, e.g. us-east-1 [default: the standard AWS chain: AWS_REGION, the profile, ...]
+    #[arg(long, env = "EVENTFERRY_REGION", value_name = "REGION")]
+    pub region: Option<String>,
+    /// Endpoint URL for every AWS service, e.g. http://127.0.0.1:4566 for LocalStack
+    /// [default: AWS_ENDPOINT_URL, else the real AWS endpoints]
+    #[arg(long, env = "EVENTFERRY_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+impl AwsArgs {
+    /// Check the flags and load the AWS configuration; `Err` is a message about bad input.
+    pub async fn load(&self) -> Result<aws_config::SdkConfig, String> {
+        if let Some(url) = &self.endpoint_url {
+            let rest = url
+                .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"));
+            if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
+                return Err(format!(
+                    "invalid --endpoint-url {url:?}: use an http:// or https:// URL with a host, \
+                     e.g. http://127.0.0.1:4566"
+                ));
+            }
+        }
+        if let Some(region) = &self.region {
+            if region.is_empty()
+                || !region
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                return Err(format!(
+                    "invalid --region {region:?}: use an AWS region name such as us-east-1"
+                ));
+            }
+        }
+        let cfg = eventferry_aws::load(&AwsOptions {
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+        })
+        .await;
+        if cfg.region().is_none() {
+            return Err(
+                "no AWS region: pass --region, or set EVENTFERRY_REGION or AWS_REGION".to_owned(),
+            );
+        }
+        Ok(cfg)
+    }
+}
+
+/// Where the text of an argument comes from: `@PATH` is a file, `-` (or `@-`) is stdin, anything
+/// else is the text itself. Every flag that takes JSON or a pattern reads it this way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgSource<'a> {
+    Inline(&'a str),
+    File(&'a str),
+    Stdin,
+}
+
+impl<'a> ArgSource<'a> {
+    pub fn of(value: &'a str) -> Self {
+        match value.strip_prefix('@') {
+            Some("-") => ArgSource::Stdin,
+            Some(path) => ArgSource::File(path),
+            None if value == "-" => ArgSource::Stdin,
+            None => ArgSource::Inline(value),
+        }
+    }
+
+    /// The text. `Err` names `flag` and the file (or stdin) that could not be read.
+    pub fn read(&self, flag: &str) -> Result<String, String> {
+        match self {
+            ArgSource::Inline(text) => Ok((*text).to_owned()),
+            ArgSource::File(path) => std::fs::read_to_string(path)
+                .map_err(|e| format!("{flag} @{path}: cannot read the file: {e}")),
+            ArgSource::Stdin => {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .map_err(|e| format!("{flag} -: cannot read stdin: {e}"))?;
+                Ok(text)
+            }
+        }
+    }
+}
+
+/// Where the text came from, for messages about its content: `the value`, `file <path>`, `stdin`.
+impl fmt::Display for ArgSource<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgSource::Inline(_) => f.write_str("the value"),
+            ArgSource::File(path) => write!(f, "file {path}"),
+            ArgSource::Stdin => f.write_str("stdin"),
+        }
+    }
+}
+
+/// Read an `@FILE | - | inline` argument given to `flag` (see [`ArgSource`]).
+pub fn read_arg(flag: &str, value: &str) -> Result<String, String> {
+    ArgSource::of(value).read(flag)
+}
+
+/// The tokio runtime a command runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeFlavor {
+    /// One thread: the short commands (`cleanup`, `emit`).
+    CurrentThread,
+    /// A thread per core: `drive`.
+    MultiThread,
+}
+
+/// Run `command`'s `future` to its exit status on a new runtime; exit 1 if there is none.
+pub fn block_on(
+    command: &str,
+    flavor: RuntimeFlavor,
+    future: impl Future<Output = ExitCode>,
+) -> ExitCode {
+    let mut builder = match flavor {
+        RuntimeFlavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+        RuntimeFlavor::MultiThread => tokio::runtime::Builder::new_multi_thread(),
+    };
+    match builder.enable_all().build() {
+        Ok(runtime) => runtime.block_on(future),
+        Err(e) => {
+            eprintln!("eventferry {command}: can't start the async runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_of_arguments() {
+        assert_eq!(ArgSource::of("{}"), ArgSource::Inline("{}"));
+        assert_eq!(ArgSource::of("@p.json"), ArgSource::File("p.json"));
+        assert_eq!(ArgSource::of("-"), ArgSource::Stdin);
+        assert_eq!(ArgSource::of("@-"), ArgSource::Stdin);
+        assert_eq!(read_arg("--x", "[1]").unwrap(), "[1]");
+        assert_eq!(ArgSource::of("@a/b").to_string(), "file a/b");
+        assert_eq!(ArgSource::of("x").to_string(), "the value");
+    }
+
+    #[test]
+    fn unreadable_files_name_the_flag_and_the_file() {
+        let err = read_arg("--event", "@/nonexistent/e.json").unwrap_err();
+        assert!(
+            err.starts_with("--event @/nonexistent/e.json: cannot read the file: "),
+            "{err}"
+        );
+    }
+}

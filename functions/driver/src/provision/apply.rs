@@ -1,0 +1,618 @@
+//! The AWS calls that make a [`ProvisionSpec`] true: [`provision`] creates or adopts the queue
+//! (and DLQ), the rules, the queue policy statements and the targets, in that order, and removes
+//! the rules this instance and queue no longer want. Also the removal calls that teardown and
+//! cleanup share ([`remove_rule`], [`delete_queue`], [`set_policy`]).
+//!
+//! Every call goes through [`retry`], whose error names the step; `?` turns it into a
+//! [`ProvisionError`].
+
+use std::collections::HashMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_sqs::types::QueueAttributeName;
+use eventferry_aws::eventbridge::{EventBridge, TargetInfo};
+use eventferry_aws::sqs::Sqs;
+use eventferry_aws::{retry, ErrorKind};
+use eventferry_core::names::{target_id, InstanceId};
+use serde_json::Value;
+
+use super::error::ProvisionError;
+use super::ownership::{
+    arn_account, is_ours, owner_tags, rule_prefix, MANAGED_BY, TAG_MANAGED_BY, TAG_OWNER, TAG_QUEUE,
+};
+use super::plan::{
+    plan_rules, redrive_matches, redrive_policy, rule_differs, searched_buses, WantedRule,
+    DLQ_SUFFIX,
+};
+use super::policy::{self, PolicyChange, WantedStatement};
+use super::report::{Change, OwnedRule, ProvisionSpec, ProvisionSummary, Provisioned};
+
+/// Create or adopt the queue, DLQ, rules, targets and policy statements `spec` asks for, and
+/// remove the rules (and statements) of this instance and queue that it no longer asks for.
+pub async fn provision(
+    cfg: &SdkConfig,
+    spec: &ProvisionSpec,
+) -> Result<Provisioned, ProvisionError> {
+    let wanted = plan_rules(spec)?;
+    let sqs = Sqs::new(cfg);
+    let eb = EventBridge::new(cfg);
+    let mut summary = ProvisionSummary::default();
+
+    refuse_dlq_for_a_foreign_queue(&sqs, spec).await?;
+    let dlq = ensure_dlq(&sqs, spec, &mut summary).await?;
+    let queue = ensure_main_queue(&sqs, spec, dlq.as_ref(), &mut summary).await?;
+    let account = arn_account(&queue.arn)
+        .expect("checked in queue_attributes")
+        .to_owned();
+    let rules = ensure_rules(&eb, spec, &wanted, &queue.arn, &mut summary).await?;
+    let stale = stale_rules(&eb, spec, &wanted).await?;
+    let policy_queue = PolicyQueue {
+        name: &spec.queue_name,
+        url: &queue.url,
+        arn: &queue.arn,
+        account: &account,
+    };
+    allow_rules_to_send(&sqs, &policy_queue, spec, &rules, &stale, &mut summary).await?;
+    ensure_targets(&eb, &spec.queue_name, &queue.arn, &rules, &mut summary).await?;
+    remove_stale_rules(&eb, &stale, &mut summary).await?;
+
+    Ok(Provisioned {
+        queue_name: spec.queue_name.clone(),
+        queue_url: queue.url,
+        queue_arn: queue.arn,
+        account,
+        dlq_url: dlq.as_ref().map(|d| d.url.clone()),
+        dlq_owned: dlq.as_ref().is_some_and(|d| d.owned),
+        rules,
+        queue_owned: queue.owned,
+        instance: spec.instance.clone(),
+        summary,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queues
+
+/// A queue as found or created.
+struct QueueState {
+    url: String,
+    arn: String,
+    owned: bool,
+}
+
+/// A foreign queue's redrive policy is not ours to set: with a DLQ asked for, an existing queue
+/// must be eventferry's.
+async fn refuse_dlq_for_a_foreign_queue(
+    sqs: &Sqs,
+    spec: &ProvisionSpec,
+) -> Result<(), ProvisionError> {
+    if spec.dlq_max_receive_count.is_none() {
+        return Ok(());
+    }
+    let (queue_name, instance) = (spec.queue_name.as_str(), &spec.instance);
+    let found = retry(format!("look up queue {queue_name}"), || {
+        sqs.queue_url(queue_name)
+    })
+    .await?;
+    let Some(url) = found else {
+        return Ok(());
+    };
+    let tags = retry(format!("read the tags of queue {queue_name}"), || {
+        sqs.tags(&url)
+    })
+    .await?;
+    if is_ours(&tags, Some(instance)) {
+        return Ok(());
+    }
+    Err(ProvisionError::Conflict(format!(
+        "a dead-letter queue was asked for, but queue {queue_name} exists and is not \
+         eventferry's (tags {TAG_MANAGED_BY}={MANAGED_BY}, {TAG_OWNER}={instance} missing), \
+         so eventferry won't change its RedrivePolicy: drop the DLQ option, or use a queue \
+         name eventferry creates"
+    )))
+}
+
+/// Server-side encryption with SQS-managed keys, on every queue eventferry creates.
+fn sse() -> HashMap<QueueAttributeName, String> {
+    HashMap::from([(QueueAttributeName::SqsManagedSseEnabled, "true".to_owned())])
+}
+
+/// The dead-letter queue, if the spec asks for one. It comes first: the main queue's
+/// RedrivePolicy names it.
+async fn ensure_dlq(
+    sqs: &Sqs,
+    spec: &ProvisionSpec,
+    summary: &mut ProvisionSummary,
+) -> Result<Option<QueueState>, ProvisionError> {
+    if spec.dlq_max_receive_count.is_none() {
+        return Ok(None);
+    }
+    let name = format!("{}{DLQ_SUFFIX}", spec.queue_name);
+    let dlq = ensure_queue(
+        sqs,
+        "dead-letter queue",
+        &name,
+        &spec.instance,
+        sse(),
+        summary,
+    )
+    .await?;
+    Ok(Some(dlq))
+}
+
+/// The queue the rules deliver to: encrypted, with the spec's visibility timeout and the
+/// redrive policy to `dlq`.
+async fn ensure_main_queue(
+    sqs: &Sqs,
+    spec: &ProvisionSpec,
+    dlq: Option<&QueueState>,
+    summary: &mut ProvisionSummary,
+) -> Result<QueueState, ProvisionError> {
+    let mut attrs = sse();
+    if let Some(v) = spec.visibility_timeout {
+        attrs.insert(QueueAttributeName::VisibilityTimeout, v.to_string());
+    }
+    if let (Some(dlq), Some(n)) = (dlq, spec.dlq_max_receive_count) {
+        attrs.insert(
+            QueueAttributeName::RedrivePolicy,
+            redrive_policy(&dlq.arn, n),
+        );
+    }
+    ensure_queue(
+        sqs,
+        "queue",
+        &spec.queue_name,
+        &spec.instance,
+        attrs,
+        summary,
+    )
+    .await
+}
+
+/// Create the queue `name` (tagged, with `attrs`) or find it. For an existing queue of ours,
+/// set the attributes in `attrs` that differ; a foreign queue is left exactly as it is.
+async fn ensure_queue(
+    sqs: &Sqs,
+    label: &str,
+    name: &str,
+    instance: &InstanceId,
+    attrs: HashMap<QueueAttributeName, String>,
+    summary: &mut ProvisionSummary,
+) -> Result<QueueState, ProvisionError> {
+    let found = retry(format!("look up {label} {name}"), || sqs.queue_url(name)).await?;
+    let Some(url) = found else {
+        let url = retry(format!("create {label} {name}"), || {
+            sqs.create_queue(name, attrs.clone(), owner_tags(instance))
+        })
+        .await?;
+        let arn = queue_attributes(sqs, label, name, &url).await?.0;
+        summary.push(Change::Created, format!("{label} {name}"));
+        return Ok(QueueState {
+            url,
+            arn,
+            owned: true,
+        });
+    };
+    let tags = retry(format!("read the tags of {label} {name}"), || {
+        sqs.tags(&url)
+    })
+    .await?;
+    let (arn, current) = queue_attributes(sqs, label, name, &url).await?;
+    if !is_ours(&tags, Some(instance)) {
+        summary.push(
+            Change::Kept,
+            format!(
+                "{label} {name} (not tagged {TAG_MANAGED_BY}={MANAGED_BY}, {TAG_OWNER}={instance}: \
+                 used as it is, never retagged or deleted)"
+            ),
+        );
+        return Ok(QueueState {
+            url,
+            arn,
+            owned: false,
+        });
+    }
+    update_queue_attributes(sqs, label, name, &url, attrs, &current, summary).await?;
+    Ok(QueueState {
+        url,
+        arn,
+        owned: true,
+    })
+}
+
+/// Set the attributes in `wanted` that differ from `current` on a queue of ours.
+async fn update_queue_attributes(
+    sqs: &Sqs,
+    label: &str,
+    name: &str,
+    url: &str,
+    wanted: HashMap<QueueAttributeName, String>,
+    current: &HashMap<String, String>,
+    summary: &mut ProvisionSummary,
+) -> Result<(), ProvisionError> {
+    let changes: HashMap<QueueAttributeName, String> = wanted
+        .into_iter()
+        .filter(|(key, value)| !attribute_matches(key, value, current))
+        .collect();
+    if changes.is_empty() {
+        summary.push(Change::Adopted, format!("{label} {name}"));
+        return Ok(());
+    }
+    let mut what: Vec<&str> = changes.keys().map(QueueAttributeName::as_str).collect();
+    what.sort();
+    retry(format!("update {label} {name}"), || {
+        sqs.set_attributes(url, changes.clone())
+    })
+    .await?;
+    summary.push(
+        Change::Updated,
+        format!("{label} {name} ({})", what.join(", ")),
+    );
+    Ok(())
+}
+
+/// Whether the queue's `current` attributes already say what `key` = `value` wants.
+fn attribute_matches(
+    key: &QueueAttributeName,
+    value: &str,
+    current: &HashMap<String, String>,
+) -> bool {
+    let have = current.get(key.as_str()).map(String::as_str);
+    match key {
+        // A KMS key is encryption too.
+        QueueAttributeName::SqsManagedSseEnabled => {
+            have == Some("true") || current.get("KmsMasterKeyId").is_some_and(|k| !k.is_empty())
+        }
+        QueueAttributeName::RedrivePolicy => {
+            let v: Value = serde_json::from_str(value).unwrap_or_default();
+            redrive_matches(
+                have,
+                v["deadLetterTargetArn"].as_str().unwrap_or_default(),
+                v["maxReceiveCount"].as_i64().unwrap_or_default() as i32,
+            )
+        }
+        _ => have == Some(value),
+    }
+}
+
+/// The queue's ARN and all its attributes.
+async fn queue_attributes(
+    sqs: &Sqs,
+    label: &str,
+    name: &str,
+    url: &str,
+) -> Result<(String, HashMap<String, String>), ProvisionError> {
+    let attrs = retry(format!("read the attributes of {label} {name}"), || {
+        sqs.attributes(url)
+    })
+    .await?;
+    match attrs.get("QueueArn") {
+        Some(arn) if arn_account(arn).is_some() => Ok((arn.clone(), attrs)),
+        other => Err(ProvisionError::Conflict(format!(
+            "{label} {name}: SQS returned no usable QueueArn ({other:?})"
+        ))),
+    }
+}
+
+/// Delete queue `url`; a queue already gone is fine (`Ok(false)`).
+pub(crate) async fn delete_queue(
+    sqs: &Sqs,
+    label: &str,
+    url: &str,
+) -> Result<bool, ProvisionError> {
+    match retry(format!("delete {label} {url}"), || sqs.delete_queue(url)).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules and targets
+
+/// Create, adopt or update each rule we want; all deliver to `queue_arn`.
+async fn ensure_rules(
+    eb: &EventBridge,
+    spec: &ProvisionSpec,
+    wanted: &[WantedRule],
+    queue_arn: &str,
+    summary: &mut ProvisionSummary,
+) -> Result<Vec<OwnedRule>, ProvisionError> {
+    let instance = &spec.instance;
+    let mut tags = owner_tags(instance);
+    tags.insert(TAG_QUEUE.to_owned(), spec.queue_name.clone());
+    let target = target_id(&rule_prefix(instance), queue_arn)
+        .map_err(|e| ProvisionError::invalid("instance id", instance.as_str(), e.to_string()))?;
+    let mut rules = Vec::with_capacity(wanted.len());
+    for want in wanted {
+        let arn = ensure_rule(eb, instance, want, &tags, summary).await?;
+        rules.push(OwnedRule {
+            name: want.name.clone(),
+            arn,
+            bus: want.bus.clone(),
+            target_id: target.clone(),
+        });
+    }
+    Ok(rules)
+}
+
+/// Create rule `want`, or adopt it if it is ours and as wanted, or update it if it is ours and
+/// differs. A rule of that name that is not ours is a conflict. Returns the rule's ARN.
+async fn ensure_rule(
+    eb: &EventBridge,
+    instance: &InstanceId,
+    want: &WantedRule,
+    tags: &HashMap<String, String>,
+    summary: &mut ProvisionSummary,
+) -> Result<String, ProvisionError> {
+    let label = format!("rule {} (bus {})", want.name, want.bus);
+    let put = || {
+        eb.put_rule(
+            &want.name,
+            &want.bus,
+            &want.trigger,
+            &want.description,
+            tags,
+        )
+    };
+    let found = retry(format!("look up {label}"), || {
+        eb.describe_rule(&want.name, &want.bus)
+    })
+    .await?;
+    let Some(have) = found else {
+        let arn = retry(format!("create {label}"), put).await?;
+        summary.push(Change::Created, label);
+        return Ok(arn);
+    };
+    let rule_tags = retry(format!("read the tags of {label}"), || eb.tags(&have.arn)).await?;
+    if !is_ours(&rule_tags, Some(instance)) || have.managed_by.is_some() {
+        return Err(ProvisionError::Conflict(format!(
+            "{label} exists but is not tagged {TAG_MANAGED_BY}={MANAGED_BY}, \
+             {TAG_OWNER}={instance}; eventferry won't take it over: delete it or use \
+             another instance id"
+        )));
+    }
+    if rule_differs(&have, want) {
+        let arn = retry(format!("update {label}"), put).await?;
+        summary.push(Change::Updated, label);
+        Ok(arn)
+    } else {
+        summary.push(Change::Adopted, label);
+        Ok(have.arn)
+    }
+}
+
+/// A rule by name and bus.
+#[derive(Debug, Clone)]
+struct RuleRef {
+    name: String,
+    bus: String,
+}
+
+/// Rules of this instance for this queue (by tags) that `wanted` no longer has, on the spec's bus
+/// and the default bus (where schedule rules live).
+async fn stale_rules(
+    eb: &EventBridge,
+    spec: &ProvisionSpec,
+    wanted: &[WantedRule],
+) -> Result<Vec<RuleRef>, ProvisionError> {
+    let prefix = rule_prefix(&spec.instance);
+    let listing = format!("{prefix}-");
+    let mut stale = Vec::new();
+    for bus in searched_buses(&spec.event_bus) {
+        let found = retry(format!("list rules {listing}* on bus {bus}"), || {
+            eb.list_rules(&bus, &listing)
+        })
+        .await?;
+        for rule in found {
+            if wanted.iter().any(|w| w.name == rule.name && w.bus == bus)
+                || !policy::is_owned_sid(&rule.name, &prefix)
+            {
+                continue;
+            }
+            let step = format!("read the tags of rule {} (bus {bus})", rule.name);
+            let tags = match retry(step, || eb.tags(&rule.arn)).await {
+                Ok(tags) => tags,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if is_ours(&tags, Some(&spec.instance))
+                && tags.get(TAG_QUEUE).map(String::as_str) == Some(spec.queue_name.as_str())
+            {
+                stale.push(RuleRef {
+                    name: rule.name,
+                    bus: bus.clone(),
+                });
+            }
+        }
+    }
+    Ok(stale)
+}
+
+/// Make each rule deliver to the queue, once the queue accepts the rules' messages.
+async fn ensure_targets(
+    eb: &EventBridge,
+    queue_name: &str,
+    queue_arn: &str,
+    rules: &[OwnedRule],
+    summary: &mut ProvisionSummary,
+) -> Result<(), ProvisionError> {
+    for rule in rules {
+        let label = format!("the target of rule {} (bus {})", rule.name, rule.bus);
+        let targets = retry(format!("list {label}"), || {
+            eb.list_targets_by_rule(&rule.name, &rule.bus)
+        })
+        .await?;
+        if targets
+            .iter()
+            .any(|t| t.id == rule.target_id && t.arn == queue_arn)
+        {
+            continue;
+        }
+        let target = [TargetInfo {
+            id: rule.target_id.clone(),
+            arn: queue_arn.to_owned(),
+        }];
+        retry(format!("set {label}"), || {
+            eb.put_targets(&rule.name, &rule.bus, &target)
+        })
+        .await?;
+        summary.push(
+            Change::Created,
+            format!(
+                "target {} of rule {} -> queue {queue_name}",
+                rule.target_id, rule.name
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Finally remove the stale rules.
+async fn remove_stale_rules(
+    eb: &EventBridge,
+    stale: &[RuleRef],
+    summary: &mut ProvisionSummary,
+) -> Result<(), ProvisionError> {
+    for rule in stale {
+        remove_rule(eb, &rule.name, &rule.bus).await?;
+        summary.push(
+            Change::Removed,
+            format!("rule {} (bus {})", rule.name, rule.bus),
+        );
+    }
+    Ok(())
+}
+
+/// Remove every target of rule `name` on `bus`, then the rule. A rule already gone is fine
+/// (`Ok(false)`).
+pub(crate) async fn remove_rule(
+    eb: &EventBridge,
+    name: &str,
+    bus: &str,
+) -> Result<bool, ProvisionError> {
+    let label = format!("rule {name} (bus {bus})");
+    let targets = match retry(format!("list the targets of {label}"), || {
+        eb.list_targets_by_rule(name, bus)
+    })
+    .await
+    {
+        Ok(t) => t,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let ids: Vec<String> = targets.into_iter().map(|t| t.id).collect();
+    if !ids.is_empty() {
+        match retry(format!("remove the targets of {label}"), || {
+            eb.remove_targets(name, bus, &ids)
+        })
+        .await
+        {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match retry(format!("delete {label}"), || eb.delete_rule(name, bus)).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policy
+
+/// The queue whose policy is merged.
+pub(crate) struct PolicyQueue<'a> {
+    pub name: &'a str,
+    pub url: &'a str,
+    pub arn: &'a str,
+    pub account: &'a str,
+}
+
+/// Our statements in (one per rule), the stale rules' out, everyone else's untouched.
+async fn allow_rules_to_send(
+    sqs: &Sqs,
+    queue: &PolicyQueue<'_>,
+    spec: &ProvisionSpec,
+    rules: &[OwnedRule],
+    stale: &[RuleRef],
+    summary: &mut ProvisionSummary,
+) -> Result<(), ProvisionError> {
+    let statements: Vec<WantedStatement> = rules
+        .iter()
+        .map(|r| WantedStatement {
+            sid: r.name.clone(),
+            rule_arn: r.arn.clone(),
+        })
+        .collect();
+    let stale_names: Vec<String> = stale.iter().map(|r| r.name.clone()).collect();
+    let prefix = rule_prefix(&spec.instance);
+    let owned = |sid: &str| policy::is_owned_sid(sid, &prefix);
+    apply_policy(sqs, queue, &statements, &stale_names, owned, summary).await?;
+    Ok(())
+}
+
+/// Read the queue's policy, merge (see [`policy::merge`]), and write it back if it changed.
+/// Returns the Sids removed.
+pub(crate) async fn apply_policy(
+    sqs: &Sqs,
+    queue: &PolicyQueue<'_>,
+    wanted: &[WantedStatement],
+    remove: &[String],
+    owned: impl Fn(&str) -> bool,
+    summary: &mut ProvisionSummary,
+) -> Result<Vec<String>, ProvisionError> {
+    let name = queue.name;
+    let attrs = retry(format!("read the policy of queue {name}"), || {
+        sqs.attributes(queue.url)
+    })
+    .await?;
+    let current = attrs.get("Policy").map(String::as_str);
+    let change = policy::merge(current, queue.arn, queue.account, wanted, remove, owned).map_err(
+        |source| ProvisionError::Policy {
+            queue: name.to_owned(),
+            source,
+        },
+    )?;
+    if change == PolicyChange::Unchanged {
+        return Ok(Vec::new());
+    }
+    set_policy(sqs, name, queue.url, &change).await?;
+    let statement = |sid: &String| format!("policy statement {sid} on queue {name}");
+    if let PolicyChange::Set {
+        added, replaced, ..
+    } = &change
+    {
+        for sid in added {
+            summary.push(Change::Created, statement(sid));
+        }
+        for sid in replaced {
+            summary.push(Change::Updated, statement(sid));
+        }
+    }
+    for sid in change.removed() {
+        summary.push(Change::Removed, statement(sid));
+    }
+    Ok(change.removed().to_vec())
+}
+
+/// Write a policy change to queue `name` at `url` (an empty policy for `Clear`).
+pub(crate) async fn set_policy(
+    sqs: &Sqs,
+    name: &str,
+    url: &str,
+    change: &PolicyChange,
+) -> Result<(), ProvisionError> {
+    let document = match change {
+        PolicyChange::Set { document, .. } => document.clone(),
+        PolicyChange::Clear { .. } | PolicyChange::Unchanged => String::new(),
+    };
+    let set = HashMap::from([(QueueAttributeName::Policy, document)]);
+    retry(format!("set the policy of queue {name}"), || {
+        sqs.set_attributes(url, set.clone())
+    })
+    .await?;
+    Ok(())
+}

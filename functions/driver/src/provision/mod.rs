@@ -1,0 +1,35 @@
+//! Provisioning and teardown of the resources `eventferry drive` uses: the queue (and its
+//! dead-letter queue), one EventBridge rule per pattern (and one for a schedule), each with the
+//! queue as its target, and the queue policy statements that let those rules send.
+//!
+//! Everything is idempotent and owned:
+//!
+//! - eventferry's resources carry the tags `managed-by=eventferry` and
+//!   `eventferry-owner=<instance>` (rules also `eventferry-queue=<queue>`), set when they are
+//!   created; a queue without them is *foreign*: used, never retagged, never deleted
+//!   ([`ownership`]);
+//! - rule names are deterministic, `eventferry-<instance>-<hash>` with the hash over the queue name
+//!   and the canonical pattern (or schedule expression), so a restart adopts the rules it made
+//!   instead of adding new ones, and a changed pattern yields a new rule while the old one is
+//!   removed;
+//! - the queue policy is merged (see [`policy`]): one statement per rule, `Sid` = rule name, and
+//!   statements of others are never touched.
+//!
+//! The rooms follow the lifecycle: [`report`] (what is asked for and what comes back), [`plan`]
+//! (pure checks and the rules wanted), [`apply`] (the AWS calls of [`provision`]), [`teardown`]
+//! (undo one provisioning), [`sweep`] (`eventferry cleanup`: what a killed driver left), and
+//! [`error`]. Transient AWS errors are retried with [`eventferry_aws::retry`].
+
+pub mod apply;
+pub mod error;
+pub mod ownership;
+pub mod plan;
+pub mod policy;
+pub mod report;
+pub mod sweep;
+pub mod teardown;
+
+pub use apply::provision;
+pub use error::ProvisionError;
+pub use report::{Change, OwnedRule, ProvisionSpec, ProvisionSummary, Provisioned, TeardownReport};
+pub use teardown::teardown;

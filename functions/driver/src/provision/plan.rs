@@ -1,0 +1,384 @@
+//! Pure planning, no I/O: check a [`ProvisionSpec`] and work out the rules it wants
+//! ([`plan_rules`]), and compare what exists with what is wanted ([`rule_differs`],
+//! [`redrive_matches`]).
+
+use eventferry_aws::eventbridge::{RuleInfo, RuleTrigger};
+use eventferry_core::names::{canonical_json, rule_name};
+use eventferry_core::schedule::ScheduleExpression;
+use serde_json::Value;
+
+use super::error::ProvisionError;
+use super::ownership::rule_prefix;
+use super::report::ProvisionSpec;
+
+/// Suffix of the dead-letter queue's name.
+pub const DLQ_SUFFIX: &str = "-dlq";
+/// The default event bus; schedule rules always live there.
+pub const DEFAULT_BUS: &str = "default";
+/// Longest SQS queue name (AWS's limit).
+pub const MAX_QUEUE_NAME: usize = 80;
+
+/// A rule eventferry wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WantedRule {
+    pub name: String,
+    pub bus: String,
+    pub trigger: RuleTrigger,
+    pub description: String,
+}
+
+/// The one rule for queue names, used by `drive`'s flag check and by provisioning: `Err` says
+/// what is wrong with `name` and what would be right.
+///
+/// AWS allows 1-80 characters from A-Z a-z 0-9 - _ (plus `.fifo` for FIFO queues, which
+/// eventferry does not support). With a dead-letter queue (`with_dlq`) eventferry also creates
+/// `<name>-dlq`, which must fit the same 80, so the name itself may then have at most
+/// 80 - 4 = 76 characters.
+pub fn check_queue_name(name: &str, with_dlq: bool) -> Result<(), String> {
+    let problem = if name.is_empty() {
+        "it is empty".to_owned()
+    } else if name.ends_with(".fifo") {
+        "FIFO queues are not supported; use a standard queue name without .fifo".to_owned()
+    } else if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        format!("it contains {c:?}; use 1-{MAX_QUEUE_NAME} characters from A-Z a-z 0-9 - _")
+    } else if name.len() > MAX_QUEUE_NAME {
+        format!(
+            "it is {} characters long; use at most {MAX_QUEUE_NAME}",
+            name.len()
+        )
+    } else if with_dlq && name.len() + DLQ_SUFFIX.len() > MAX_QUEUE_NAME {
+        format!(
+            "with a dead-letter queue it may be at most {} characters long (the DLQ is <queue>{DLQ_SUFFIX})",
+            MAX_QUEUE_NAME - DLQ_SUFFIX.len()
+        )
+    } else {
+        return Ok(());
+    };
+    Err(problem)
+}
+
+/// The buses an instance's rules can be on: `bus`, and the default bus (where schedule rules
+/// live).
+pub fn searched_buses(bus: &str) -> Vec<String> {
+    let mut buses = vec![bus.to_owned()];
+    if bus != DEFAULT_BUS {
+        buses.push(DEFAULT_BUS.to_owned());
+    }
+    buses
+}
+
+/// Check the spec's inputs; each error names the input and says what would be right.
+fn check_spec(spec: &ProvisionSpec) -> Result<(), ProvisionError> {
+    check_queue_name(&spec.queue_name, spec.dlq_max_receive_count.is_some())
+        .map_err(|problem| ProvisionError::invalid("queue name", &spec.queue_name, problem))?;
+    if let Some(n) = spec.dlq_max_receive_count {
+        if !(1..=1000).contains(&n) {
+            return Err(ProvisionError::invalid(
+                "DLQ max receive count",
+                &n.to_string(),
+                "use 1-1000",
+            ));
+        }
+    }
+    if let Some(v) = spec.visibility_timeout {
+        if !(0..=43_200).contains(&v) {
+            return Err(ProvisionError::invalid(
+                "visibility timeout",
+                &v.to_string(),
+                "use 0-43200 seconds",
+            ));
+        }
+    }
+    if spec.event_bus.trim().is_empty() {
+        return Err(ProvisionError::invalid(
+            "event bus",
+            &spec.event_bus,
+            "use `default` or the name of a custom event bus",
+        ));
+    }
+    Ok(())
+}
+
+/// Check the spec and work out the rules it wants: one per distinct pattern on the spec's bus,
+/// and one for the schedule on the default bus.
+pub fn plan_rules(spec: &ProvisionSpec) -> Result<Vec<WantedRule>, ProvisionError> {
+    check_spec(spec)?;
+    let mut rules: Vec<WantedRule> = Vec::new();
+    for pattern in &spec.patterns {
+        let rule = pattern_rule(spec, pattern)?;
+        if !rules.iter().any(|r| r.name == rule.name) {
+            rules.push(rule); // the same pattern twice is one rule
+        }
+    }
+    if let Some(schedule) = &spec.schedule {
+        rules.push(schedule_rule(spec, schedule)?);
+    }
+    Ok(rules)
+}
+
+fn pattern_rule(spec: &ProvisionSpec, pattern: &Value) -> Result<WantedRule, ProvisionError> {
+    if !pattern.is_object() {
+        return Err(ProvisionError::invalid(
+            "event pattern",
+            &pattern.to_string(),
+            "use a JSON object, e.g. {\"source\":[\"aws.s3\"]}",
+        ));
+    }
+    let canonical = canonical_json(pattern);
+    Ok(WantedRule {
+        name: wanted_rule_name(spec, &canonical)?,
+        bus: spec.event_bus.clone(),
+        trigger: RuleTrigger::Pattern(canonical),
+        description: rule_description(spec, "events matching a pattern"),
+    })
+}
+
+fn schedule_rule(spec: &ProvisionSpec, schedule: &str) -> Result<WantedRule, ProvisionError> {
+    let expr = ScheduleExpression::parse(schedule)
+        .map_err(|e| ProvisionError::invalid("schedule expression", schedule, e.to_string()))?;
+    let expr = expr.as_str().to_owned();
+    Ok(WantedRule {
+        name: wanted_rule_name(spec, &expr)?,
+        bus: DEFAULT_BUS.to_owned(),
+        description: rule_description(spec, &format!("schedule {expr}")),
+        trigger: RuleTrigger::Schedule(expr),
+    })
+}
+
+/// `eventferry-<instance>-<hash of the queue name and the trigger>`.
+fn wanted_rule_name(spec: &ProvisionSpec, trigger: &str) -> Result<String, ProvisionError> {
+    rule_name(
+        &rule_prefix(&spec.instance),
+        &format!("{}\n{trigger}", spec.queue_name),
+    )
+    .map_err(|e| ProvisionError::invalid("instance id", spec.instance.as_str(), e.to_string()))
+}
+
+fn rule_description(spec: &ProvisionSpec, what: &str) -> String {
+    format!(
+        "eventferry instance {}: {what} to SQS queue {}",
+        spec.instance, spec.queue_name
+    )
+}
+
+/// Whether the rule as it is differs from what we want.
+pub fn rule_differs(have: &RuleInfo, want: &WantedRule) -> bool {
+    let trigger_differs = match &want.trigger {
+        RuleTrigger::Pattern(p) => match have
+            .event_pattern
+            .as_deref()
+            .map(serde_json::from_str::<Value>)
+        {
+            Some(Ok(v)) => canonical_json(&v) != *p,
+            _ => true,
+        },
+        RuleTrigger::Schedule(s) => have.schedule_expression.as_deref() != Some(s.as_str()),
+    };
+    trigger_differs
+        || have.state.as_deref() != Some("ENABLED")
+        || have.description.as_deref() != Some(want.description.as_str())
+}
+
+/// The RedrivePolicy document for `dlq_arn`.
+pub fn redrive_policy(dlq_arn: &str, max_receive_count: i32) -> String {
+    serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
+        .to_string()
+}
+
+/// Whether an existing RedrivePolicy already says the same (AWS renders the count as a number
+/// or a string).
+pub fn redrive_matches(existing: Option<&str>, dlq_arn: &str, max_receive_count: i32) -> bool {
+    let Some(Ok(v)) = existing.map(serde_json::from_str::<Value>) else {
+        return false;
+    };
+    let count = match &v["maxReceiveCount"] {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    };
+    v["deadLetterTargetArn"].as_str() == Some(dlq_arn)
+        && count == Some(i64::from(max_receive_count))
+}
+
+#[cfg(test)]
+mod tests {
+    use eventferry_core::names::InstanceId;
+    use serde_json::json;
+
+    use super::super::policy;
+    use super::*;
+
+    fn spec() -> ProvisionSpec {
+        ProvisionSpec {
+            queue_name: "orders".into(),
+            event_bus: "default".into(),
+            patterns: vec![json!({"source": ["aws.s3"]})],
+            schedule: None,
+            instance: InstanceId::new("prod").unwrap(),
+            dlq_max_receive_count: None,
+            visibility_timeout: None,
+        }
+    }
+
+    #[test]
+    fn plan_names_are_deterministic_valid_and_key_order_free() {
+        let mut s = spec();
+        s.patterns = vec![
+            json!({"source": ["aws.s3"], "detail-type": ["Object Created"]}),
+            json!({"detail-type": ["Object Created"], "source": ["aws.s3"]}),
+            json!({"source": ["aws.ec2"]}),
+        ];
+        s.schedule = Some("rate(5 minutes)".into());
+        let rules = plan_rules(&s).unwrap();
+        assert_eq!(rules.len(), 3, "equal patterns give one rule: {rules:?}");
+        assert_eq!(plan_rules(&s).unwrap(), rules);
+        for r in &rules {
+            assert!(r.name.starts_with("eventferry-prod-"), "{}", r.name);
+            assert!(r.name.len() <= 64);
+            eventferry_core::names::validate_rule_name(&r.name).unwrap();
+            assert!(policy::is_owned_sid(&r.name, "eventferry-prod"));
+            assert!(r.description.contains("eventferry") && r.description.contains("prod"));
+        }
+        assert_eq!(rules[2].bus, "default");
+        assert_eq!(
+            rules[2].trigger,
+            RuleTrigger::Schedule("rate(5 minutes)".into())
+        );
+
+        // Another queue gives other names; a long instance id still fits.
+        let mut other = s.clone();
+        other.queue_name = "payments".into();
+        assert_ne!(plan_rules(&other).unwrap()[0].name, rules[0].name);
+        other.instance = InstanceId::new(&"x".repeat(40)).unwrap();
+        for r in plan_rules(&other).unwrap() {
+            assert!(r.name.len() <= 64, "{}", r.name);
+        }
+    }
+
+    #[test]
+    fn schedule_rules_go_to_the_default_bus() {
+        let mut s = spec();
+        s.event_bus = "custom".into();
+        s.schedule = Some("cron(0 12 * * ? *)".into());
+        let rules = plan_rules(&s).unwrap();
+        assert_eq!(rules[0].bus, "custom");
+        assert_eq!(rules[1].bus, "default");
+        assert_eq!(searched_buses("custom"), ["custom", "default"]);
+        assert_eq!(searched_buses("default"), ["default"]);
+    }
+
+    type Mutation = Box<dyn Fn(&mut ProvisionSpec)>;
+
+    #[test]
+    fn plan_rejects_bad_input_naming_it() {
+        let cases: Vec<(Mutation, &str)> = vec![
+            (
+                Box::new(|s| s.queue_name = "a b".into()),
+                "invalid queue name \"a b\": it contains ' '",
+            ),
+            (
+                Box::new(|s| s.queue_name = "q.fifo".into()),
+                "FIFO queues are not supported",
+            ),
+            (
+                Box::new(|s| s.queue_name = "q".repeat(81)),
+                "use at most 80",
+            ),
+            (Box::new(|s| s.queue_name = String::new()), "it is empty"),
+            (
+                Box::new(|s| {
+                    s.queue_name = "q".repeat(78);
+                    s.dlq_max_receive_count = Some(3);
+                }),
+                "at most 76 characters",
+            ),
+            (
+                Box::new(|s| s.dlq_max_receive_count = Some(0)),
+                "invalid DLQ max receive count \"0\": use 1-1000",
+            ),
+            (
+                Box::new(|s| s.visibility_timeout = Some(50_000)),
+                "use 0-43200 seconds",
+            ),
+            (
+                Box::new(|s| s.schedule = Some("rate(1 minutes)".into())),
+                "invalid schedule expression",
+            ),
+            (
+                Box::new(|s| s.patterns = vec![json!([1])]),
+                "invalid event pattern",
+            ),
+            (
+                Box::new(|s| s.event_bus = String::new()),
+                "invalid event bus",
+            ),
+        ];
+        for (mutate, expected) in cases {
+            let mut s = spec();
+            mutate(&mut s);
+            let err = plan_rules(&s).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            assert!(
+                err.to_string().contains(expected),
+                "{err} should contain {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn queue_names_fit_aws_limit_with_room_for_the_dlq() {
+        assert_eq!(check_queue_name(&"q".repeat(80), false), Ok(()));
+        assert_eq!(check_queue_name(&"q".repeat(76), true), Ok(()));
+        let err = check_queue_name(&"q".repeat(77), true).unwrap_err();
+        assert!(err.contains("at most 76 characters"), "{err}");
+        let err = check_queue_name(&"q".repeat(81), false).unwrap_err();
+        assert!(err.contains("use at most 80"), "{err}");
+        assert_eq!(check_queue_name("orders_1-a", true), Ok(()));
+    }
+
+    #[test]
+    fn rule_drift_is_detected() {
+        let want = plan_rules(&spec()).unwrap().remove(0);
+        let same = RuleInfo {
+            name: want.name.clone(),
+            arn: "arn".into(),
+            event_pattern: Some(r#"{ "source" : ["aws.s3"] }"#.into()),
+            state: Some("ENABLED".into()),
+            description: Some(want.description.clone()),
+            ..Default::default()
+        };
+        assert!(!rule_differs(&same, &want));
+        for changed in [
+            RuleInfo {
+                state: Some("DISABLED".into()),
+                ..same.clone()
+            },
+            RuleInfo {
+                description: Some("edited".into()),
+                ..same.clone()
+            },
+            RuleInfo {
+                event_pattern: Some(r#"{"source":["aws.ec2"]}"#.into()),
+                ..same.clone()
+            },
+        ] {
+            assert!(rule_differs(&changed, &want), "{changed:?}");
+        }
+    }
+
+    #[test]
+    fn redrive_policy_comparison() {
+        let p = redrive_policy("arn:aws:sqs:r:1:q-dlq", 5);
+        assert!(redrive_matches(Some(&p), "arn:aws:sqs:r:1:q-dlq", 5));
+        assert!(redrive_matches(
+            Some(r#"{"deadLetterTargetArn":"arn:aws:sqs:r:1:q-dlq","maxReceiveCount":"5"}"#),
+            "arn:aws:sqs:r:1:q-dlq",
+            5
+        ));
+        assert!(!redrive_matches(Some(&p), "arn:aws:sqs:r:1:q-dlq", 6));
+        assert!(!redrive_matches(None, "arn:aws:sqs:r:1:q-dlq", 5));
+    }
+}
