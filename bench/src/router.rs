@@ -23,7 +23,9 @@ use eventferry_core::mapping::parse_structured_value;
 use eventferry_core::route::{EventView, InvocationResult, Router};
 use eventferry_core::subscription::Config;
 use eventferry_router::config::Settings;
-use eventferry_router::ports::{HttpAnswer, HttpPoster, QueueWriter, ResponseReceiver, SystemSink};
+use eventferry_router::ports::{
+    EmitError, HttpAnswer, HttpPoster, PostError, QueueWriter, ResponseReceiver, SystemSink,
+};
 use eventferry_router::{Handler, Ports};
 use serde_json::{json, Value};
 
@@ -114,7 +116,7 @@ impl HttpPoster for NoHttp {
         _url: &str,
         _headers: &[(String, String)],
         body: Vec<u8>,
-    ) -> Result<HttpAnswer, String> {
+    ) -> Result<HttpAnswer, PostError> {
         black_box(body);
         Ok(HttpAnswer {
             status: 200,
@@ -124,14 +126,14 @@ impl HttpPoster for NoHttp {
 }
 struct NoQueue;
 impl QueueWriter for NoQueue {
-    async fn send(&self, _url: &str, body: String, _delay: u32) -> Result<(), String> {
+    async fn send(&self, _url: &str, body: String, _delay: u32) -> Result<(), AwsError> {
         black_box(body);
         Ok(())
     }
 }
 struct NoSink;
 impl SystemSink for NoSink {
-    async fn emit(&self, events: &[cloudevents::Event]) -> Result<(), String> {
+    async fn emit(&self, events: &[cloudevents::Event]) -> Result<(), EmitError> {
         black_box(events.len());
         Ok(())
     }

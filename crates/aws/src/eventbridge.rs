@@ -427,6 +427,28 @@ impl EventBridge {
     }
 }
 
+/// The entries a [`EventBridge::put_events`] call refused, as one error naming how many and the
+/// first one's reason; `None` when every entry was put. Throttling and internal failures are
+/// [`ErrorKind::Transient`].
+pub fn refused_entries(results: &[EntryResult]) -> Option<AwsError> {
+    let failed: Vec<&EntryFailure> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    let first = failed.first()?;
+    let kind = match first.code.as_str() {
+        "ThrottlingException" | "InternalFailure" | "InternalException" => ErrorKind::Transient,
+        _ => ErrorKind::Other,
+    };
+    Some(AwsError {
+        operation: "PutEvents",
+        kind,
+        code: Some(first.code.clone()),
+        message: format!(
+            "{} of {} entries failed; first: {first}",
+            failed.len(),
+            results.len()
+        ),
+    })
+}
+
 /// An error for a batch call that answered but refused some entries.
 fn entry_error(
     operation: &'static str,
@@ -465,6 +487,26 @@ mod tests {
             detail: "x".repeat(detail_len),
             resources: vec!["r".into()],
         }
+    }
+
+    #[test]
+    fn refused_entries_name_the_first_reason() {
+        assert!(refused_entries(&[Ok("1".into())]).is_none());
+        let refused = |code: &str| {
+            Err(EntryFailure {
+                code: code.into(),
+                message: "no".into(),
+            })
+        };
+        let err = refused_entries(&[Ok("1".into()), refused("ThrottlingException")]).unwrap();
+        assert_eq!(
+            err.to_string(),
+            "PutEvents: 1 of 2 entries failed; first: no (ThrottlingException)"
+        );
+        assert!(err.is_transient());
+        let err = refused_entries(&[refused("AccessDeniedException")]).unwrap();
+        assert_eq!(err.kind, ErrorKind::Other);
+        assert_eq!(err.code.as_deref(), Some("AccessDeniedException"));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! SQS: the queue the driver polls, behind [`MessageQueue`] so the delivery loop can be tested
-//! in-process, and [`Sqs`] for provisioning.
+//! in-process, and [`Sqs`] for provisioning and for the router's retry and dead-letter
+//! messages. [`receive_count`] and [`sent_timestamp_millis`] read a message's system attributes
+//! for every caller (the driver's `ReceiveMessage` results, the router's Lambda SQS events).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -29,18 +31,30 @@ pub struct ReceivedMessage {
 impl ReceivedMessage {
     /// How many times SQS has handed this message out, including this time.
     pub fn receive_count(&self) -> u32 {
-        self.attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1)
+        receive_count(&self.attributes)
     }
 
     /// When the message was sent, in epoch milliseconds, if SQS said.
     pub fn sent_timestamp_millis(&self) -> Option<i64> {
-        self.attributes
-            .get("SentTimestamp")
-            .and_then(|v| v.parse().ok())
+        sent_timestamp_millis(&self.attributes)
     }
+}
+
+/// `ApproximateReceiveCount` from a message's system attributes (as `ReceiveMessage` or a
+/// Lambda SQS event carries them): how many times SQS has handed the message out, this time
+/// included; at least 1, and 1 when absent or not a number.
+pub fn receive_count(attributes: &HashMap<String, String>) -> u32 {
+    attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// `SentTimestamp` from a message's system attributes: when it was sent, in epoch
+/// milliseconds, if SQS said.
+pub fn sent_timestamp_millis(attributes: &HashMap<String, String>) -> Option<i64> {
+    attributes.get("SentTimestamp").and_then(|v| v.parse().ok())
 }
 
 /// One entry of a batch delete: the caller's id for it and the receipt handle.
@@ -236,6 +250,25 @@ impl Sqs {
         }
     }
 
+    /// Send one message to the queue at `url`, visible after `delay_secs` (at most 900: more is
+    /// sent as 900).
+    pub async fn send_message(
+        &self,
+        url: &str,
+        body: String,
+        delay_secs: u32,
+    ) -> Result<(), AwsError> {
+        self.client
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .delay_seconds(delay_secs.min(900) as i32)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("SendMessage", e))?;
+        Ok(())
+    }
+
     /// The queue at `url` as a [`MessageQueue`].
     pub fn queue(&self, url: impl Into<String>) -> SqsQueue {
         SqsQueue {
@@ -320,5 +353,36 @@ impl MessageQueue for SqsQueue {
             .await
             .map_err(|e| AwsError::from_sdk("ChangeMessageVisibility", e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attributes(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn system_attributes_parse_with_safe_defaults() {
+        let a = attributes(&[
+            ("ApproximateReceiveCount", "3"),
+            ("SentTimestamp", "1714557600000"),
+        ]);
+        assert_eq!(receive_count(&a), 3);
+        assert_eq!(sent_timestamp_millis(&a), Some(1_714_557_600_000));
+        for odd in ["0", "x", ""] {
+            let a = attributes(&[("ApproximateReceiveCount", odd)]);
+            assert_eq!(receive_count(&a), 1, "{odd:?}");
+        }
+        for odd in ["x", "", "1.5"] {
+            let a = attributes(&[("SentTimestamp", odd)]);
+            assert_eq!(sent_timestamp_millis(&a), None, "{odd:?}");
+        }
+        assert_eq!(receive_count(&attributes(&[])), 1);
     }
 }

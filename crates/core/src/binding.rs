@@ -1,6 +1,13 @@
 //! The CloudEvents HTTP protocol binding: decoding a request in binary or structured mode, and
 //! encoding an event for an HTTP target. Pure: headers and bodies in, headers and bodies out.
 //!
+//! The one binding of the project: the router's HTTP targets and the driver's HTTP sink both
+//! encode here and POST with `eventferry_http`, so an event leaves in one wire form. Binary mode
+//! follows the HTTP binding 1.0.2: attribute values percent-encoded (space, `"`, `%` and
+//! anything outside printable ASCII), `ce-time` in the same RFC 3339 form as the structured
+//! JSON (`Z` for UTC), and `Content-Type` the `datacontenttype`, or `application/json` for JSON
+//! data without one.
+//!
 //! Decoding reuses [`crate::mapping::parse_structured_value`], so an event received over HTTP
 //! is checked by exactly the rules of every other input.
 
@@ -49,31 +56,9 @@ pub fn decode_request<'h>(
     ce_headers: &[(&'h str, &'h str)],
     body: &[u8],
 ) -> Result<Event, HttpError> {
-    if body.len() > MAX_EVENT_BYTES {
-        return Err(HttpError {
-            status: 413,
-            reason: format!(
-                "the event is {} bytes; the limit is {MAX_EVENT_BYTES} bytes (256 KiB)",
-                body.len()
-            ),
-        });
-    }
-    if !method.eq_ignore_ascii_case("POST") {
-        return Err(HttpError {
-            status: 405,
-            reason: format!("method {method} is not allowed: POST the CloudEvent"),
-        });
-    }
+    check_request(method, body)?;
     let content_type = header("content-type").map(str::trim);
-    let media = content_type
-        .map(|ct| {
-            ct.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
+    let media = content_type.map(media_type).unwrap_or_default();
     if media == STRUCTURED {
         return parse_structured(body).map_err(|e| HttpError::bad(e.to_string()));
     }
@@ -91,6 +76,55 @@ pub fn decode_request<'h>(
              or binary mode (headers ce-specversion, ce-id, ce-source and ce-type)",
         ));
     }
+    let mut map = attributes_from_headers(ce_headers)?;
+    if let Some(ct) = content_type.filter(|ct| !ct.is_empty()) {
+        map.insert("datacontenttype".into(), Value::String(ct.to_owned()));
+    }
+    if !body.is_empty() {
+        let (key, data) = data_from_body(content_type.is_some(), &media, body)?;
+        map.insert(key.into(), data);
+    }
+    parse_structured_value(&Value::Object(map)).map_err(|e| {
+        HttpError::bad(e.to_string().replace(
+            "structured CloudEvent",
+            "binary-mode CloudEvent (ce- headers)",
+        ))
+    })
+}
+
+/// The checks before the content is looked at: the size (413) and the method (405).
+fn check_request(method: &str, body: &[u8]) -> Result<(), HttpError> {
+    if body.len() > MAX_EVENT_BYTES {
+        return Err(HttpError {
+            status: 413,
+            reason: format!(
+                "the event is {} bytes; the limit is {MAX_EVENT_BYTES} bytes (256 KiB)",
+                body.len()
+            ),
+        });
+    }
+    if !method.eq_ignore_ascii_case("POST") {
+        return Err(HttpError {
+            status: 405,
+            reason: format!("method {method} is not allowed: POST the CloudEvent"),
+        });
+    }
+    Ok(())
+}
+
+/// The media type of a `Content-Type` value: lower case, without parameters.
+fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Binary mode: the `ce-` headers as attributes and extensions, values percent-decoded. The
+/// data and its content type cannot be headers; a header may appear once.
+fn attributes_from_headers(ce_headers: &[(&str, &str)]) -> Result<Map<String, Value>, HttpError> {
     let mut map = Map::new();
     for (name, value) in ce_headers {
         let lower = name.to_ascii_lowercase();
@@ -115,57 +149,59 @@ pub fn decode_request<'h>(
             return Err(HttpError::bad(format!("header {name} is repeated")));
         }
     }
-    if let Some(ct) = content_type.filter(|ct| !ct.is_empty()) {
-        map.insert("datacontenttype".into(), Value::String(ct.to_owned()));
-    }
-    if !body.is_empty() {
-        let is_json = media.starts_with("application/json")
-            || media.starts_with("text/json")
-            || media.ends_with("+json");
-        if is_json || content_type.is_none() {
-            match serde_json::from_slice::<Value>(body) {
-                Ok(data) => {
-                    map.insert("data".into(), data);
-                }
-                Err(e) if is_json => {
-                    return Err(HttpError::bad(format!(
-                        "the body is not valid JSON although Content-Type is {media}: {e}"
-                    )))
-                }
-                Err(_) => {
-                    map.insert(
-                        "data_base64".into(),
-                        Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
-                    );
-                }
-            }
-        } else if media.starts_with("text/") {
-            let text = std::str::from_utf8(body).map_err(|_| {
-                HttpError::bad(format!(
-                    "the body is not UTF-8 text although Content-Type is {media}"
-                ))
-            })?;
-            map.insert("data".into(), Value::String(text.to_owned()));
-        } else {
-            map.insert(
-                "data_base64".into(),
-                Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
-            );
-        }
-    }
-    parse_structured_value(&Value::Object(map)).map_err(|e| {
-        HttpError::bad(e.to_string().replace(
-            "structured CloudEvent",
-            "binary-mode CloudEvent (ce- headers)",
-        ))
-    })
+    Ok(map)
 }
 
-/// A request for an HTTP target: headers (without the target's own) and body.
+/// Binary mode: the body as `data` (JSON parsed, `text/*` as text) or `data_base64`. Without a
+/// `Content-Type`, a JSON body is JSON and anything else binary.
+fn data_from_body(
+    has_content_type: bool,
+    media: &str,
+    body: &[u8],
+) -> Result<(&'static str, Value), HttpError> {
+    let binary = || {
+        (
+            "data_base64",
+            Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+        )
+    };
+    let is_json = media.starts_with("application/json")
+        || media.starts_with("text/json")
+        || media.ends_with("+json");
+    if is_json || !has_content_type {
+        return match serde_json::from_slice::<Value>(body) {
+            Ok(data) => Ok(("data", data)),
+            Err(e) if is_json => Err(HttpError::bad(format!(
+                "the body is not valid JSON although Content-Type is {media}: {e}"
+            ))),
+            Err(_) => Ok(binary()),
+        };
+    }
+    if media.starts_with("text/") {
+        let text = std::str::from_utf8(body).map_err(|_| {
+            HttpError::bad(format!(
+                "the body is not UTF-8 text although Content-Type is {media}"
+            ))
+        })?;
+        return Ok(("data", Value::String(text.to_owned())));
+    }
+    Ok(binary())
+}
+
+/// A request for an HTTP target: headers and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoded {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+impl Encoded {
+    /// The target's own headers (a subscription's `headers`, the driver's `--sink-header`),
+    /// after the event's.
+    pub fn with_headers(mut self, extra: &[(String, String)]) -> Self {
+        self.headers.extend(extra.iter().cloned());
+        self
+    }
 }
 
 /// Structured mode: the whole event as JSON.

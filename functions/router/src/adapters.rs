@@ -1,107 +1,59 @@
 //! Real implementations of the router's ports: SQS (retry and dead-letter messages with a
-//! per-message delay), EventBridge PutEvents and HTTP (system events), reqwest (HTTP targets),
-//! and structured log lines (the default system-event sink).
-
-use std::time::Duration;
+//! per-message delay) and EventBridge PutEvents (system events) through `eventferry_aws`,
+//! HTTP targets through `eventferry_http`, the HTTP and log system-event sinks, and the log
+//! response receiver.
 
 use aws_config::SdkConfig;
 use cloudevents::{AttributesReader, Event};
+use eventferry_aws::eventbridge::{refused_entries, EventBridge, EventEntry};
+use eventferry_aws::sqs::Sqs;
 use eventferry_aws::AwsError;
-use eventferry_core::mapping::{to_structured_bytes, to_structured_json};
+use eventferry_core::binding::encode_structured;
+use eventferry_core::mapping::to_structured_json;
+use eventferry_core::route::InvocationResult;
+use eventferry_http::{HttpAnswer, PostError, Poster};
 
-use crate::ports::{HttpAnswer, HttpPoster, QueueWriter, SystemSink};
+use crate::ports::{EmitError, HttpPoster, QueueWriter, ResponseReceiver, SystemSink};
 
-/// SQS `SendMessage` with `DelaySeconds`.
+/// SQS `SendMessage` with `DelaySeconds`, through [`Sqs::send_message`].
 #[derive(Debug, Clone)]
 pub struct SqsWriter {
-    client: aws_sdk_sqs::Client,
+    sqs: Sqs,
 }
 
 impl SqsWriter {
     pub fn new(config: &SdkConfig) -> Self {
         SqsWriter {
-            client: aws_sdk_sqs::Client::new(config),
+            sqs: Sqs::new(config),
         }
     }
 }
 
 impl QueueWriter for SqsWriter {
-    async fn send(&self, queue_url: &str, body: String, delay_secs: u32) -> Result<(), String> {
-        self.client
-            .send_message()
-            .queue_url(queue_url)
-            .message_body(body)
-            .delay_seconds(delay_secs.min(900) as i32)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| AwsError::from_sdk("SendMessage", e).to_string())
+    async fn send(&self, queue_url: &str, body: String, delay_secs: u32) -> Result<(), AwsError> {
+        self.sqs.send_message(queue_url, body, delay_secs).await
     }
 }
 
-/// reqwest, with a timeout per request.
-#[derive(Debug, Clone)]
-pub struct ReqwestPoster {
-    client: reqwest::Client,
-}
-
-impl ReqwestPoster {
-    pub fn new(timeout: Duration) -> Result<Self, String> {
-        reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map(|client| ReqwestPoster { client })
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))
-    }
-}
-
-impl HttpPoster for ReqwestPoster {
+/// HTTP targets: the project's one [`Poster`] (a timeout per request).
+impl HttpPoster for Poster {
     async fn post(
         &self,
         url: &str,
         headers: &[(String, String)],
         body: Vec<u8>,
-    ) -> Result<HttpAnswer, String> {
-        let mut request = self.client.post(url).body(body);
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        // Errors name the URL only: header values may be secrets.
-        let response = request
-            .send()
-            .await
-            .map_err(|e| format!("POST {url}: {}", without_url(&e)))?;
-        let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map(|b| b.to_vec())
-            .unwrap_or_default();
-        Ok(HttpAnswer { status, body })
+    ) -> Result<HttpAnswer, PostError> {
+        Poster::post(self, url, headers, body).await
     }
-}
-
-fn without_url(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    if let Some(url) = e.url() {
-        text = text.replace(&format!(" ({url})"), "");
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// System events as structured log lines (JSON, one per event) on the `eventferry::system`
 /// target.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct LogSink;
+pub struct LogSystemSink;
 
-impl SystemSink for LogSink {
-    async fn emit(&self, events: &[Event]) -> Result<(), String> {
+impl SystemSink for LogSystemSink {
+    async fn emit(&self, events: &[Event]) -> Result<(), EmitError> {
         for event in events {
             tracing::info!(
                 target: "eventferry::system",
@@ -115,118 +67,127 @@ impl SystemSink for LogSink {
 }
 
 /// System events put on an EventBridge bus: `Source` is the system event's source,
-/// `DetailType` its type, `Detail` the whole structured CloudEvent.
+/// `DetailType` its type, `Detail` the whole structured CloudEvent. [`EventBridge::put_events`]
+/// batches by count and by PutEvents' 256 KB limit.
 #[derive(Debug, Clone)]
-pub struct EventBridgeSink {
-    client: aws_sdk_eventbridge::Client,
+pub struct EventBridgeSystemSink {
+    events: EventBridge,
     bus: String,
 }
 
-impl EventBridgeSink {
+impl EventBridgeSystemSink {
     pub fn new(config: &SdkConfig, bus: &str) -> Self {
-        EventBridgeSink {
-            client: aws_sdk_eventbridge::Client::new(config),
+        EventBridgeSystemSink {
+            events: EventBridge::new(config),
             bus: bus.to_owned(),
         }
     }
 }
 
-impl SystemSink for EventBridgeSink {
-    async fn emit(&self, events: &[Event]) -> Result<(), String> {
-        for chunk in events.chunks(10) {
-            let entries = chunk
-                .iter()
-                .map(|event| {
-                    aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                        .event_bus_name(&self.bus)
-                        .source(event.source().to_string())
-                        .detail_type(event.ty())
-                        .detail(to_structured_json(event).to_string())
-                        .build()
-                })
-                .collect();
-            let out = self
-                .client
-                .put_events()
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("PutEvents", e).to_string())?;
-            if out.failed_entry_count > 0 {
-                let first = out
-                    .entries
-                    .unwrap_or_default()
-                    .into_iter()
-                    .find(|e| e.error_code.is_some());
-                return Err(format!(
-                    "PutEvents: {} of {} entries failed{}",
-                    out.failed_entry_count,
-                    chunk.len(),
-                    first
-                        .map(|e| format!(
-                            "; first: {} ({})",
-                            e.error_message.unwrap_or_default(),
-                            e.error_code.unwrap_or_default()
-                        ))
-                        .unwrap_or_default()
-                ));
-            }
+impl SystemSink for EventBridgeSystemSink {
+    async fn emit(&self, events: &[Event]) -> Result<(), EmitError> {
+        let entries: Vec<EventEntry> = events
+            .iter()
+            .map(|event| EventEntry {
+                event_bus: self.bus.clone(),
+                source: event.source().to_string(),
+                detail_type: event.ty().to_owned(),
+                detail: to_structured_json(event).to_string(),
+                resources: Vec::new(),
+            })
+            .collect();
+        let results = self.events.put_events(&entries).await?;
+        match refused_entries(&results) {
+            None => Ok(()),
+            Some(error) => Err(error.into()),
         }
-        Ok(())
     }
 }
 
 /// System events POSTed in structured mode, one request each.
 #[derive(Debug, Clone)]
-pub struct HttpSink<H> {
+pub struct HttpSystemSink<H> {
     poster: H,
     url: String,
 }
 
-impl<H: HttpPoster> HttpSink<H> {
+impl<H: HttpPoster> HttpSystemSink<H> {
     pub fn new(poster: H, url: &str) -> Self {
-        HttpSink {
+        HttpSystemSink {
             poster,
             url: url.to_owned(),
         }
     }
 }
 
-impl<H: HttpPoster> SystemSink for HttpSink<H> {
-    async fn emit(&self, events: &[Event]) -> Result<(), String> {
-        let headers = [(
-            "content-type".to_owned(),
-            "application/cloudevents+json".to_owned(),
-        )];
+impl<H: HttpPoster> SystemSink for HttpSystemSink<H> {
+    async fn emit(&self, events: &[Event]) -> Result<(), EmitError> {
         for event in events {
+            let request = encode_structured(event);
             let answer = self
                 .poster
-                .post(&self.url, &headers, to_structured_bytes(event))
+                .post(&self.url, &request.headers, request.body)
                 .await?;
-            if !(200..300).contains(&answer.status) {
-                return Err(format!("POST {}: HTTP {}", self.url, answer.status));
+            if !answer.is_success() {
+                return Err(EmitError::Status {
+                    url: eventferry_http::without_userinfo(&self.url),
+                    status: answer.status,
+                });
             }
         }
         Ok(())
     }
 }
 
-/// The configured system-event sink.
+/// The system-event sink `EVENTFERRY_SYSTEM_EVENTS` chose.
 #[derive(Debug, Clone)]
-pub enum AnySink {
+pub enum ConfiguredSystemSink {
     Off,
-    Log(LogSink),
-    EventBridge(EventBridgeSink),
-    Http(HttpSink<ReqwestPoster>),
+    Log(LogSystemSink),
+    EventBridge(EventBridgeSystemSink),
+    Http(HttpSystemSink<Poster>),
 }
 
-impl SystemSink for AnySink {
-    async fn emit(&self, events: &[Event]) -> Result<(), String> {
+impl SystemSink for ConfiguredSystemSink {
+    async fn emit(&self, events: &[Event]) -> Result<(), EmitError> {
         match self {
-            AnySink::Off => Ok(()),
-            AnySink::Log(s) => s.emit(events).await,
-            AnySink::EventBridge(s) => s.emit(events).await,
-            AnySink::Http(s) => s.emit(events).await,
+            ConfiguredSystemSink::Off => Ok(()),
+            ConfiguredSystemSink::Log(s) => s.emit(events).await,
+            ConfiguredSystemSink::EventBridge(s) => s.emit(events).await,
+            ConfiguredSystemSink::Http(s) => s.emit(events).await,
+        }
+    }
+}
+
+/// The default receiver: one structured log line per result.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogReceiver;
+
+impl ResponseReceiver for LogReceiver {
+    fn receive(&self, event: &Event, result: &InvocationResult) {
+        let event = eventferry_core::route::event_label(event);
+        match &result.error {
+            None => tracing::info!(
+                event,
+                subscription = %result.subscription,
+                target = %result.target,
+                attempt = result.attempt,
+                status = result.status.as_str(),
+                status_code = result.status_code,
+                duration_ms = result.duration_ms,
+                "invocation result"
+            ),
+            Some(error) => tracing::warn!(
+                event,
+                subscription = %result.subscription,
+                target = %result.target,
+                attempt = result.attempt,
+                status = result.status.as_str(),
+                status_code = result.status_code,
+                duration_ms = result.duration_ms,
+                error = %error,
+                "invocation result"
+            ),
         }
     }
 }

@@ -12,7 +12,10 @@
 //! | `EVENTFERRY_SYSTEM_EVENTS` | `log`, `off`, `eventbridge:<bus name or ARN>` or `http:<url>` | `log` |
 //! | `EVENTFERRY_SYSTEM_SOURCE` | `source` of system events | `urn:eventferry:router` |
 //! | `EVENTFERRY_HTTP_TIMEOUT_SECONDS` | timeout of one HTTP target call | 10 |
-//! | `EVENTFERRY_TYPE_FORMAT`, `EVENTFERRY_EVENT_BUS`, `EVENTFERRY_CE_SOURCE` | how EventBridge envelopes map to CloudEvents (as the driver's `--type-format`, `--event-bus`, `--source`) | `{source}`, `default`, the bus ARN |
+//! | `EVENTFERRY_TYPE_FORMAT`, `EVENTFERRY_EVENT_BUS`, `EVENTFERRY_SOURCE` | how EventBridge envelopes map to CloudEvents (the driver's `--type-format`, `--event-bus`, `--source`, same variables) | `{source}`, `default`, the bus ARN |
+//!
+//! `EVENTFERRY_CE_SOURCE`, the router's former name for `EVENTFERRY_SOURCE`, is deprecated: it
+//! is still read when `EVENTFERRY_SOURCE` is not set.
 
 use std::path::{Path, PathBuf};
 
@@ -82,113 +85,145 @@ pub enum InitError {
 }
 
 impl Settings {
-    /// Reads the settings from `var` (the environment, or a map in tests).
+    /// Reads the settings from `var` (the environment, or a map in tests). Each variable has
+    /// its own parser; an error names the variable, its value and what would be right.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Settings, InitError> {
-        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let number = |name: &'static str, min: u64, max: u64| -> Result<Option<u64>, InitError> {
-            get(name)
-                .map(|v| {
-                    v.trim()
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|n| (min..=max).contains(n))
-                        .ok_or_else(|| InitError::Var {
-                            var: name,
-                            value: v.clone(),
-                            reason: format!("use a whole number from {min} to {max}"),
-                        })
-                })
-                .transpose()
-        };
-        let mut s = Settings::default();
-        if let Some(n) = number("EVENTFERRY_MAX_CONCURRENCY", 1, 1000)? {
-            s.max_concurrency = n as usize;
+        let env = Env(var);
+        let defaults = Settings::default();
+        let max_concurrency = env
+            .read("EVENTFERRY_MAX_CONCURRENCY", number(1, 1000))?
+            .map_or(defaults.max_concurrency, |n| n as usize);
+        let mut retry = defaults.retry;
+        if let Some(n) = env.read("EVENTFERRY_MAX_ATTEMPTS", number(1, 1000))? {
+            retry.max_attempts = n as u32;
         }
-        if let Some(n) = number("EVENTFERRY_MAX_ATTEMPTS", 1, 1000)? {
-            s.retry.max_attempts = n as u32;
+        if let Some(n) = env.read("EVENTFERRY_RETRY_DELAY_SECONDS", number(0, 900))? {
+            retry.base_delay_secs = n as u32;
         }
-        if let Some(n) = number("EVENTFERRY_RETRY_DELAY_SECONDS", 0, 900)? {
-            s.retry.base_delay_secs = n as u32;
-        }
-        if let Some(n) = number("EVENTFERRY_HTTP_TIMEOUT_SECONDS", 1, 900)? {
-            s.http_timeout_secs = n;
-        }
-        let queue_url = |name: &'static str| -> Result<Option<String>, InitError> {
-            get(name)
-                .map(|v| {
-                    let v = v.trim().to_owned();
-                    if v.starts_with("http://") || v.starts_with("https://") {
-                        Ok(v)
-                    } else {
-                        Err(InitError::Var {
-                            var: name,
-                            value: v,
-                            reason: "use the queue URL, e.g. \
-                                     https://sqs.us-east-1.amazonaws.com/123456789012/router-retry"
-                                .into(),
-                        })
-                    }
-                })
-                .transpose()
-        };
-        s.retry_queue_url = queue_url("EVENTFERRY_RETRY_QUEUE_URL")?;
-        s.dlq_url = queue_url("EVENTFERRY_DLQ_URL")?;
-        s.retry.retry_queue = s.retry_queue_url.is_some();
-        s.retry.dead_letter_queue = s.dlq_url.is_some();
-        if let Some(v) = get("EVENTFERRY_SYSTEM_EVENTS") {
-            let v = v.trim();
-            s.sink = match v.split_once(':') {
-                _ if v == "log" => SinkConfig::Log,
-                _ if v == "off" => SinkConfig::Off,
-                Some(("eventbridge", bus)) if !bus.is_empty() => {
-                    SinkConfig::EventBridge(bus.to_owned())
-                }
-                Some(("http", _)) if v.len() > 5 && url_ok(&v[5..]) => {
-                    SinkConfig::Http(v[5..].to_owned())
-                }
-                _ => {
-                    return Err(InitError::Var {
-                        var: "EVENTFERRY_SYSTEM_EVENTS",
-                        value: v.to_owned(),
-                        reason: "use log, off, eventbridge:<bus name or ARN> or http:<url>, e.g. \
-                                 http:https://example.com/system-events"
-                            .into(),
-                    })
-                }
-            };
-        }
-        if let Some(v) = get("EVENTFERRY_SYSTEM_SOURCE") {
-            s.system = SystemEvents::new(&v).map_err(|reason| InitError::Var {
-                var: "EVENTFERRY_SYSTEM_SOURCE",
-                value: v.clone(),
-                reason,
-            })?;
-        }
-        if let Some(v) = get("EVENTFERRY_TYPE_FORMAT") {
-            let format = TypeFormat::new(&v).map_err(|e| InitError::Var {
-                var: "EVENTFERRY_TYPE_FORMAT",
-                value: v.clone(),
-                reason: e.to_string(),
-            })?;
-            s.mapping = s.mapping.with_type_format(format);
-        }
-        if let Some(v) = get("EVENTFERRY_EVENT_BUS") {
-            s.mapping = s.mapping.with_event_bus(&v).map_err(|e| InitError::Var {
-                var: "EVENTFERRY_EVENT_BUS",
-                value: v.clone(),
-                reason: e.to_string(),
-            })?;
-        }
-        if let Some(v) = get("EVENTFERRY_CE_SOURCE") {
-            s.mapping = s.mapping.with_source(&v).map_err(|e| InitError::Var {
-                var: "EVENTFERRY_CE_SOURCE",
-                value: v.clone(),
-                reason: e.to_string(),
-            })?;
-        }
-        Ok(s)
+        let http_timeout_secs = env
+            .read("EVENTFERRY_HTTP_TIMEOUT_SECONDS", number(1, 900))?
+            .unwrap_or(defaults.http_timeout_secs);
+        let retry_queue_url = env.read("EVENTFERRY_RETRY_QUEUE_URL", queue_url)?;
+        let dlq_url = env.read("EVENTFERRY_DLQ_URL", queue_url)?;
+        retry.retry_queue = retry_queue_url.is_some();
+        retry.dead_letter_queue = dlq_url.is_some();
+        Ok(Settings {
+            sink: env
+                .read("EVENTFERRY_SYSTEM_EVENTS", sink_config)?
+                .unwrap_or(defaults.sink),
+            system: env
+                .read("EVENTFERRY_SYSTEM_SOURCE", SystemEvents::new)?
+                .unwrap_or(defaults.system),
+            mapping: mapping(&env, defaults.mapping)?,
+            retry,
+            retry_queue_url,
+            dlq_url,
+            max_concurrency,
+            http_timeout_secs,
+        })
     }
 }
+
+/// The variables, as read by [`Settings::from_env`]: a blank value counts as unset.
+struct Env<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn is_set(&self, name: &str) -> bool {
+        (self.0)(name).is_some_and(|v| !v.trim().is_empty())
+    }
+
+    /// Variable `name` parsed by `parse`, if set; a parse error names the variable and value.
+    fn read<T>(
+        &self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, InitError> {
+        let Some(value) = (self.0)(name).filter(|v| !v.trim().is_empty()) else {
+            return Ok(None);
+        };
+        parse(&value).map(Some).map_err(|reason| InitError::Var {
+            var: name,
+            value,
+            reason,
+        })
+    }
+}
+
+/// A whole number from `min` to `max`.
+fn number(min: u64, max: u64) -> impl FnOnce(&str) -> Result<u64, String> {
+    move |v| {
+        v.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| format!("use a whole number from {min} to {max}"))
+    }
+}
+
+/// An SQS queue URL.
+fn queue_url(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if url_ok(v) {
+        Ok(v.to_owned())
+    } else {
+        Err(
+            "use the queue URL, e.g. https://sqs.us-east-1.amazonaws.com/123456789012/router-retry"
+                .into(),
+        )
+    }
+}
+
+/// `log`, `off`, `eventbridge:<bus>` or `http:<url>`.
+fn sink_config(v: &str) -> Result<SinkConfig, String> {
+    let v = v.trim();
+    match v.split_once(':') {
+        _ if v == "log" => Ok(SinkConfig::Log),
+        _ if v == "off" => Ok(SinkConfig::Off),
+        Some(("eventbridge", bus)) if !bus.is_empty() => {
+            Ok(SinkConfig::EventBridge(bus.to_owned()))
+        }
+        Some(("http", url)) if url_ok(url) => Ok(SinkConfig::Http(url.to_owned())),
+        _ => Err(
+            "use log, off, eventbridge:<bus name or ARN> or http:<url>, e.g. \
+                  http:https://example.com/system-events"
+                .into(),
+        ),
+    }
+}
+
+/// How EventBridge envelopes map to CloudEvents: `EVENTFERRY_TYPE_FORMAT`,
+/// `EVENTFERRY_EVENT_BUS` and `EVENTFERRY_SOURCE`, the driver's names. `EVENTFERRY_CE_SOURCE`,
+/// the router's former name for `EVENTFERRY_SOURCE`, is still read when `EVENTFERRY_SOURCE` is
+/// not set (deprecated).
+fn mapping(
+    env: &Env<impl Fn(&str) -> Option<String>>,
+    mut mapping: MappingOptions,
+) -> Result<MappingOptions, InitError> {
+    if let Some(format) = env.read("EVENTFERRY_TYPE_FORMAT", |v| {
+        TypeFormat::new(v).map_err(|e| e.to_string())
+    })? {
+        mapping = mapping.with_type_format(format);
+    }
+    if let Some(changed) = env.read("EVENTFERRY_EVENT_BUS", |v| {
+        mapping.clone().with_event_bus(v).map_err(|e| e.to_string())
+    })? {
+        mapping = changed;
+    }
+    let source = if env.is_set("EVENTFERRY_SOURCE") {
+        "EVENTFERRY_SOURCE"
+    } else {
+        DEPRECATED_SOURCE
+    };
+    if let Some(changed) = env.read(source, |v| {
+        mapping.clone().with_source(v).map_err(|e| e.to_string())
+    })? {
+        mapping = changed;
+    }
+    Ok(mapping)
+}
+
+/// The router's former name for `EVENTFERRY_SOURCE`; read when that is not set.
+pub const DEPRECATED_SOURCE: &str = "EVENTFERRY_CE_SOURCE";
 
 fn url_ok(url: &str) -> bool {
     url.starts_with("http://") || url.starts_with("https://")
@@ -343,6 +378,46 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.starts_with(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_source_is_eventferry_source_as_for_the_driver() {
+        let source = |pairs: &[(&str, &str)]| {
+            let s = Settings::from_env(env(pairs)).unwrap();
+            let envelope = serde_json::json!({
+                "version": "0", "id": "1", "detail-type": "d", "source": "s",
+                "account": "000000000000", "time": "2024-05-01T10:00:00Z",
+                "region": "us-east-1", "resources": [], "detail": {}
+            });
+            eventferry_core::mapping::from_eventbridge(envelope, &s.mapping)
+                .unwrap()
+                .source()
+                .to_string()
+        };
+        use cloudevents::AttributesReader;
+        assert_eq!(
+            source(&[]),
+            "arn:aws:events:us-east-1:000000000000:event-bus/default"
+        );
+        assert_eq!(source(&[("EVENTFERRY_SOURCE", "urn:new")]), "urn:new");
+        // The deprecated name still works, and yields to the new one.
+        assert_eq!(source(&[("EVENTFERRY_CE_SOURCE", "urn:old")]), "urn:old");
+        assert_eq!(
+            source(&[
+                ("EVENTFERRY_SOURCE", "urn:new"),
+                ("EVENTFERRY_CE_SOURCE", "urn:old")
+            ]),
+            "urn:new"
+        );
+        for var in ["EVENTFERRY_SOURCE", "EVENTFERRY_CE_SOURCE"] {
+            let err = Settings::from_env(env(&[(var, "has space")]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!("{var}=\"has space\" is invalid")),
+                "{err}"
+            );
         }
     }
 

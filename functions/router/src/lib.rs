@@ -1,6 +1,7 @@
 //! The eventferry router Lambda: matches CloudEvents against subscriptions and invokes the
 //! subscribed functions. Thin: [`input`] recognises the payload, `eventferry_core` decides,
-//! [`handler`] calls the [`ports`] ([`adapters`] are the real ones).
+//! [`handler`] calls the [`ports`] ([`adapters`] are the real ones). Layers point one way:
+//! `handler` → `ports` ← `adapters`.
 //!
 //! See `functions/router/README.md` for the subscription format, retries and system events.
 
@@ -10,4 +11,5 @@ pub mod handler;
 pub mod input;
 pub mod ports;
 
-pub use handler::{EventReport, Handler, HandlerError, Ports};
+pub use handler::{EventReport, Handler, HandlerError};
+pub use ports::Ports;

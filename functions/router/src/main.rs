@@ -4,11 +4,14 @@
 use std::time::Duration;
 
 use eventferry_aws::lambda::Lambda;
+use eventferry_http::Poster;
 use eventferry_router::adapters::{
-    AnySink, EventBridgeSink, HttpSink, LogSink, ReqwestPoster, SqsWriter,
+    ConfiguredSystemSink, EventBridgeSystemSink, HttpSystemSink, LogReceiver, LogSystemSink,
+    SqsWriter,
 };
-use eventferry_router::config::{bundle_dirs, load_subscriptions, Settings, SinkConfig};
-use eventferry_router::ports::LogReceiver;
+use eventferry_router::config::{
+    bundle_dirs, load_subscriptions, Settings, SinkConfig, DEPRECATED_SOURCE,
+};
 use eventferry_router::{Handler, Ports};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -38,6 +41,12 @@ async fn main() -> Result<(), Error> {
             return Err(message.into());
         }
     };
+    if env(DEPRECATED_SOURCE).is_some() {
+        tracing::warn!(
+            "{DEPRECATED_SOURCE} is deprecated: set EVENTFERRY_SOURCE, the name the driver reads \
+             (EVENTFERRY_SOURCE wins when both are set)"
+        );
+    }
     if settings.retry_queue_url.is_none() {
         tracing::warn!(
             "EVENTFERRY_RETRY_QUEUE_URL is not set: failures of an event that some subscriber \
@@ -52,12 +61,16 @@ async fn main() -> Result<(), Error> {
     );
 
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let poster = ReqwestPoster::new(Duration::from_secs(settings.http_timeout_secs))?;
+    let poster = Poster::new(Duration::from_secs(settings.http_timeout_secs), false)?;
     let sink = match &settings.sink {
-        SinkConfig::Off => AnySink::Off,
-        SinkConfig::Log => AnySink::Log(LogSink),
-        SinkConfig::EventBridge(bus) => AnySink::EventBridge(EventBridgeSink::new(&aws, bus)),
-        SinkConfig::Http(url) => AnySink::Http(HttpSink::new(poster.clone(), url)),
+        SinkConfig::Off => ConfiguredSystemSink::Off,
+        SinkConfig::Log => ConfiguredSystemSink::Log(LogSystemSink),
+        SinkConfig::EventBridge(bus) => {
+            ConfiguredSystemSink::EventBridge(EventBridgeSystemSink::new(&aws, bus))
+        }
+        SinkConfig::Http(url) => {
+            ConfiguredSystemSink::Http(HttpSystemSink::new(poster.clone(), url))
+        }
     };
     let ports = Ports {
         // The router decides about retries: the SDK must not re-run a failing function.
@@ -82,17 +95,19 @@ async fn report_init_error(message: &str) {
     let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
         return;
     };
-    let Ok(client) = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-    else {
+    let Ok(poster) = Poster::new(Duration::from_secs(2), false) else {
         return;
     };
     let body = serde_json::json!({"errorType": "Runtime.InitError", "errorMessage": message});
-    let _ = client
-        .post(format!("http://{api}/2018-06-01/runtime/init/error"))
-        .header("Lambda-Runtime-Function-Error-Type", "Runtime.InitError")
-        .body(body.to_string())
-        .send()
+    let headers = [(
+        "Lambda-Runtime-Function-Error-Type".to_owned(),
+        "Runtime.InitError".to_owned(),
+    )];
+    let _ = poster
+        .post(
+            &format!("http://{api}/2018-06-01/runtime/init/error"),
+            &headers,
+            body.to_string().into_bytes(),
+        )
         .await;
 }

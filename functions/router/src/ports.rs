@@ -1,15 +1,23 @@
-//! The router's I/O, behind small traits so the handler runs in-process in tests. Lambda
-//! invocation uses `eventferry_aws::lambda::Invoker`; the rest is here, with the SDK and
-//! reqwest implementations in [`crate::adapters`].
+//! The router's ports: its I/O as small traits, so the handler runs in-process in tests.
+//!
+//! Layers point one way: [`crate::handler`] uses these traits, [`crate::adapters`] implements
+//! them (SQS and EventBridge through `eventferry_aws`, HTTP through `eventferry_http`), and
+//! [`Offline`] implements them without I/O. Lambda invocation is `eventferry_aws::lambda::Invoker`.
+//! Errors are typed: an adapter's [`AwsError`] keeps its kind up to the handler.
 
 use cloudevents::Event;
+use eventferry_aws::lambda::{InvocationMode, InvokeOutcome, Invoker};
+use eventferry_aws::AwsError;
 use eventferry_core::route::InvocationResult;
 
-/// What an HTTP target answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpAnswer {
-    pub status: u16,
-    pub body: Vec<u8>,
+pub use eventferry_http::{HttpAnswer, PostError, PostErrorKind};
+
+/// The router's I/O.
+pub struct Ports<I, H, Q, S> {
+    pub invoker: I,
+    pub http: H,
+    pub queue: Q,
+    pub sink: S,
 }
 
 /// POSTs to HTTP targets (subscriptions, plugins, the HTTP system-event sink).
@@ -21,58 +29,39 @@ pub trait HttpPoster: Send + Sync {
         url: &str,
         headers: &[(String, String)],
         body: Vec<u8>,
-    ) -> Result<HttpAnswer, String>;
+    ) -> Result<HttpAnswer, PostError>;
 }
 
 /// Writes retry and dead-letter messages.
 #[allow(async_fn_in_trait)]
 pub trait QueueWriter: Send + Sync {
     /// Send `body` to the queue at `queue_url`, visible after `delay_secs` (0..=900).
-    async fn send(&self, queue_url: &str, body: String, delay_secs: u32) -> Result<(), String>;
+    async fn send(&self, queue_url: &str, body: String, delay_secs: u32) -> Result<(), AwsError>;
+}
+
+/// Why system events could not be emitted.
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    /// The EventBridge call failed, or refused entries.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// The HTTP sink did not answer.
+    #[error(transparent)]
+    Post(#[from] PostError),
+    /// The HTTP sink answered with a status other than 2xx.
+    #[error("POST {url}: HTTP {status}")]
+    Status { url: String, status: u16 },
 }
 
 /// Where system events go: log lines, an EventBridge bus, or an HTTP endpoint.
 #[allow(async_fn_in_trait)]
 pub trait SystemSink: Send + Sync {
-    async fn emit(&self, events: &[Event]) -> Result<(), String>;
+    async fn emit(&self, events: &[Event]) -> Result<(), EmitError>;
 }
 
 /// Receives every invocation result (the connector-sdk "response receiver").
 pub trait ResponseReceiver: Send + Sync {
     fn receive(&self, event: &Event, result: &InvocationResult);
-}
-
-/// The default receiver: one structured log line per result.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct LogReceiver;
-
-impl ResponseReceiver for LogReceiver {
-    fn receive(&self, event: &Event, result: &InvocationResult) {
-        let event = eventferry_core::route::event_label(event);
-        match &result.error {
-            None => tracing::info!(
-                event,
-                subscription = %result.subscription,
-                target = %result.target,
-                attempt = result.attempt,
-                status = result.status.as_str(),
-                status_code = result.status_code,
-                duration_ms = result.duration_ms,
-                "invocation result"
-            ),
-            Some(error) => tracing::warn!(
-                event,
-                subscription = %result.subscription,
-                target = %result.target,
-                attempt = result.attempt,
-                status = result.status.as_str(),
-                status_code = result.status_code,
-                duration_ms = result.duration_ms,
-                error = %error,
-                "invocation result"
-            ),
-        }
-    }
 }
 
 /// Ports that do no I/O: every function answers `{}`, every HTTP target 200, every queue write
@@ -81,14 +70,14 @@ impl ResponseReceiver for LogReceiver {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Offline;
 
-impl eventferry_aws::lambda::Invoker for Offline {
+impl Invoker for Offline {
     async fn invoke(
         &self,
         _function: &str,
         _payload: Vec<u8>,
-        _mode: eventferry_aws::lambda::InvocationMode,
-    ) -> Result<eventferry_aws::lambda::InvokeOutcome, eventferry_aws::AwsError> {
-        Ok(eventferry_aws::lambda::InvokeOutcome::Ok {
+        _mode: InvocationMode,
+    ) -> Result<InvokeOutcome, AwsError> {
+        Ok(InvokeOutcome::Ok {
             status: 200,
             payload: b"{}".to_vec(),
         })
@@ -101,7 +90,7 @@ impl HttpPoster for Offline {
         _url: &str,
         _headers: &[(String, String)],
         _body: Vec<u8>,
-    ) -> Result<HttpAnswer, String> {
+    ) -> Result<HttpAnswer, PostError> {
         Ok(HttpAnswer {
             status: 200,
             body: Vec::new(),
@@ -110,13 +99,18 @@ impl HttpPoster for Offline {
 }
 
 impl QueueWriter for Offline {
-    async fn send(&self, _queue_url: &str, _body: String, _delay_secs: u32) -> Result<(), String> {
+    async fn send(
+        &self,
+        _queue_url: &str,
+        _body: String,
+        _delay_secs: u32,
+    ) -> Result<(), AwsError> {
         Ok(())
     }
 }
 
 impl SystemSink for Offline {
-    async fn emit(&self, _events: &[Event]) -> Result<(), String> {
+    async fn emit(&self, _events: &[Event]) -> Result<(), EmitError> {
         Ok(())
     }
 }
@@ -125,10 +119,10 @@ impl ResponseReceiver for Offline {
     fn receive(&self, _event: &Event, _result: &InvocationResult) {}
 }
 
-impl crate::handler::Ports<Offline, Offline, Offline, Offline> {
+impl Ports<Offline, Offline, Offline, Offline> {
     /// [`Offline`] for every port.
     pub fn offline() -> Self {
-        crate::handler::Ports {
+        Ports {
             invoker: Offline,
             http: Offline,
             queue: Offline,

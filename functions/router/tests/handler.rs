@@ -14,7 +14,10 @@ use eventferry_core::route::RetryPolicy;
 use eventferry_core::subscription::{Config, Format};
 use eventferry_core::system;
 use eventferry_router::config::Settings;
-use eventferry_router::ports::{HttpAnswer, HttpPoster, QueueWriter, ResponseReceiver, SystemSink};
+use eventferry_router::ports::{
+    EmitError, HttpAnswer, HttpPoster, PostError, PostErrorKind, QueueWriter, ResponseReceiver,
+    SystemSink,
+};
 use eventferry_router::{Handler, HandlerError, Ports};
 use serde_json::{json, Value};
 
@@ -156,13 +159,17 @@ impl HttpPoster for FakeHttp {
         url: &str,
         headers: &[(String, String)],
         body: Vec<u8>,
-    ) -> Result<HttpAnswer, String> {
+    ) -> Result<HttpAnswer, PostError> {
         self.requests
             .lock()
             .unwrap()
             .push((url.to_owned(), headers.to_vec(), body));
         if url.contains("unreachable") {
-            return Err(format!("POST {url}: connection refused"));
+            return Err(PostError {
+                url: url.to_owned(),
+                kind: PostErrorKind::Connect,
+                message: "connection refused".into(),
+            });
         }
         Ok(HttpAnswer {
             status: self.status,
@@ -185,9 +192,14 @@ impl FakeQueue {
 }
 
 impl QueueWriter for FakeQueue {
-    async fn send(&self, queue_url: &str, body: String, delay_secs: u32) -> Result<(), String> {
+    async fn send(&self, queue_url: &str, body: String, delay_secs: u32) -> Result<(), AwsError> {
         if self.broken {
-            return Err("SendMessage: service unavailable".into());
+            return Err(AwsError {
+                operation: "SendMessage",
+                kind: ErrorKind::Transient,
+                code: None,
+                message: "service unavailable".into(),
+            });
         }
         self.sent.lock().unwrap().push((
             queue_url.to_owned(),
@@ -225,7 +237,7 @@ impl FakeSink {
 }
 
 impl SystemSink for FakeSink {
-    async fn emit(&self, events: &[Event]) -> Result<(), String> {
+    async fn emit(&self, events: &[Event]) -> Result<(), EmitError> {
         self.events.lock().unwrap().extend_from_slice(events);
         Ok(())
     }

@@ -1,0 +1,172 @@
+//! One call of a subscription's or plugin's target: a Lambda function (sync or async) or an
+//! HTTP endpoint (the CloudEvents HTTP binding of `eventferry_core::binding`), turned into an
+//! [`InvocationResult`].
+
+use std::time::Instant;
+
+use cloudevents::Event;
+use serde_json::{json, Value};
+
+use eventferry_aws::lambda::{InvocationMode, InvokeOutcome, Invoker};
+use eventferry_core::binding::{encode_binary, encode_structured};
+use eventferry_core::route::{function_payload, target_name, InvocationResult, Status};
+use eventferry_core::subscription::{Delivery, Mode, Subscription, Target};
+
+use super::Handler;
+use crate::ports::{HttpPoster, QueueWriter, SystemSink};
+
+/// One target call: the result, and whether the target answered at all.
+pub(crate) struct Call {
+    pub(crate) result: InvocationResult,
+    pub(crate) answered: bool,
+}
+
+impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, S> {
+    /// One call of a subscription's or plugin's target, within the concurrency bound.
+    pub(crate) async fn call(&self, sub: &Subscription, event: &Event, attempt: u32) -> Call {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let start = Instant::now();
+        let mut result = InvocationResult {
+            subscription: sub.name.clone(),
+            target: target_name(&sub.target),
+            mode: sub.mode,
+            attempt,
+            status: Status::Failed,
+            status_code: None,
+            duration_ms: 0,
+            error: None,
+            response: None,
+        };
+        let answered = match &sub.target {
+            Target::Function(function) => {
+                self.call_function(function, sub, event, &mut result).await
+            }
+            Target::Http { url, headers } => {
+                self.call_http(url, headers, sub, event, &mut result).await
+            }
+        };
+        result.duration_ms = start.elapsed().as_millis() as u64;
+        Call { result, answered }
+    }
+
+    /// Invokes `function` with the subscription's payload; fills in `result` and says whether
+    /// Lambda answered.
+    async fn call_function(
+        &self,
+        function: &str,
+        sub: &Subscription,
+        event: &Event,
+        result: &mut InvocationResult,
+    ) -> bool {
+        let mode = match sub.mode {
+            Mode::Sync => InvocationMode::Sync,
+            Mode::Async => InvocationMode::Async,
+        };
+        // Boxed: the SDK's future is large and deep.
+        let outcome = Box::pin(self.ports.invoker.invoke(
+            function,
+            function_payload(sub, event),
+            mode,
+        ))
+        .await;
+        match outcome {
+            Ok(InvokeOutcome::Ok { status, payload }) => {
+                result.status = match sub.mode {
+                    Mode::Sync => Status::Succeeded,
+                    Mode::Async => Status::Accepted,
+                };
+                result.status_code = u16::try_from(status).ok();
+                result.response = small_json(&payload);
+                true
+            }
+            Ok(InvokeOutcome::FunctionError {
+                status,
+                error,
+                payload,
+            }) => {
+                result.status_code = u16::try_from(status).ok();
+                result.error = Some(function_error(&error, &payload));
+                true
+            }
+            Err(e) => {
+                result.error = Some(e.to_string());
+                false
+            }
+        }
+    }
+
+    /// POSTs the event to `url` in the subscription's content mode, the subscription's
+    /// `headers` after the binding's; fills in `result` and says whether the target answered.
+    async fn call_http(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        sub: &Subscription,
+        event: &Event,
+        result: &mut InvocationResult,
+    ) -> bool {
+        let request = match &sub.delivery {
+            Delivery::Structured => encode_structured(event),
+            Delivery::Binary => encode_binary(event, None),
+            Delivery::Data(ct) => encode_binary(event, Some(ct)),
+        }
+        .with_headers(headers);
+        match Box::pin(self.ports.http.post(url, &request.headers, request.body)).await {
+            Ok(answer) => {
+                result.status_code = Some(answer.status);
+                if answer.is_success() {
+                    result.status = Status::Succeeded;
+                    result.response = small_json(&answer.body);
+                } else {
+                    let body = String::from_utf8_lossy(&answer.body);
+                    let snippet: String = body.chars().take(200).collect();
+                    result.error = Some(format!("HTTP {}: {snippet}", answer.status));
+                }
+                true
+            }
+            Err(e) => {
+                result.error = Some(e.to_string());
+                false
+            }
+        }
+    }
+}
+
+/// A function's JSON answer, if it is JSON and at most 4 KiB.
+fn small_json(payload: &[u8]) -> Option<Value> {
+    if payload.is_empty() {
+        return None;
+    }
+    if payload.len() > 4096 {
+        return Some(json!({"truncated": format!("{} bytes", payload.len())}));
+    }
+    serde_json::from_slice(payload).ok()
+}
+
+/// `Unhandled: <errorMessage>` from a Lambda error document.
+fn function_error(kind: &str, payload: &[u8]) -> String {
+    let message = serde_json::from_slice::<Value>(payload)
+        .ok()
+        .and_then(|v| {
+            let t = v
+                .get("errorType")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let m = v
+                .get("errorMessage")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            match (t, m) {
+                (Some(t), Some(m)) => Some(format!("{t}: {m}")),
+                (None, Some(m)) => Some(m),
+                (Some(t), None) => Some(t),
+                (None, None) => None,
+            }
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(payload).chars().take(200).collect());
+    format!("{kind}: {message}")
+}

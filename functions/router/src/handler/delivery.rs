@@ -1,0 +1,366 @@
+//! Delivering one event: `eventferry.event.received` and its plugins (sync plugins gate the
+//! event), the matching subscriptions, then what happens to failures (retry message,
+//! dead-letter message, redelivery or drop) and the outcome system events.
+//!
+//! Every input the router takes can be delivered again (an SQS record left in the batch, a
+//! direct invocation answered with an error), so the decisions are always made with
+//! redelivery allowed.
+
+use cloudevents::Event;
+use futures::future::{join, join_all};
+
+use eventferry_aws::lambda::Invoker;
+use eventferry_aws::AwsError;
+use eventferry_core::route::{
+    after_write_failure, decide, event_label, target_name, Disposition, EventView,
+    InvocationResult, PairAction, RetryMessage,
+};
+use eventferry_core::subscription::{Mode, Subscription};
+
+use super::outbox::Outbox;
+use super::report::EventReport;
+use super::Handler;
+use crate::ports::{HttpPoster, QueueWriter, SystemSink};
+
+/// Every router input can be delivered again (see the module comment): what the retry
+/// decisions of `eventferry_core::route` are told.
+const CAN_REDELIVER: bool = true;
+
+/// What the sync plugins on `eventferry.event.received` decided.
+enum Gate {
+    /// Every sync plugin succeeded (or there are none): deliver.
+    Open,
+    /// A sync plugin answered with a failure: the event is blocked.
+    Blocked { plugin: String, error: String },
+    /// A sync plugin could not be reached: the event must be delivered again.
+    Unreachable,
+}
+
+/// Why a retry or dead-letter message was not written.
+#[derive(Debug, thiserror::Error)]
+enum WriteError {
+    #[error(transparent)]
+    Queue(#[from] AwsError),
+    #[error("no dead-letter queue")]
+    NoDeadLetterQueue,
+}
+
+impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, S> {
+    /// A retry message: invoke its one subscription. `extra` is how often the message itself
+    /// was delivered before.
+    pub(crate) async fn retry(
+        &self,
+        message: RetryMessage,
+        extra: u32,
+        outbox: &Outbox,
+    ) -> Option<EventReport> {
+        let Some(sub) = self.routes.get(&message.subscription) else {
+            tracing::warn!(
+                subscription = %message.subscription,
+                event = %event_label(&message.event),
+                "dropping a retry for a subscription that no longer exists"
+            );
+            return None;
+        };
+        let attempt = message.attempt.saturating_add(extra);
+        Some(
+            self.deliver(message.event, "retry", vec![sub], attempt, outbox)
+                .await,
+        )
+    }
+
+    /// A new event: `eventferry.event.received` and its plugins, then delivery.
+    pub(crate) async fn process(
+        &self,
+        event: Event,
+        input: &'static str,
+        attempt: u32,
+        outbox: &Outbox,
+    ) -> EventReport {
+        let received = self
+            .settings
+            .system
+            .received(&outbox.stamp(), &event, input);
+        let slot = outbox.reserve();
+        let (sync, background): (Vec<&Subscription>, Vec<&Subscription>) = self
+            .plugins_for(&received)
+            .into_iter()
+            .partition(|p| p.mode == Mode::Sync);
+        let gated = async {
+            let (gate, plugin_results) = self.gate(&sync, &received).await;
+            let mut report = self.pass_gate(gate, event, input, attempt, outbox).await;
+            report.plugin_results.splice(0..0, plugin_results);
+            report
+        };
+        // Async plugins run alongside; they never block or fail the event.
+        let (mut report, background) = join(
+            gated,
+            join_all(background.iter().map(|p| self.call(p, &received, 1))),
+        )
+        .await;
+        report
+            .plugin_results
+            .extend(background.into_iter().map(|c| c.result));
+        outbox.fill(slot, received);
+        report
+    }
+
+    /// Calls the sync plugins of `received`; the first one that answered with a failure blocks
+    /// the event.
+    async fn gate(
+        &self,
+        sync: &[&Subscription],
+        received: &Event,
+    ) -> (Gate, Vec<InvocationResult>) {
+        let calls = join_all(sync.iter().map(|p| self.call(p, received, 1))).await;
+        let mut gate = Gate::Open;
+        let mut results = Vec::with_capacity(calls.len());
+        for call in calls {
+            if call.result.failed() {
+                match gate {
+                    Gate::Blocked { .. } => {}
+                    _ if call.answered => {
+                        gate = Gate::Blocked {
+                            plugin: call.result.subscription.clone(),
+                            error: call.result.error.clone().unwrap_or_default(),
+                        }
+                    }
+                    _ => gate = Gate::Unreachable,
+                }
+            }
+            results.push(call.result);
+        }
+        (gate, results)
+    }
+
+    /// What follows the gate: `eventferry.event.blocked`, redelivery, or delivery to the
+    /// matching subscriptions.
+    async fn pass_gate(
+        &self,
+        gate: Gate,
+        event: Event,
+        input: &'static str,
+        attempt: u32,
+        outbox: &Outbox,
+    ) -> EventReport {
+        match gate {
+            Gate::Blocked { plugin, error } => {
+                tracing::info!(event = %event_label(&event), %plugin, %error, "event blocked by a sync plugin");
+                let blocked =
+                    self.settings
+                        .system
+                        .blocked(&outbox.stamp(), &event, input, &plugin, &error);
+                let slot = outbox.reserve();
+                let plugin_results = self.notify_plugins(&blocked).await;
+                outbox.fill(slot, blocked);
+                let mut report =
+                    EventReport::undelivered(event, input, Disposition::Ack, Some((plugin, error)));
+                report.plugin_results = plugin_results;
+                report
+            }
+            Gate::Unreachable => {
+                tracing::warn!(event = %event_label(&event), "a sync plugin could not be reached: the event will be delivered again");
+                EventReport::undelivered(event, input, Disposition::Redeliver, None)
+            }
+            Gate::Open => {
+                let subs = self.routes.route(&EventView::new(&event));
+                if subs.is_empty() {
+                    tracing::info!(event = %event_label(&event), input, "no subscription matched: event dropped");
+                }
+                self.deliver(event, input, subs, attempt, outbox).await
+            }
+        }
+    }
+
+    /// Invokes `subs` for `event`, concurrently within the concurrency bound, then decides and
+    /// carries out what happens to failures.
+    async fn deliver(
+        &self,
+        event: Event,
+        input: &'static str,
+        subs: Vec<&Subscription>,
+        attempt: u32,
+        outbox: &Outbox,
+    ) -> EventReport {
+        let calls = join_all(
+            subs.iter()
+                .map(|sub| self.invoke_subscriber(sub, &event, attempt, outbox)),
+        )
+        .await;
+        let mut plugin_results = Vec::new();
+        let mut results = Vec::with_capacity(calls.len());
+        for (result, plugins) in calls {
+            results.push(result);
+            plugin_results.extend(plugins);
+        }
+        let (failed, disposition) = self.handle_failures(&results, &event).await;
+        plugin_results.extend(self.outcomes(&event, &results, &failed, outbox).await);
+        EventReport {
+            matched: subs.iter().map(|s| s.name.clone()).collect(),
+            event,
+            input,
+            results,
+            plugin_results,
+            failed,
+            disposition,
+            blocked: None,
+        }
+    }
+
+    /// Decides what happens to each failed subscriber and writes its retry or dead-letter
+    /// message; a message that cannot be written turns into redelivery or a drop.
+    async fn handle_failures(
+        &self,
+        results: &[InvocationResult],
+        event: &Event,
+    ) -> (Vec<(String, PairAction)>, Disposition) {
+        let decision = decide(results, &self.settings.retry, CAN_REDELIVER);
+        let mut disposition = decision.disposition;
+        let mut failed = Vec::with_capacity(decision.failed.len());
+        for (name, action) in decision.failed {
+            let result = results
+                .iter()
+                .find(|r| r.subscription == name)
+                .expect("decisions name failed results");
+            let action = match self.write_for(&action, result, event).await {
+                Ok(()) => action,
+                Err(error) => {
+                    tracing::error!(subscription = %name, event = %event_label(event), %error, "could not write a retry message");
+                    let (fallback, action) =
+                        after_write_failure(results, CAN_REDELIVER, &error.to_string());
+                    if fallback == Disposition::Redeliver {
+                        disposition = Disposition::Redeliver;
+                    }
+                    action
+                }
+            };
+            if let PairAction::Drop { reason } = &action {
+                tracing::error!(subscription = %name, event = %event_label(event), %reason, "a failed delivery is given up");
+            }
+            failed.push((name, action));
+        }
+        (failed, disposition)
+    }
+
+    /// The message `action` needs: a retry message (with its delay) or a dead-letter message.
+    async fn write_for(
+        &self,
+        action: &PairAction,
+        result: &InvocationResult,
+        event: &Event,
+    ) -> Result<(), WriteError> {
+        match action {
+            PairAction::Retry {
+                attempt,
+                delay_secs,
+            } => {
+                let url = self
+                    .settings
+                    .retry_queue_url
+                    .as_deref()
+                    .expect("retry queue configured");
+                self.write(url, *attempt, result, event, *delay_secs).await
+            }
+            PairAction::DeadLetter => match self.settings.dlq_url.as_deref() {
+                Some(url) => self.write(url, result.attempt, result, event, 0).await,
+                None => Err(WriteError::NoDeadLetterQueue),
+            },
+            PairAction::Redeliver | PairAction::Drop { .. } => Ok(()),
+        }
+    }
+
+    async fn write(
+        &self,
+        url: &str,
+        attempt: u32,
+        result: &InvocationResult,
+        event: &Event,
+        delay_secs: u32,
+    ) -> Result<(), WriteError> {
+        let message = RetryMessage {
+            subscription: result.subscription.clone(),
+            attempt,
+            error: result.error.clone().unwrap_or_default(),
+            event: event.clone(),
+        };
+        self.ports
+            .queue
+            .send(url, message.to_body(), delay_secs)
+            .await?;
+        Ok(())
+    }
+
+    /// The outcome system events (with what happens next) and their plugins' results.
+    async fn outcomes(
+        &self,
+        event: &Event,
+        results: &[InvocationResult],
+        failed: &[(String, PairAction)],
+        outbox: &Outbox,
+    ) -> Vec<InvocationResult> {
+        let mut outcomes = Vec::with_capacity(results.len());
+        for result in results {
+            self.receiver.receive(event, result);
+            let next = failed
+                .iter()
+                .find(|(n, _)| *n == result.subscription)
+                .map(|(_, a)| a.describe());
+            outcomes.push(self.settings.system.outcome(
+                &outbox.stamp(),
+                event,
+                result,
+                next.as_deref(),
+            ));
+        }
+        let plugin_results = join_all(outcomes.iter().map(|s| self.notify_plugins(s))).await;
+        outcomes.into_iter().for_each(|s| outbox.push(s));
+        plugin_results.into_iter().flatten().collect()
+    }
+
+    /// `eventferry.function.invoking` (its sync plugins awaited first), then the invocation.
+    async fn invoke_subscriber(
+        &self,
+        sub: &Subscription,
+        event: &Event,
+        attempt: u32,
+        outbox: &Outbox,
+    ) -> (InvocationResult, Vec<InvocationResult>) {
+        let invoking = self.settings.system.invoking(
+            &outbox.stamp(),
+            event,
+            &sub.name,
+            &target_name(&sub.target),
+            attempt,
+        );
+        let slot = outbox.reserve();
+        let plugins = self.notify_plugins(&invoking).await;
+        outbox.fill(slot, invoking);
+        let call = self.call(sub, event, attempt).await;
+        (call.result, plugins)
+    }
+
+    /// The plugins subscribed to system event `system`. Without plugins (the common case) the
+    /// system event is not even turned into JSON for matching.
+    fn plugins_for(&self, system: &Event) -> Vec<&Subscription> {
+        if self.plugins.subscriptions().is_empty() {
+            return Vec::new();
+        }
+        self.plugins.route(&EventView::new(system))
+    }
+
+    /// Calls every plugin subscribed to system event `system`; their failures are only recorded.
+    async fn notify_plugins(&self, system: &Event) -> Vec<InvocationResult> {
+        let plugins = self.plugins_for(system);
+        if plugins.is_empty() {
+            return Vec::new();
+        }
+        let calls = join_all(plugins.iter().map(|p| self.call(p, system, 1))).await;
+        calls
+            .into_iter()
+            .map(|c| {
+                self.receiver.receive(system, &c.result);
+                c.result
+            })
+            .collect()
+    }
+}
