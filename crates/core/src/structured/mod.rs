@@ -7,7 +7,7 @@ mod fields;
 use chrono::DateTime;
 use cloudevents::{AttributesReader, Event};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::json_kind::json_kind;
 
@@ -77,102 +77,136 @@ pub fn parse_structured_value(value: &Value) -> Result<Event, StructuredError> {
     let map = value
         .as_object()
         .ok_or_else(|| StructuredError::NotObject(json_kind(value)))?;
-    let get = |name| map.get(name).filter(|value| !value.is_null());
-    let wrong = |name: &str, expected, found: String| StructuredError::Attribute {
+    let attributes = Attributes(map);
+    attributes.check_context()?;
+    attributes.check_data()?;
+    attributes.check_extensions()?;
+    Event::deserialize(value).map_err(|e| StructuredError::Invalid(e.to_string()))
+}
+
+/// The context attributes, besides `data` and `data_base64`.
+const CONTEXT: [&str; 8] = [
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "datacontenttype",
+    "dataschema",
+    "subject",
+    "time",
+];
+
+/// The top level of a structured CloudEvent, checked attribute by attribute before the SDK
+/// reads it, so that errors name the attribute. Null attributes count as absent.
+struct Attributes<'a>(&'a Map<String, Value>);
+
+fn wrong(name: &str, expected: &'static str, found: String) -> StructuredError {
+    StructuredError::Attribute {
         name: name.to_owned(),
         expected,
         found,
-    };
-    let text = |name: &'static str| match get(name) {
-        None => Ok(None),
-        Some(Value::String(text)) if !text.is_empty() => Ok(Some(text.as_str())),
-        Some(other) => Err(wrong(
-            name,
-            "a non-empty string",
-            json_kind(other).to_owned(),
-        )),
-    };
+    }
+}
 
-    match get("specversion") {
-        None => return Err(StructuredError::Missing("specversion")),
-        Some(Value::String(version)) if version == "1.0" => {}
-        Some(Value::String(version)) => return Err(StructuredError::SpecVersion(version.clone())),
-        Some(other) => {
-            return Err(wrong(
-                "specversion",
-                "the string \"1.0\"",
+impl<'a> Attributes<'a> {
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        self.0.get(name).filter(|value| !value.is_null())
+    }
+
+    /// An optional attribute that must be a non-empty string when present.
+    fn text(&self, name: &'static str) -> Result<Option<&'a str>, StructuredError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(text)) if !text.is_empty() => Ok(Some(text.as_str())),
+            Some(other) => Err(wrong(
+                name,
+                "a non-empty string",
                 json_kind(other).to_owned(),
-            ))
+            )),
         }
     }
-    for name in ["id", "source", "type"] {
-        text(name)?.ok_or(StructuredError::Missing(name))?;
-    }
-    text("subject")?;
-    if let Some(time) = text("time")? {
-        DateTime::parse_from_rfc3339(time).map_err(|_| {
-            wrong(
-                "time",
-                "an RFC 3339 timestamp such as \"2019-12-01T01:23:45Z\"",
-                format!("{time:?}"),
-            )
-        })?;
-    }
-    if let Some(schema) = text("dataschema")? {
-        url::Url::parse(schema)
-            .map_err(|e| wrong("dataschema", "an absolute URI", format!("{schema:?} ({e})")))?;
-    }
-    let content_type = text("datacontenttype")?.unwrap_or(JSON);
-    match (get("data"), get("data_base64")) {
-        (Some(_), Some(_)) => return Err(StructuredError::BothData),
-        (Some(data), None) if !data.is_string() && !is_json_content_type(content_type) => {
-            return Err(wrong(
-                "data",
-                "a string when datacontenttype is not JSON (use data_base64 for binary)",
-                json_kind(data).to_owned(),
-            ))
+
+    /// `specversion` "1.0", the required attributes, and the forms of the optional ones.
+    fn check_context(&self) -> Result<(), StructuredError> {
+        match self.get("specversion") {
+            None => return Err(StructuredError::Missing("specversion")),
+            Some(Value::String(version)) if version == "1.0" => {}
+            Some(Value::String(version)) => {
+                return Err(StructuredError::SpecVersion(version.clone()))
+            }
+            Some(other) => {
+                return Err(wrong(
+                    "specversion",
+                    "the string \"1.0\"",
+                    json_kind(other).to_owned(),
+                ))
+            }
         }
-        (None, Some(data)) if !data.is_string() => {
-            return Err(wrong(
+        for name in ["id", "source", "type"] {
+            self.text(name)?.ok_or(StructuredError::Missing(name))?;
+        }
+        self.text("subject")?;
+        if let Some(time) = self.text("time")? {
+            DateTime::parse_from_rfc3339(time).map_err(|_| {
+                wrong(
+                    "time",
+                    "an RFC 3339 timestamp such as \"2019-12-01T01:23:45Z\"",
+                    format!("{time:?}"),
+                )
+            })?;
+        }
+        if let Some(schema) = self.text("dataschema")? {
+            url::Url::parse(schema)
+                .map_err(|e| wrong("dataschema", "an absolute URI", format!("{schema:?} ({e})")))?;
+        }
+        Ok(())
+    }
+
+    /// `data` or `data_base64`, not both; non-JSON data as a string, binary data as base64.
+    fn check_data(&self) -> Result<(), StructuredError> {
+        let content_type = self.text("datacontenttype")?.unwrap_or(JSON);
+        match (self.get("data"), self.get("data_base64")) {
+            (Some(_), Some(_)) => Err(StructuredError::BothData),
+            (Some(data), None) if !data.is_string() && !is_json_content_type(content_type) => {
+                Err(wrong(
+                    "data",
+                    "a string when datacontenttype is not JSON (use data_base64 for binary)",
+                    json_kind(data).to_owned(),
+                ))
+            }
+            (None, Some(data)) if !data.is_string() => Err(wrong(
                 "data_base64",
                 "a base64 string",
                 json_kind(data).to_owned(),
-            ))
-        }
-        _ => {}
-    }
-    for (name, value) in map {
-        const CONTEXT: [&str; 10] = [
-            "specversion",
-            "id",
-            "source",
-            "type",
-            "datacontenttype",
-            "dataschema",
-            "subject",
-            "time",
-            "data",
-            "data_base64",
-        ];
-        if CONTEXT.contains(&name.as_str()) || value.is_null() {
-            continue;
-        }
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        {
-            return Err(StructuredError::ExtensionName(name.clone()));
-        }
-        if !(value.is_string() || value.is_boolean() || value.is_i64()) {
-            return Err(wrong(
-                name,
-                "a string, boolean or integer",
-                json_kind(value).to_owned(),
-            ));
+            )),
+            _ => Ok(()),
         }
     }
-    Event::deserialize(value).map_err(|e| StructuredError::Invalid(e.to_string()))
+
+    /// Extension names of `[a-z0-9]`, values strings, booleans or integers.
+    fn check_extensions(&self) -> Result<(), StructuredError> {
+        for (name, value) in self.0 {
+            let data = name == "data" || name == "data_base64";
+            if data || CONTEXT.contains(&name.as_str()) || value.is_null() {
+                continue;
+            }
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            {
+                return Err(StructuredError::ExtensionName(name.clone()));
+            }
+            if !(value.is_string() || value.is_boolean() || value.is_i64()) {
+                return Err(wrong(
+                    name,
+                    "a string, boolean or integer",
+                    json_kind(value).to_owned(),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The CloudEvents SDK's test for JSON data.
