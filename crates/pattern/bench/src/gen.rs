@@ -253,7 +253,23 @@ impl Generator {
     /// One event as compact JSON text.
     pub fn event(&mut self) -> String {
         self.n += 1;
-        let n = self.n;
+        let lot = self.lot();
+        let mut s = String::with_capacity(900);
+        s.push_str("{\"type\":\"Feature\",\"properties\":{");
+        self.push_properties(&mut s, &lot);
+        s.push_str("},\"geometry\":{\"type\":\"");
+        s.push_str(if lot.multi { "MultiPolygon" } else { "Polygon" });
+        let pts = self.outline(&lot);
+        s.push_str("\",\"firstCoordinates\":");
+        push_point(&mut s, pts[0].0, pts[0].1);
+        s.push_str(",\"coordinates\":");
+        push_coordinates(&mut s, &pts, lot.multi);
+        s.push_str("}}");
+        s
+    }
+
+    /// Draw a lot: its grid cell, block and number.
+    fn lot(&mut self) -> Lot {
         let r = &mut self.rng;
         let multi = r.below(10_000) < 6;
         // Denser in the north-east, like the city.
@@ -264,8 +280,21 @@ impl Generator {
             ((1.0 - r.unit().powf(1.4)) * (ROWS - 1) as f64) as i64
         };
         let block = 1 + ((row * 37 + col * 101) % 7600);
-        let lot_count = 6;
-        let lot = 1 + r.below(lot_count) as i64;
+        let lot = 1 + r.below(LOT_COUNT) as i64;
+        Lot {
+            multi,
+            col,
+            row,
+            block,
+            lot,
+        }
+    }
+
+    /// The lot's properties: parcel ids (hot and rare parcels included), street and address
+    /// range.
+    fn push_properties(&mut self, s: &mut String, l: &Lot) {
+        let (n, block, lot) = (self.n, l.block, l.lot);
+        let r = &mut self.rng;
         let mut mapblklot = format!("{block:04}{lot:03}");
         let h = r.below(1_000_000);
         let mut acc = 0;
@@ -293,20 +322,19 @@ impl Generator {
         } else {
             from
         };
-        let mut s = String::with_capacity(900);
-        s.push_str("{\"type\":\"Feature\",\"properties\":{");
         s.push_str(&format!(
             "\"MAPBLKLOT\":\"{mapblklot}\",\"BLKLOT\":\"{blklot}\",\"BLOCK_NUM\":\"{block:04}\",\"LOT_NUM\":\"{lot:03}\",\"FROM_ST\":\"{from}\",\"TO_ST\":\"{to}\",\"STREET\":\"{street}\",\"ST_TYPE\":\"{st_type}\",\"ODD_EVEN\":\"{}\"",
             if from % 2 == 0 { "E" } else { "O" }
         ));
-        s.push_str("},\"geometry\":{\"type\":\"");
-        s.push_str(if multi { "MultiPolygon" } else { "Polygon" });
-        // The lot is a strip of its block's cell; vertices lie on the shared grid.
-        let x_left = X0 + col * CELL_W + (lot - 1) * (CELL_W / lot_count as i64);
-        let x_right = x_left + CELL_W / lot_count as i64;
-        let y_bottom = Y0 + row * CELL_H;
+    }
+
+    /// The lot's outline, closed: a strip of its block's cell, vertices on the shared grid.
+    fn outline(&mut self, l: &Lot) -> Vec<(i64, i64)> {
+        let x_left = X0 + l.col * CELL_W + (l.lot - 1) * (CELL_W / LOT_COUNT as i64);
+        let x_right = x_left + CELL_W / LOT_COUNT as i64;
+        let y_bottom = Y0 + l.row * CELL_H;
         let y_top = y_bottom + CELL_H;
-        let extra = (r.unit().powf(3.0) * 36.0) as i64; // mostly small polygons, a few large ones
+        let extra = (self.rng.unit().powf(3.0) * 36.0) as i64; // mostly small polygons, a few large ones
         let mut pts: Vec<(i64, i64)> = Vec::with_capacity(6 + extra as usize);
         pts.push((x_left, y_bottom));
         pts.push((x_right, y_bottom));
@@ -316,31 +344,45 @@ impl Generator {
         pts.push((x_right, y_top));
         pts.push((x_left, y_top));
         pts.push((x_left, y_bottom));
-        s.push_str("\",\"firstCoordinates\":");
-        push_point(&mut s, pts[0].0, pts[0].1);
-        s.push_str(",\"coordinates\":");
-        let ring = |s: &mut String, pts: &[(i64, i64)], dx: i64| {
-            s.push('[');
-            for (i, (x, y)) in pts.iter().enumerate() {
-                if i > 0 {
-                    s.push(',');
-                }
-                push_point(s, x + dx, *y);
+        pts
+    }
+}
+
+/// Where a lot lies.
+struct Lot {
+    /// A MultiPolygon (on [`MULTI_ROW`]).
+    multi: bool,
+    col: i64,
+    row: i64,
+    block: i64,
+    lot: i64,
+}
+
+/// Lots per block: a block's cell is cut into this many strips.
+const LOT_COUNT: u64 = 6;
+
+/// The coordinates of a polygon (one ring), or of a MultiPolygon (the ring and its copy one cell
+/// to the east).
+fn push_coordinates(s: &mut String, pts: &[(i64, i64)], multi: bool) {
+    let ring = |s: &mut String, pts: &[(i64, i64)], dx: i64| {
+        s.push('[');
+        for (i, (x, y)) in pts.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
             }
-            s.push(']');
-        };
-        if multi {
-            s.push_str("[[");
-            ring(&mut s, &pts, 0);
-            s.push_str("],[");
-            ring(&mut s, &pts, CELL_W);
-            s.push_str("]]");
-        } else {
-            s.push('[');
-            ring(&mut s, &pts, 0);
-            s.push(']');
+            push_point(s, x + dx, *y);
         }
-        s.push_str("}}");
-        s
+        s.push(']');
+    };
+    if multi {
+        s.push_str("[[");
+        ring(s, pts, 0);
+        s.push_str("],[");
+        ring(s, pts, CELL_W);
+        s.push_str("]]");
+    } else {
+        s.push('[');
+        ring(s, pts, 0);
+        s.push(']');
     }
 }
