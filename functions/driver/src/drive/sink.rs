@@ -1,5 +1,6 @@
-//! Where CloudEvents go: an HTTP endpoint (CloudEvents HTTP binding), stdout (NDJSON), or a
-//! Lambda function. A sink acknowledges an event by returning `Ok`; only then is the SQS message
+//! Where CloudEvents go: an HTTP endpoint (the CloudEvents HTTP binding of
+//! `eventferry_core::binding`, POSTed with `eventferry_http`, exactly as the router's HTTP
+//! targets), stdout (NDJSON), or a Lambda function. A sink acknowledges an event by returning `Ok`; only then is the SQS message
 //! deleted.
 
 use std::future::Future;
@@ -7,24 +8,35 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cloudevents::binding::reqwest::RequestBuilderExt;
 use cloudevents::Event;
 use eventferry_aws::lambda::{InvocationMode, InvokeOutcome, Invoker};
+use eventferry_core::binding::{encode_binary, encode_structured};
 use eventferry_core::mapping::to_structured_bytes;
+use eventferry_http::{PostError, Poster};
 
 /// Why a delivery failed. The message stays in the queue and comes back later.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     #[error("sink answered HTTP {status}")]
     Status { status: u16 },
-    #[error("sink request failed: {0}")]
-    Request(String),
+    #[error("sink request failed: {0}{hint}", hint = tls_hint(.0))]
+    Request(PostError),
     #[error("function returned an error ({error})")]
     Function { error: String },
     #[error("invoke failed: {0}")]
     Invoke(String),
     #[error("writing to stdout failed: {0}")]
     Io(String),
+}
+
+/// What to do about a TLS certificate the client refused.
+fn tls_hint(error: &PostError) -> &'static str {
+    if error.is_certificate() {
+        " (the sink's TLS certificate is not trusted: give it a certificate from a public CA; \
+         --insecure-skip-tls-verify exists for local testing only)"
+    } else {
+        ""
+    }
 }
 
 /// Delivers one CloudEvent and says whether the receiver acknowledged it.
@@ -41,12 +53,14 @@ pub enum SinkMode {
     Structured,
 }
 
-/// POSTs each event to a URL; any 2xx answer acknowledges it.
+/// POSTs each event to a URL; any 2xx answer acknowledges it. The request is the project's one
+/// CloudEvents HTTP binding (`eventferry_core::binding`, as the router's HTTP targets), the
+/// `--sink-header`s after the binding's headers, sent with `eventferry_http`.
 pub struct HttpSink {
-    client: reqwest::Client,
-    url: reqwest::Url,
+    poster: Poster,
+    url: String,
     mode: SinkMode,
-    headers: reqwest::header::HeaderMap,
+    headers: Vec<(String, String)>,
 }
 
 impl HttpSink {
@@ -57,14 +71,18 @@ impl HttpSink {
         timeout: Duration,
         insecure_skip_tls_verify: bool,
     ) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .danger_accept_invalid_certs(insecure_skip_tls_verify)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let poster = Poster::new(timeout, insecure_skip_tls_verify).map_err(|e| e.to_string())?;
+        let headers = headers
+            .iter()
+            .map(|(name, value)| {
+                // parse_headers made every value from a &str, so its bytes are UTF-8.
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_owned(), value)
+            })
+            .collect();
         Ok(HttpSink {
-            client,
-            url,
+            poster,
+            url: url.into(),
             mode,
             headers,
         })
@@ -73,65 +91,24 @@ impl HttpSink {
 
 impl Sink for HttpSink {
     async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
-        let request = self
-            .client
-            .post(self.url.clone())
-            .headers(self.headers.clone());
         let request = match self.mode {
-            SinkMode::Binary => request
-                .event(event.clone())
-                .map_err(|e| DeliveryError::Request(format!("cannot encode the event: {e}")))?,
-            SinkMode::Structured => request
-                .header(
-                    reqwest::header::CONTENT_TYPE,
-                    "application/cloudevents+json",
-                )
-                .body(to_structured_bytes(event)),
-        };
-        // The error's Display carries the URL but never header values.
-        let response = request
-            .send()
+            SinkMode::Binary => encode_binary(event, None),
+            SinkMode::Structured => encode_structured(event),
+        }
+        .with_headers(&self.headers);
+        let answer = self
+            .poster
+            .post(&self.url, &request.headers, request.body)
             .await
-            .map_err(|e| DeliveryError::Request(without_url_secrets(&e)))?;
-        let status = response.status();
-        if status.is_success() {
+            .map_err(DeliveryError::Request)?;
+        if answer.is_success() {
             Ok(())
         } else {
             Err(DeliveryError::Status {
-                status: status.as_u16(),
+                status: answer.status,
             })
         }
     }
-}
-
-/// reqwest's error text with its causes (e.g. `invalid peer certificate: UnknownIssuer`), and any
-/// user:password in the URL hidden.
-fn without_url_secrets(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    if text.contains("certificate") {
-        text.push_str(
-            " (the sink's TLS certificate is not trusted: give it a certificate from a public CA; \
-             --insecure-skip-tls-verify exists for local testing only)",
-        );
-    }
-    if let Some(url) = err.url() {
-        if url.password().is_some() || !url.username().is_empty() {
-            let mut clean = url.clone();
-            let _ = clean.set_username("");
-            let _ = clean.set_password(None);
-            text = text.replace(url.as_str(), clean.as_str());
-        }
-    }
-    text
 }
 
 /// Writes each event as one line of structured JSON to stdout.
