@@ -107,7 +107,7 @@ fn summary_line(sub: &Subscription) -> String {
         sub.kind,
         sub.name,
         types,
-        sub.target.describe(),
+        sub.target.label(),
         sub.mode
     )
 }
@@ -166,7 +166,7 @@ fn matching(args: &MatchArgs) -> Result<ExitCode, String> {
                     "kind": sub.kind.to_string(),
                     "name": sub.name,
                     "matched": x.matched,
-                    "target": sub.target.describe(),
+                    "target": sub.target.label(),
                     "mode": sub.mode.to_string(),
                     "checks": x.checks.iter().map(|c| json!({"passed": c.passed, "check": c.what})).collect::<Vec<_>>(),
                 })
@@ -190,7 +190,7 @@ fn matching(args: &MatchArgs) -> Result<ExitCode, String> {
                 if x.matched { "MATCH   " } else { "no match" },
                 sub.kind,
                 sub.name,
-                sub.target.describe(),
+                sub.target.label(),
                 sub.mode
             );
             for check in &x.checks {

@@ -64,8 +64,8 @@ pub enum PairAction {
 }
 
 impl PairAction {
-    /// What the system event says about it.
-    pub fn describe(&self) -> String {
+    /// What happens next, in words: what the system event and the response say about it.
+    pub fn next_step(&self) -> String {
         match self {
             PairAction::Retry {
                 attempt,
@@ -103,87 +103,73 @@ pub struct Decision {
 /// - With a retry queue: each failed pair gets its own retry message (attempt + 1, with
 ///   backoff), or goes to the dead-letter queue once `max_attempts` are used (dropped, and
 ///   reported, without one); then the input is acknowledged.
-/// - Without a retry queue: if no subscriber succeeded and the input can be redelivered, the
-///   input is redelivered (which re-invokes only failed subscribers); otherwise the failures
-///   are dropped and reported: redelivering would re-invoke a subscriber that succeeded.
+/// - Without a retry queue: if no subscriber succeeded, the input is redelivered (which
+///   re-invokes only failed subscribers); otherwise the failures are dropped and reported:
+///   redelivering would re-invoke a subscriber that succeeded.
 ///
-/// `can_redeliver` is false for inputs nobody will send again.
-pub fn decide(results: &[InvocationResult], policy: &RetryPolicy, can_redeliver: bool) -> Decision {
+/// Every input the router takes can be delivered again by its source (an SQS message, a Lambda
+/// invoke, an HTTP request), so redelivery is always available.
+pub fn decide(results: &[InvocationResult], policy: &RetryPolicy) -> Decision {
     let failures: Vec<&InvocationResult> = results.iter().filter(|r| r.failed()).collect();
-    if failures.is_empty() {
-        return Decision {
-            disposition: Disposition::Ack,
-            failed: Vec::new(),
-        };
-    }
-    let any_success = failures.len() < results.len();
-    if policy.retry_queue {
+    let (disposition, failed) = if failures.is_empty() {
+        (Disposition::Ack, Vec::new())
+    } else if policy.retry_queue {
+        let failed = failures
+            .iter()
+            .map(|r| (r.subscription.clone(), policy.next_attempt(r.attempt)))
+            .collect();
+        (Disposition::Ack, failed)
+    } else if failures.len() == results.len() {
+        let failed = failures
+            .iter()
+            .map(|r| (r.subscription.clone(), PairAction::Redeliver))
+            .collect();
+        (Disposition::Redeliver, failed)
+    } else {
+        let reason = "no retry queue is configured, and redelivering the input would re-invoke \
+                      the subscribers that succeeded";
         let failed = failures
             .iter()
             .map(|r| {
-                let action = if r.attempt < policy.max_attempts.max(1) {
-                    PairAction::Retry {
-                        attempt: r.attempt + 1,
-                        delay_secs: policy.delay_before(r.attempt + 1),
-                    }
-                } else if policy.dead_letter_queue {
-                    PairAction::DeadLetter
-                } else {
-                    PairAction::Drop {
-                        reason: format!(
-                            "{} attempts used up and no dead-letter queue is configured",
-                            r.attempt
-                        ),
-                    }
+                let drop = PairAction::Drop {
+                    reason: reason.into(),
                 };
-                (r.subscription.clone(), action)
+                (r.subscription.clone(), drop)
             })
             .collect();
-        return Decision {
-            disposition: Disposition::Ack,
-            failed,
-        };
-    }
-    if !any_success && can_redeliver {
-        return Decision {
-            disposition: Disposition::Redeliver,
-            failed: failures
-                .iter()
-                .map(|r| (r.subscription.clone(), PairAction::Redeliver))
-                .collect(),
-        };
-    }
-    let reason = if any_success {
-        "no retry queue is configured, and redelivering the input would re-invoke the \
-         subscribers that succeeded"
-    } else {
-        "no retry queue is configured and the input is not redelivered"
+        (Disposition::Ack, failed)
     };
     Decision {
-        disposition: Disposition::Ack,
-        failed: failures
-            .iter()
-            .map(|r| {
-                (
-                    r.subscription.clone(),
-                    PairAction::Drop {
-                        reason: reason.into(),
-                    },
-                )
-            })
-            .collect(),
+        disposition,
+        failed,
+    }
+}
+
+impl RetryPolicy {
+    /// With a retry queue: what follows failed attempt `attempt` of a pair.
+    fn next_attempt(&self, attempt: u32) -> PairAction {
+        if attempt < self.max_attempts.max(1) {
+            PairAction::Retry {
+                attempt: attempt + 1,
+                delay_secs: self.delay_before(attempt + 1),
+            }
+        } else if self.dead_letter_queue {
+            PairAction::DeadLetter
+        } else {
+            PairAction::Drop {
+                reason: format!(
+                    "{attempt} attempts used up and no dead-letter queue is configured"
+                ),
+            }
+        }
     }
 }
 
 /// When writing a retry or dead-letter message failed for some pairs: redeliver the input if
 /// that is safe (no subscriber succeeded), else drop those pairs.
-pub fn after_write_failure(
-    results: &[InvocationResult],
-    can_redeliver: bool,
-    error: &str,
-) -> (Disposition, PairAction) {
+pub fn after_write_failure(results: &[InvocationResult], error: &str) -> (Disposition, PairAction) {
     let any_success = results.iter().any(|r| !r.failed());
-    if !any_success && can_redeliver {
+    if !any_success {
         (Disposition::Redeliver, PairAction::Redeliver)
     } else {
         (

@@ -29,31 +29,24 @@ fn decisions_never_redeliver_after_a_success() {
     };
     // All succeeded.
     assert_eq!(
-        decide(&[ok.clone(), accepted.clone()], &no_queue, true).disposition,
+        decide(&[ok.clone(), accepted.clone()], &no_queue).disposition,
         Disposition::Ack
     );
-    assert_eq!(decide(&[], &no_queue, true).disposition, Disposition::Ack);
+    assert_eq!(decide(&[], &no_queue).disposition, Disposition::Ack);
     // Nothing succeeded, no queue: the input redelivers.
-    let d = decide(std::slice::from_ref(&bad), &no_queue, true);
+    let d = decide(std::slice::from_ref(&bad), &no_queue);
     assert_eq!(d.disposition, Disposition::Redeliver);
     assert_eq!(d.failed, vec![("bad".into(), PairAction::Redeliver)]);
-    // Nothing succeeded, no queue, nobody redelivers: dropped and reported.
-    let d = decide(std::slice::from_ref(&bad), &no_queue, false);
-    assert_eq!(d.disposition, Disposition::Ack);
-    assert!(matches!(d.failed[0].1, PairAction::Drop { .. }));
     // Something succeeded, no queue: never redeliver.
-    for redeliverable in [true, false] {
-        let d = decide(&[ok.clone(), bad.clone()], &no_queue, redeliverable);
-        assert_eq!(d.disposition, Disposition::Ack);
-        assert!(
-            matches!(&d.failed[..], [(name, PairAction::Drop { reason })] if name == "bad" && reason.contains("re-invoke"))
-        );
-    }
+    let d = decide(&[ok.clone(), bad.clone()], &no_queue);
+    assert_eq!(d.disposition, Disposition::Ack);
+    assert!(
+        matches!(&d.failed[..], [(name, PairAction::Drop { reason })] if name == "bad" && reason.contains("re-invoke"))
+    );
     // With a queue: each failure is retried on its own, the input acknowledged.
     let d = decide(
         &[ok.clone(), bad.clone(), result("bad2", 1, Status::Failed)],
         &queue,
-        true,
     );
     assert_eq!(d.disposition, Disposition::Ack);
     assert_eq!(
@@ -78,7 +71,7 @@ fn decisions_never_redeliver_after_a_success() {
     // Attempts used up: dead letter, or drop without a DLQ.
     let last = result("bad", 3, Status::Failed);
     assert_eq!(
-        decide(std::slice::from_ref(&last), &queue, true).failed[0].1,
+        decide(std::slice::from_ref(&last), &queue).failed[0].1,
         PairAction::DeadLetter
     );
     let no_dlq = RetryPolicy {
@@ -86,22 +79,15 @@ fn decisions_never_redeliver_after_a_success() {
         ..queue.clone()
     };
     assert!(matches!(
-        decide(&[last], &no_dlq, true).failed[0].1,
+        decide(&[last], &no_dlq).failed[0].1,
         PairAction::Drop { .. }
     ));
     // A failed write falls back to redelivery only when nothing succeeded.
     assert_eq!(
-        after_write_failure(std::slice::from_ref(&bad), true, "x").0,
+        after_write_failure(std::slice::from_ref(&bad), "x").0,
         Disposition::Redeliver
     );
-    assert_eq!(
-        after_write_failure(std::slice::from_ref(&bad), false, "x").0,
-        Disposition::Ack
-    );
-    assert_eq!(
-        after_write_failure(&[ok, bad], true, "x").0,
-        Disposition::Ack
-    );
+    assert_eq!(after_write_failure(&[ok, bad], "x").0, Disposition::Ack);
 }
 
 #[test]

@@ -63,7 +63,7 @@ pub enum Target {
 
 impl Target {
     /// A short description without secrets: the function, or the URL (header values omitted).
-    pub fn describe(&self) -> String {
+    pub fn label(&self) -> String {
         match self {
             Target::Function(name) => format!("function {name}"),
             Target::Http { url, .. } => format!("http {url}"),

@@ -22,10 +22,6 @@ use super::report::EventReport;
 use super::Handler;
 use crate::ports::{HttpPoster, QueueWriter, SystemSink};
 
-/// Every router input can be delivered again (see the module comment): what the retry
-/// decisions of `eventferry_core::route` are told.
-const CAN_REDELIVER: bool = true;
-
 /// What the sync plugins on `eventferry.event.received` decided.
 enum Gate {
     /// Every sync plugin succeeded (or there are none): deliver.
@@ -214,7 +210,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         results: &[InvocationResult],
         event: &Event,
     ) -> (Vec<(String, PairAction)>, Disposition) {
-        let decision = decide(results, &self.settings.retry, CAN_REDELIVER);
+        let decision = decide(results, &self.settings.retry);
         let mut disposition = decision.disposition;
         let mut failed = Vec::with_capacity(decision.failed.len());
         for (name, action) in decision.failed {
@@ -226,8 +222,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
                 Ok(()) => action,
                 Err(error) => {
                     tracing::error!(subscription = %name, event = %event_label(event), %error, "could not write a retry message");
-                    let (fallback, action) =
-                        after_write_failure(results, CAN_REDELIVER, &error.to_string());
+                    let (fallback, action) = after_write_failure(results, &error.to_string());
                     if fallback == Disposition::Redeliver {
                         disposition = Disposition::Redeliver;
                     }
@@ -304,7 +299,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
             let next = failed
                 .iter()
                 .find(|(n, _)| *n == result.subscription)
-                .map(|(_, a)| a.describe());
+                .map(|(_, a)| a.next_step());
             outcomes.push(self.settings.system.outcome(
                 &outbox.stamp(),
                 event,

@@ -67,7 +67,7 @@ impl EventReport {
             v["failed"] = self
                 .failed
                 .iter()
-                .map(|(s, a)| json!({"subscription": s, "next": a.describe()}))
+                .map(|(s, a)| json!({"subscription": s, "next": a.next_step()}))
                 .collect();
         }
         if !self.plugin_results.is_empty() {
