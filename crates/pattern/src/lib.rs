@@ -78,6 +78,7 @@ mod casefold;
 mod compile;
 mod error;
 mod event;
+mod index;
 mod ip;
 mod json;
 mod matcher;

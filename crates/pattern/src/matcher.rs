@@ -1,193 +1,23 @@
 //! The multi-rule matcher: every branch of every rule is a set of slots (one per field); each
-//! field used by any rule gets an index over the values its slots accept (hash maps for exact
-//! values, numbers and case-folded strings, length-bucketed maps for prefixes and suffixes, sets
-//! for `anything-but`). An event is scanned once; each leaf on a used path is looked up in its
-//! field's index, which counts satisfied slots per branch. Only branches whose mandatory slots
-//! are all satisfied are verified (array consistency, `exists: false`), in event-ruler's key order.
+//! field used by any rule gets an index over the values its slots accept (see [`crate::index`]:
+//! hash maps for exact values, numbers and case-folded strings, length-bucketed maps for prefixes
+//! and suffixes, sets for `anything-but`). An event is scanned once; each leaf on a used path is
+//! looked up in its field's index, which counts satisfied slots per branch. Only branches whose
+//! mandatory slots are all satisfied are verified (array consistency, `exists: false`), in
+//! event-ruler's key order.
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::bytes::BytesMap;
 use crate::compile::{Ast, Slot};
 use crate::error::EventError;
 use crate::event::{scan, walk_value, LeafSink, Membership, PathTrie};
+use crate::index::{lit_idx, FieldIndex};
 use crate::ip::ip_if_possible;
-use crate::number::{key_of_text, NumRange};
-use crate::pred::{ab_excludes, AbSet, Leaf, LeafKind, Lit, Pred};
-
-/// Values grouped by length, for prefix and suffix lookups.
-#[derive(Default)]
-struct LenIndex {
-    map: BytesMap<Vec<u32>>,
-    lens: Vec<usize>,
-}
-
-impl LenIndex {
-    fn insert(&mut self, key: &[u8], slot: u32) {
-        self.map.entry(key).push(slot);
-        if let Err(i) = self.lens.binary_search(&key.len()) {
-            self.lens.insert(i, key.len());
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    #[inline]
-    fn prefixes(&self, v: &[u8], hit: &mut impl FnMut(u32)) {
-        for &l in &self.lens {
-            if l > v.len() {
-                break;
-            }
-            if let Some(slots) = self.map.get(&v[..l]) {
-                slots.iter().for_each(|&s| hit(s));
-            }
-        }
-    }
-
-    #[inline]
-    fn suffixes(&self, v: &[u8], hit: &mut impl FnMut(u32)) {
-        for &l in &self.lens {
-            if l > v.len() {
-                break;
-            }
-            if let Some(slots) = self.map.get(&v[v.len() - l..]) {
-                slots.iter().for_each(|&s| hit(s));
-            }
-        }
-    }
-}
-
-/// Everything the rules say about one field.
-#[derive(Default)]
-struct FieldIndex {
-    exact: BytesMap<Vec<u32>>,
-    lits: [Vec<u32>; 3],
-    num_key: FxHashMap<i64, Vec<u32>>,
-    num_text: BytesMap<Vec<u32>>,
-    ranges: Vec<(NumRange, u32)>,
-    prefix: LenIndex,
-    suffix: LenIndex,
-    eq_ic: BytesMap<Vec<u32>>,
-    prefix_ic: LenIndex,
-    suffix_ic: LenIndex,
-    exists: Vec<u32>,
-    /// Predicates evaluated one by one (wildcards, IP ranges, unusual case-insensitive ones).
-    general: Vec<(Pred, u32)>,
-    /// `anything-but` entries: (global entry id, operand, slot).
-    ab: Vec<(u32, u32)>,
-    ab_sets: Vec<AbSet>,
-    ab_str: BytesMap<Vec<u32>>,
-    ab_num: FxHashMap<i64, Vec<u32>>,
-    /// Indices into `ab`/`ab_sets` whose operand is evaluated directly.
-    ab_direct: Vec<u32>,
-    needs_num: bool,
-    needs_ip: bool,
-    needs_lower: bool,
-}
-
-fn lit_idx(l: Lit) -> usize {
-    match l {
-        Lit::True => 0,
-        Lit::False => 1,
-        Lit::Null => 2,
-    }
-}
-
-impl FieldIndex {
-    fn add(&mut self, pred: &Pred, slot: u32, ab_next: &mut u32) {
-        match pred {
-            Pred::Exact(s) => self.exact.entry(s.as_bytes()).push(slot),
-            Pred::Literal(l) => self.lits[lit_idx(*l)].push(slot),
-            Pred::Number { key: Some(k), .. } => {
-                self.needs_num = true;
-                self.num_key.entry(*k).or_default().push(slot);
-            }
-            Pred::Number { key: None, text } => self.num_text.entry(text.as_bytes()).push(slot),
-            Pred::Numeric(r) => {
-                self.needs_num = true;
-                self.ranges.push((*r, slot));
-            }
-            Pred::Prefix(p) if !p.ends_with('"') => self.prefix.insert(p.as_bytes(), slot),
-            Pred::Suffix(p) if !p.starts_with('"') => self.suffix.insert(p.as_bytes(), slot),
-            Pred::EqualsIc(p) if p.ascii_lower().is_some() => {
-                self.needs_lower = true;
-                self.eq_ic
-                    .entry(p.ascii_lower().unwrap_or_default())
-                    .push(slot)
-            }
-            Pred::PrefixIc(p) if p.ascii_lower().is_some_and(|l| l.last() != Some(&b'"')) => {
-                self.needs_lower = true;
-                self.prefix_ic
-                    .insert(p.ascii_lower().unwrap_or_default(), slot)
-            }
-            Pred::SuffixIc(p) if p.ascii_lower().is_some_and(|l| l.first() != Some(&b'"')) => {
-                self.needs_lower = true;
-                self.suffix_ic
-                    .insert(p.ascii_lower().unwrap_or_default(), slot)
-            }
-            Pred::Exists => self.exists.push(slot),
-            Pred::Absent => {}
-            Pred::AnythingBut(set) => {
-                let local = self.ab.len() as u32;
-                self.ab.push((*ab_next, slot));
-                *ab_next += 1;
-                match set {
-                    AbSet::Strings(v) => {
-                        for s in v {
-                            self.ab_str.entry(s.as_bytes()).push(local);
-                        }
-                    }
-                    AbSet::Numbers(v) => {
-                        self.needs_num = true;
-                        for k in v {
-                            self.ab_num.entry(*k).or_default().push(local);
-                        }
-                    }
-                    _ => self.ab_direct.push(local),
-                }
-                self.ab_sets.push(set.clone());
-            }
-            other => {
-                if matches!(other, Pred::Ip(_)) {
-                    self.needs_ip = true;
-                }
-                self.general.push((other.clone(), slot));
-            }
-        }
-    }
-
-    fn heap_bytes(&self) -> usize {
-        fn v<T>(x: &Vec<T>) -> usize {
-            x.capacity() * std::mem::size_of::<T>()
-        }
-        // Key bytes, value vector, bucket entry and map slot.
-        let map_bytes =
-            |m: &BytesMap<Vec<u32>>| m.iter().map(|(k, s)| k.len() + v(s) + 72).sum::<usize>();
-        map_bytes(&self.exact)
-            + map_bytes(&self.num_text)
-            + map_bytes(&self.ab_str)
-            + self.num_key.values().map(|s| v(s) + 40).sum::<usize>()
-            + self.ab_num.values().map(|s| v(s) + 40).sum::<usize>()
-            + map_bytes(&self.eq_ic)
-            + map_bytes(&self.prefix.map)
-            + map_bytes(&self.suffix.map)
-            + map_bytes(&self.prefix_ic.map)
-            + map_bytes(&self.suffix_ic.map)
-            + self.lits.iter().map(v).sum::<usize>()
-            + v(&self.ranges)
-            + v(&self.exists)
-            + v(&self.general)
-            + v(&self.ab)
-            + v(&self.ab_sets)
-            + v(&self.ab_direct)
-            + std::mem::size_of::<Self>()
-    }
-}
+use crate::number::key_of_text;
+use crate::pred::{ab_excludes, Leaf, LeafKind, Pred};
 
 /// Compiled form of a set of rules.
 pub(crate) struct Compiled {

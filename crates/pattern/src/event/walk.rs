@@ -21,7 +21,8 @@ pub(crate) fn walk_value<S: LeafSink>(
     Ok(())
 }
 
-/// A top-level field of an event given field by field (see [`walk_fields`]).
+/// A top-level field of an event given field by field (see
+/// [`Matcher::matching_rules_fields`](crate::Matcher::matching_rules_fields)).
 #[derive(Debug, Clone, Copy)]
 pub enum TopField<'a> {
     /// A JSON string.
