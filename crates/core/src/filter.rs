@@ -18,7 +18,7 @@
 //! - A subscription's `filters` array is an implicit `all`.
 //!
 //! Attribute values are compared in their string form as they appear in the structured JSON
-//! rendering ([`crate::mapping::to_structured_json`]): strings as they are, booleans as
+//! rendering ([`crate::structured::to_structured_json`]): strings as they are, booleans as
 //! `true`/`false`, integers in decimal, `time` as rendered there. `data` is not an attribute;
 //! use a subscription `pattern` to match on data. The optional `sql` dialect is not supported
 //! and is rejected with an error that says so.

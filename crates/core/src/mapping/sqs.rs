@@ -50,7 +50,7 @@ pub enum MessageError {
     SentTimestamp { message_id: String, millis: i64 },
 }
 
-/// Maps an SQS message to a CloudEvent; see the [module docs](self) for the rules.
+/// Maps an SQS message to a CloudEvent; see the [module docs](crate::mapping) for the rules.
 ///
 /// Any body maps; errors come only from the metadata the generic mapping needs (an empty
 /// MessageId, an empty queue ARN without a source override, an unusable `SentTimestamp`).

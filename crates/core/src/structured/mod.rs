@@ -1,6 +1,7 @@
 //! The CloudEvents JSON format (structured mode): parsing a structured CloudEvent 1.0 with errors
 //! that name the attribute, and rendering an event as structured JSON (a value, or canonical
-//! bytes with sorted keys). The field list both share with routing is in [`fields`].
+//! bytes with sorted keys). The field list both share with routing is in `fields`
+//! ([`with_structured_fields`]).
 
 mod fields;
 
