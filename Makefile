@@ -12,7 +12,7 @@ export AWS_REGION ?= us-east-1
 export AWS_ENDPOINT_URL ?= http://127.0.0.1:4566
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install localstack-up localstack-down localstack-status test demo lint fmt lock-python bench bench-quick bench-patterns bench-driver bench-router bench-plots bench-lint bench-build validate chaos
+.PHONY: hakari help install localstack-up localstack-down localstack-status test demo lint fmt lock-python bench bench-quick bench-patterns bench-driver bench-router bench-plots bench-lint bench-build validate chaos
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -29,15 +29,8 @@ localstack-down: ## Stop the LocalStack this project started, by PID
 localstack-status: ## Say whether our LocalStack is up
 	@$(LOCALSTACK) status
 
-test: ## make validate, build, start LocalStack, run every test and the SAM deploy check, stop LocalStack
-	@scripts/validate.sh
-	@cargo build --workspace --all-targets
-	@started=0; \
-	if ! $(LOCALSTACK) status >/dev/null 2>&1; then $(LOCALSTACK) up; started=1; fi; \
-	status=0; cargo test --workspace --no-fail-fast || status=$$?; \
-	scripts/sam-deploy-check.sh || status=$$?; \
-	if [ $$started = 1 ]; then $(LOCALSTACK) down; fi; \
-	exit $$status
+test: ## make validate, build, start LocalStack, run every test and the SAM deploy check, stop LocalStack; prints each stage's time
+	@scripts/test.sh
 
 demo: ## The main job on the embedded default: LocalStack up, events through, results shown
 	@scripts/demo.sh
@@ -48,6 +41,11 @@ lint: ## rustfmt and clippy, as CI wants them
 
 fmt:
 	cargo fmt --all
+
+hakari: ## Re-make crates/workspace-hack after a dependency change (installs cargo-hakari once); one build per crate
+	@command -v cargo-hakari >/dev/null || cargo install cargo-hakari --locked
+	cargo hakari generate
+	cargo hakari manage-deps --yes
 
 lock-python: ## Re-make infra/localstack/requirements.lock from a fresh venv
 	rm -rf /tmp/eventferry-lock-venv && python3 -m venv /tmp/eventferry-lock-venv

@@ -31,8 +31,10 @@ emit_four() {
 step "A1. LocalStack (host mode, 127.0.0.1:4566)"
 infra/localstack/localstack.sh up
 
-step "A2. Building eventferry"
-cargo build -q -p eventferry-driver
+step "A2. Building eventferry, the router and the recorder (one cargo call; the first build takes minutes)"
+# One build for both parts: every crate compiles once (the workspace-hack crate unifies features), and
+# `cargo lambda watch` in part B runs `cargo run --bin router|recorder`, which finds them built.
+cargo build --bin eventferry --bin router --bin recorder
 bin=target/debug/eventferry
 queue="eventferry-demo"
 
@@ -81,9 +83,7 @@ watch_port=${DEMO_WATCH_PORT:-9100}
 recorded_queue="eventferry-demo-recorded"
 router_queue="eventferry-demo-router"
 
-step "B1. Building the router and the recorder (as cargo lambda watch runs them)"
-# One package at a time, as `cargo run --bin NAME` under watch builds them (same features).
-for fn in router recorder; do cargo build -q --bin "$fn"; done
+step "B1. The recorder's queue and the router's subscriptions (router and recorder were built in A2)"
 recorded_url=$("$py" - "$recorded_queue" <<'PY'
 import sys, boto3
 print(boto3.client("sqs").create_queue(QueueName=sys.argv[1])["QueueUrl"])
