@@ -35,9 +35,11 @@ test: ## make validate, build, start LocalStack, run every test and the SAM depl
 demo: ## The main job on the embedded default: LocalStack up, events through, results shown
 	@scripts/demo.sh
 
-lint: ## rustfmt and clippy, as CI wants them
+lint: ## rustfmt, clippy, no module import cycle in a crate, no file over 800 lines before its tests
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	python3 scripts/module-cycles.py
+	python3 scripts/source-limits.py
 
 fmt:
 	cargo fmt --all
