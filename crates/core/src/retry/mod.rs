@@ -48,6 +48,24 @@ impl RetryPolicy {
             .saturating_mul(1 << doublings)
             .min(self.max_delay_secs.min(900))
     }
+
+    /// With a retry queue: what follows failed attempt `attempt` of a pair.
+    fn next_attempt(&self, attempt: u32) -> PairAction {
+        if attempt < self.max_attempts.max(1) {
+            PairAction::Retry {
+                attempt: attempt + 1,
+                delay_secs: self.delay_before(attempt + 1),
+            }
+        } else if self.dead_letter_queue {
+            PairAction::DeadLetter
+        } else {
+            PairAction::Drop {
+                reason: format!(
+                    "{attempt} attempts used up and no dead-letter queue is configured"
+                ),
+            }
+        }
+    }
 }
 
 /// What to do with one failed (event, subscription) pair.
@@ -142,26 +160,6 @@ pub fn decide(results: &[InvocationResult], policy: &RetryPolicy) -> Decision {
     Decision {
         disposition,
         failed,
-    }
-}
-
-impl RetryPolicy {
-    /// With a retry queue: what follows failed attempt `attempt` of a pair.
-    fn next_attempt(&self, attempt: u32) -> PairAction {
-        if attempt < self.max_attempts.max(1) {
-            PairAction::Retry {
-                attempt: attempt + 1,
-                delay_secs: self.delay_before(attempt + 1),
-            }
-        } else if self.dead_letter_queue {
-            PairAction::DeadLetter
-        } else {
-            PairAction::Drop {
-                reason: format!(
-                    "{attempt} attempts used up and no dead-letter queue is configured"
-                ),
-            }
-        }
     }
 }
 
