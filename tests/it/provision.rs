@@ -481,7 +481,7 @@ async fn provisioning_twice_adopts_and_changed_patterns_replace_stale_rules() {
 /// The rule name provisioning gives `pattern` (mirrors the module's scheme, via its own plan).
 fn provision_rule_name(id: &InstanceId, queue: &str, pattern: &Value) -> String {
     eventferry_core::names::rule_name(
-        &provision::rule_prefix(id),
+        &eventferry_driver::provision::ownership::rule_prefix(id),
         &format!(
             "{queue}\n{}",
             eventferry_core::names::canonical_json(pattern)

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use cloudevents::Event;
 use eventferry_core::mapping::{
     from_eventbridge, parse_structured_value, to_structured_json, MappingOptions, TypeFormat,
 };
@@ -120,24 +121,50 @@ fn read_event(arg: &str) -> Result<Value, String> {
 
 fn matching(args: &MatchArgs) -> Result<ExitCode, String> {
     let config = load(&args.file)?;
-    let value = read_event(&args.event)?;
-    let event = if value.get("specversion").is_some() {
-        parse_structured_value(&value).map_err(|e| e.to_string())?
+    let event = event_of(read_event(&args.event)?, args)?;
+    let explanations = explain_all(&config, &EventView::new(&event));
+    let json_event = to_structured_json(&event);
+    let shown = explanations.iter().filter(|(_, x)| args.all || x.matched);
+    if args.json {
+        print_json(&json_event, shown);
+    } else {
+        let matched = explanations.iter().filter(|(_, x)| x.matched).count();
+        println!(
+            "event {} (type {}, source {}): {} match(es)",
+            json_event["id"], json_event["type"], json_event["source"], matched
+        );
+        print_text(shown);
+    }
+    Ok(if explanations.iter().any(|(_, x)| x.matched) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The event as the router sees it: a structured CloudEvent as it is, an EventBridge event
+/// mapped as the router maps it.
+fn event_of(value: Value, args: &MatchArgs) -> Result<Event, String> {
+    if value.get("specversion").is_some() {
+        parse_structured_value(&value).map_err(|e| e.to_string())
     } else if value.get("detail-type").is_some() {
         let options = MappingOptions::default()
             .with_type_format(TypeFormat::new(&args.type_format).map_err(|e| e.to_string())?)
             .with_event_bus(&args.event_bus)
             .map_err(|e| e.to_string())?;
-        from_eventbridge(value, &options).map_err(|e| e.to_string())?
+        from_eventbridge(value, &options).map_err(|e| e.to_string())
     } else {
-        return Err(
+        Err(
             "the event is neither a structured CloudEvent (specversion, id, source, type) nor an \
              EventBridge event (detail-type, detail, ...)"
                 .into(),
-        );
-    };
-    let view = EventView::new(&event);
-    let mut explanations: Vec<(&Subscription, Explanation)> = Vec::new();
+        )
+    }
+}
+
+/// Every subscription and plugin with the explanation of whether the event matches it.
+fn explain_all<'a>(config: &'a Config, view: &EventView) -> Vec<(&'a Subscription, Explanation)> {
+    let mut explanations = Vec::new();
     let subscriptions = Router::new(config.subscriptions.clone());
     let plugins = Router::new(config.plugins.clone());
     for (router, list) in [
@@ -145,66 +172,53 @@ fn matching(args: &MatchArgs) -> Result<ExitCode, String> {
         (&plugins, &config.plugins),
     ] {
         // The router's own answer decides; the explanation says why.
-        let routed: Vec<&str> = router
-            .route(&view)
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
-        for (sub, explanation) in list.iter().zip(router.explain(&view)) {
+        let routed: Vec<&str> = router.route(view).iter().map(|s| s.name.as_str()).collect();
+        for (sub, explanation) in list.iter().zip(router.explain(view)) {
             debug_assert_eq!(routed.contains(&sub.name.as_str()), explanation.matched);
             explanations.push((sub, explanation));
         }
     }
-    let matched = explanations.iter().filter(|(_, x)| x.matched).count();
-    let json_event = to_structured_json(&event);
-    if args.json {
-        let items: Vec<Value> = explanations
-            .iter()
-            .filter(|(_, x)| args.all || x.matched)
-            .map(|(sub, x)| {
-                json!({
-                    "kind": sub.kind.to_string(),
-                    "name": sub.name,
-                    "matched": x.matched,
-                    "target": sub.target.label(),
-                    "mode": sub.mode.to_string(),
-                    "checks": x.checks.iter().map(|c| json!({"passed": c.passed, "check": c.what})).collect::<Vec<_>>(),
-                })
+    explanations
+}
+
+fn print_json<'a>(
+    json_event: &Value,
+    shown: impl Iterator<Item = &'a (&'a Subscription, Explanation)>,
+) {
+    let items: Vec<Value> = shown
+        .map(|(sub, x)| {
+            json!({
+                "kind": sub.kind.to_string(),
+                "name": sub.name,
+                "matched": x.matched,
+                "target": sub.target.label(),
+                "mode": sub.mode.to_string(),
+                "checks": x.checks.iter().map(|c| json!({"passed": c.passed, "check": c.what})).collect::<Vec<_>>(),
             })
-            .collect();
+        })
+        .collect();
+    println!(
+        "{}",
+        json!({"event": {"id": json_event["id"], "type": json_event["type"], "source": json_event["source"]}, "matches": items})
+    );
+}
+
+fn print_text<'a>(shown: impl Iterator<Item = &'a (&'a Subscription, Explanation)>) {
+    for (sub, x) in shown {
         println!(
-            "{}",
-            json!({"event": {"id": json_event["id"], "type": json_event["type"], "source": json_event["source"]}, "matches": items})
+            "{} {} {:?} -> {} ({})",
+            if x.matched { "MATCH   " } else { "no match" },
+            sub.kind,
+            sub.name,
+            sub.target.label(),
+            sub.mode
         );
-    } else {
-        println!(
-            "event {} (type {}, source {}): {} match(es)",
-            json_event["id"], json_event["type"], json_event["source"], matched
-        );
-        for (sub, x) in &explanations {
-            if !(args.all || x.matched) {
-                continue;
-            }
+        for check in &x.checks {
             println!(
-                "{} {} {:?} -> {} ({})",
-                if x.matched { "MATCH   " } else { "no match" },
-                sub.kind,
-                sub.name,
-                sub.target.label(),
-                sub.mode
+                "    [{}] {}",
+                if check.passed { "x" } else { " " },
+                check.what
             );
-            for check in &x.checks {
-                println!(
-                    "    [{}] {}",
-                    if check.passed { "x" } else { " " },
-                    check.what
-                );
-            }
         }
     }
-    Ok(if matched > 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
 }

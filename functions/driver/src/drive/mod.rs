@@ -56,6 +56,28 @@ pub fn check_flags(args: &DriveArgs) -> Result<DriveInputs, String> {
     if patterns.is_empty() && schedule.is_none() {
         return Err("give --event-patterns, --schedule-expression, or both: without either there is nothing to receive".into());
     }
+    check_limits(args)?;
+    let (sink, sink_headers) = check_sink(args)?;
+    let mapping = check_mapping(args)?;
+    check_queue_name(&args.queue_name, args.dlq)
+        .map_err(|problem| format!("--queue-name {:?}: {problem}", args.queue_name))?;
+    let instance_text = args
+        .instance
+        .clone()
+        .unwrap_or_else(|| default_instance(&args.queue_name));
+    let instance = InstanceId::new(&instance_text).map_err(|e| format!("--instance: {e}"))?;
+    Ok(DriveInputs {
+        patterns,
+        schedule,
+        sink,
+        sink_headers,
+        mapping,
+        instance,
+    })
+}
+
+/// The numeric limits, the region and the endpoint.
+fn check_limits(args: &DriveArgs) -> Result<(), String> {
     if !(0..=20).contains(&args.duration) {
         return Err(format!(
             "--duration {}: the long-poll wait must be 0 to 20 seconds (SQS's limit)",
@@ -89,6 +111,11 @@ pub fn check_flags(args: &DriveArgs) -> Result<DriveInputs, String> {
     if let Some(url) = &args.endpoint_url {
         validate_endpoint(url)?;
     }
+    Ok(())
+}
+
+/// The sink (`--sink`, else `$K_SINK`, else stdout) and its extra headers.
+fn check_sink(args: &DriveArgs) -> Result<(SinkSpec, reqwest::header::HeaderMap), String> {
     let sink_text = args
         .sink
         .clone()
@@ -99,7 +126,11 @@ pub fn check_flags(args: &DriveArgs) -> Result<DriveInputs, String> {
     if !sink_headers.is_empty() && !matches!(sink, SinkSpec::Http(_)) {
         return Err("--sink-header applies to http(s) sinks only".into());
     }
+    Ok((sink, sink_headers))
+}
 
+/// How messages become CloudEvents: `--type-format`, `--event-bus`, `--source`.
+fn check_mapping(args: &DriveArgs) -> Result<MappingOptions, String> {
     let type_format =
         TypeFormat::new(&args.type_format).map_err(|e| format!("--type-format: {e}"))?;
     let mut mapping = MappingOptions::default()
@@ -111,21 +142,7 @@ pub fn check_flags(args: &DriveArgs) -> Result<DriveInputs, String> {
             .with_source(source)
             .map_err(|e| format!("--source: {e}"))?;
     }
-    check_queue_name(&args.queue_name, args.dlq)
-        .map_err(|problem| format!("--queue-name {:?}: {problem}", args.queue_name))?;
-    let instance_text = args
-        .instance
-        .clone()
-        .unwrap_or_else(|| default_instance(&args.queue_name));
-    let instance = InstanceId::new(&instance_text).map_err(|e| format!("--instance: {e}"))?;
-    Ok(DriveInputs {
-        patterns,
-        schedule,
-        sink,
-        sink_headers,
-        mapping,
-        instance,
-    })
+    Ok(mapping)
 }
 
 /// `--event-patterns`: an array of patterns or a single pattern, each valid for EventBridge.

@@ -76,6 +76,34 @@ pub fn is_owned_sid(sid: &str, rule_prefix: &str) -> bool {
         })
 }
 
+/// A queue policy's top-level keys (without `Statement`) and its statements; a new document
+/// (just `Version`) when there is no policy.
+fn parse_policy(existing: Option<&str>) -> Result<(Map<String, Value>, Vec<Value>), PolicyError> {
+    let mut doc: Map<String, Value> = match existing.map(str::trim).filter(|s| !s.is_empty()) {
+        None => {
+            let mut doc = Map::new();
+            doc.insert("Version".into(), json!(POLICY_VERSION));
+            doc
+        }
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(doc)) => doc,
+            Ok(_) => return Err(PolicyError("it is not a JSON object".into())),
+            Err(e) => return Err(PolicyError(format!("it is not valid JSON ({e})"))),
+        },
+    };
+    let statements = match doc.remove("Statement") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(single @ Value::Object(_)) => vec![single],
+        Some(_) => {
+            return Err(PolicyError(
+                "its Statement is neither an object nor an array".into(),
+            ))
+        }
+    };
+    Ok((doc, statements))
+}
+
 /// Merge eventferry's statements into `existing` (the queue's `Policy`; `None` or empty when it
 /// has none):
 ///
@@ -92,29 +120,8 @@ pub fn merge(
     remove: &[String],
     owned: impl Fn(&str) -> bool,
 ) -> Result<PolicyChange, PolicyError> {
-    let mut doc: Map<String, Value> = match existing.map(str::trim).filter(|s| !s.is_empty()) {
-        None => {
-            let mut doc = Map::new();
-            doc.insert("Version".into(), json!(POLICY_VERSION));
-            doc
-        }
-        Some(text) => match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(doc)) => doc,
-            Ok(_) => return Err(PolicyError("it is not a JSON object".into())),
-            Err(e) => return Err(PolicyError(format!("it is not valid JSON ({e})"))),
-        },
-    };
+    let (mut doc, statements) = parse_policy(existing)?;
     let had_policy = existing.is_some_and(|s| !s.trim().is_empty());
-    let statements: Vec<Value> = match doc.remove("Statement") {
-        None => Vec::new(),
-        Some(Value::Array(items)) => items,
-        Some(single @ Value::Object(_)) => vec![single],
-        Some(_) => {
-            return Err(PolicyError(
-                "its Statement is neither an object nor an array".into(),
-            ))
-        }
-    };
     let original = statements.clone();
 
     let wanted_sid = |sid: &str| wanted.iter().any(|w| w.sid == sid);
