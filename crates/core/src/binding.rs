@@ -113,7 +113,7 @@ fn check_request(method: &str, body: &[u8]) -> Result<(), HttpError> {
 }
 
 /// The media type of a `Content-Type` value: lower case, without parameters.
-fn media_type(content_type: &str) -> String {
+pub fn media_type(content_type: &str) -> String {
     content_type
         .split(';')
         .next()

@@ -6,15 +6,8 @@ use serde_json::{Map, Value};
 
 use crate::json_kind::json_kind;
 
-/// The media type without parameters, lower-cased.
-pub(super) fn media_type(content_type: &str) -> String {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
-}
+/// The media type without parameters, lower-cased: the HTTP binding's reading.
+pub(super) use crate::binding::media_type;
 
 pub(super) fn is_media_type(content_type: &str) -> bool {
     let mt = media_type(content_type);
