@@ -281,6 +281,14 @@ impl Compiler<'_> {
         Ok(())
     }
 
+    /// The string operand of a match expression; `not_a_string` is the reason when it is not one.
+    fn string_operand(&mut self, not_a_string: &str) -> Result<String, PatternError> {
+        if self.next()? != Some(Tok::Str) {
+            return barf(not_a_string);
+        }
+        self.text()
+    }
+
     fn match_expression(&mut self) -> Result<Pred, PatternError> {
         if self.next()? != Some(Tok::FieldName) {
             return barf("Match expression name not found");
@@ -288,10 +296,7 @@ impl Compiler<'_> {
         let name = self.lx.name().to_string();
         match name.as_str() {
             "exactly" => {
-                if self.next()? != Some(Tok::Str) {
-                    return barf("exact match pattern must be a string");
-                }
-                let s = self.text()?;
+                let s = self.string_operand("exact match pattern must be a string")?;
                 self.expect_end(ONE_KEY)?;
                 Ok(Pred::Exact(s.into()))
             }
@@ -333,27 +338,18 @@ impl Compiler<'_> {
                 Ok(p)
             }
             "cidr" => {
-                if self.next()? != Some(Tok::Str) {
-                    return barf("prefix match pattern must be a string");
-                }
-                let s = self.text()?;
+                let s = self.string_operand("prefix match pattern must be a string")?;
                 let r = parse_cidr(&s).map_err(PatternError::value)?;
                 self.expect_end(ONE_KEY)?;
                 Ok(Pred::Ip(r))
             }
             "equals-ignore-case" => {
-                if self.next()? != Some(Tok::Str) {
-                    return barf("equals-ignore-case match pattern must be a string");
-                }
-                let s = self.text()?;
+                let s = self.string_operand("equals-ignore-case match pattern must be a string")?;
                 self.expect_end(ONE_KEY)?;
                 Ok(Pred::EqualsIc(IcPat::new(&s)))
             }
             "wildcard" => {
-                if self.next()? != Some(Tok::Str) {
-                    return barf("wildcard match pattern must be a string");
-                }
-                let s = self.text()?;
+                let s = self.string_operand("wildcard match pattern must be a string")?;
                 let g = wildcard::parse(&s).map_err(PatternError::invalid)?;
                 self.expect_end(ONE_KEY)?;
                 Ok(Pred::Wildcard(g))

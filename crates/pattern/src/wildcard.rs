@@ -117,20 +117,7 @@ pub(crate) fn complexity(patterns: &[Vec<GTok>]) -> usize {
     if pats.is_empty() {
         return 0;
     }
-    // Alphabet: every literal byte, plus one byte standing for all others.
-    let mut alphabet: Vec<u8> = pats
-        .iter()
-        .flat_map(|p| p.iter())
-        .filter_map(|t| match t {
-            GTok::Byte(b) => Some(*b),
-            GTok::Star => None,
-        })
-        .collect();
-    alphabet.sort_unstable();
-    alphabet.dedup();
-    if let Some(other) = (0u8..=255).find(|b| alphabet.binary_search(b).is_err()) {
-        alphabet.push(other);
-    }
+    let alphabet = alphabet(&pats);
 
     // A state is the sorted list of active (pattern, position) pairs; position 0 is the start.
     let closure = |set: &mut Vec<(u32, u32)>| {
@@ -157,19 +144,7 @@ pub(crate) fn complexity(patterns: &[Vec<GTok>]) -> usize {
     seen.insert(start);
     while let Some(set) = queue.pop() {
         for &b in &alphabet {
-            let mut next: Vec<(u32, u32)> = Vec::new();
-            for &(pi, pos) in &set {
-                let p = pats[pi as usize];
-                // A position right after a star absorbs any byte.
-                if pos > 0 && p[pos as usize - 1] == GTok::Star && !next.contains(&(pi, pos)) {
-                    next.push((pi, pos));
-                }
-                if let Some(GTok::Byte(c)) = p.get(pos as usize) {
-                    if *c == b && !next.contains(&(pi, pos + 1)) {
-                        next.push((pi, pos + 1));
-                    }
-                }
-            }
+            let mut next = step(&pats, &set, b);
             if next.is_empty() {
                 continue;
             }
@@ -191,6 +166,42 @@ pub(crate) fn complexity(patterns: &[Vec<GTok>]) -> usize {
         }
     }
     max
+}
+
+/// The bytes that matter to `pats`: every literal byte, plus one byte standing for all others.
+fn alphabet(pats: &[&Vec<GTok>]) -> Vec<u8> {
+    let mut alphabet: Vec<u8> = pats
+        .iter()
+        .flat_map(|p| p.iter())
+        .filter_map(|t| match t {
+            GTok::Byte(b) => Some(*b),
+            GTok::Star => None,
+        })
+        .collect();
+    alphabet.sort_unstable();
+    alphabet.dedup();
+    if let Some(other) = (0u8..=255).find(|b| alphabet.binary_search(b).is_err()) {
+        alphabet.push(other);
+    }
+    alphabet
+}
+
+/// The (pattern, position) pairs reached from `set` by reading byte `b`, before star closure.
+fn step(pats: &[&Vec<GTok>], set: &[(u32, u32)], b: u8) -> Vec<(u32, u32)> {
+    let mut next: Vec<(u32, u32)> = Vec::new();
+    for &(pi, pos) in set {
+        let p = pats[pi as usize];
+        // A position right after a star absorbs any byte.
+        if pos > 0 && p[pos as usize - 1] == GTok::Star && !next.contains(&(pi, pos)) {
+            next.push((pi, pos));
+        }
+        if let Some(GTok::Byte(c)) = p.get(pos as usize) {
+            if *c == b && !next.contains(&(pi, pos + 1)) {
+                next.push((pi, pos + 1));
+            }
+        }
+    }
+    next
 }
 
 #[cfg(test)]
