@@ -2,6 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use plotters::coord::ranged1d::Ranged;
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde_json::Value;
 
@@ -53,6 +56,72 @@ const COLORS: [RGBColor; 5] = [
     RGBColor(148, 103, 189),
 ];
 
+type Chart<'a, 'b, X, Y> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, Y>>;
+
+/// A dashed black line from `from` to `to`, with its legend entry.
+fn dashed_line<X, Y>(
+    chart: &mut Chart<'_, '_, X, Y>,
+    from: (f64, f64),
+    to: (f64, f64),
+    label: String,
+) -> Res
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    chart
+        .draw_series(DashedLineSeries::new(
+            vec![from, to],
+            6,
+            4,
+            BLACK.stroke_width(1),
+        ))?
+        .label(label)
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    Ok(())
+}
+
+/// A line through `pts` with a dot at each, in colour `c`, with its legend entry.
+fn line_with_points<X, Y>(
+    chart: &mut Chart<'_, '_, X, Y>,
+    name: &str,
+    pts: &[(f64, f64)],
+    c: RGBColor,
+) -> Res
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    chart
+        .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?
+        .label(name)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+    chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, c.filled())))?;
+    Ok(())
+}
+
+/// The legend box at `position`, then the file at `path`.
+fn finish<'a, 'b: 'a, X, Y>(
+    chart: &mut Chart<'a, 'b, X, Y>,
+    root: &DrawingArea<SVGBackend<'b>, Shift>,
+    position: SeriesLabelPosition,
+    path: &Path,
+) -> Res
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
 /// Driver throughput against concurrency, with the floor.
 fn driver(v: &Value, out: &Path) -> Res {
     let path = out.join("driver-throughput.svg");
@@ -87,7 +156,42 @@ fn driver(v: &Value, out: &Path) -> Res {
         * 1.15;
     let root = SVGBackend::new(&path, (800, 480)).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = driver_chart(&root, v, ymax)?;
+    dashed_line(
+        &mut chart,
+        (-0.25, floor1),
+        (3.25, floor1),
+        format!("floor at concurrency 1 ({floor1:.0}/s)"),
+    )?;
+    for (i, (name, pts)) in [
+        ("floor: SDK receive + delete loop", &floor),
+        ("eventferry drive → HTTP sink", &http),
+        ("eventferry drive → stdout (/dev/null)", &stdout),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        line_with_points(&mut chart, name, pts, COLORS[i])?;
+    }
+    let c = COLORS[3];
+    chart
+        .draw_series(
+            python
+                .iter()
+                .map(|p| TriangleMarker::new(*p, 7, c.filled())),
+        )?
+        .label("python boto3 peer → HTTP sink")
+        .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 6, c.filled()));
+    finish(&mut chart, &root, SeriesLabelPosition::LowerRight, &path)
+}
+
+/// The throughput chart's frame: log2 concurrency (labelled 1, 2, 4, 8) against messages/s.
+fn driver_chart<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    v: &Value,
+    ymax: f64,
+) -> Result<Chart<'a, 'b, RangedCoordf64, RangedCoordf64>, Box<dyn std::error::Error>> {
+    let mut chart = ChartBuilder::on(root)
         .caption(
             format!(
                 "eventferry drive vs the SQS API floor on LocalStack ({} msgs/run, {})",
@@ -114,54 +218,11 @@ fn driver(v: &Value, out: &Path) -> Res {
         })
         .y_label_formatter(&|y| format!("{y:.0}"))
         .draw()?;
-    chart
-        .draw_series(DashedLineSeries::new(
-            vec![(-0.25, floor1), (3.25, floor1)],
-            6,
-            4,
-            BLACK.stroke_width(1),
-        ))?
-        .label(format!("floor at concurrency 1 ({floor1:.0}/s)"))
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
-    for (i, (name, pts)) in [
-        ("floor: SDK receive + delete loop", &floor),
-        ("eventferry drive → HTTP sink", &http),
-        ("eventferry drive → stdout (/dev/null)", &stdout),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let c = COLORS[i];
-        chart
-            .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-        chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, c.filled())))?;
-    }
-    let c = COLORS[3];
-    chart
-        .draw_series(
-            python
-                .iter()
-                .map(|p| TriangleMarker::new(*p, 7, c.filled())),
-        )?
-        .label("python boto3 peer → HTTP sink")
-        .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 6, c.filled()));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    println!("wrote {}", path.display());
-    Ok(())
+    Ok(chart)
 }
 
-/// Pattern throughput per engine and rule type (log scale).
-fn patterns(v: &Value, out: &Path) -> Res {
-    let path = out.join("patterns.svg");
-    let rows = v.as_array().ok_or("patterns.json is a list")?;
+/// The eventferry engine's rule types, in order of first appearance (EXACT_SCALING left out).
+fn pattern_types(rows: &[Value]) -> Vec<String> {
     let mut types: Vec<String> = Vec::new();
     for r in rows {
         let t = r["rule_type"].as_str().unwrap_or_default();
@@ -172,6 +233,14 @@ fn patterns(v: &Value, out: &Path) -> Res {
             types.push(t.to_owned());
         }
     }
+    types
+}
+
+/// Pattern throughput per engine and rule type (log scale).
+fn patterns(v: &Value, out: &Path) -> Res {
+    let path = out.join("patterns.svg");
+    let rows = v.as_array().ok_or("patterns.json is a list")?;
+    let types = pattern_types(rows);
     let engines = ["eventferry", "eventferry-strict", "quamina", "localstack"];
     let eps = |e: &str, t: &str| {
         rows.iter()
@@ -192,7 +261,40 @@ fn patterns(v: &Value, out: &Path) -> Res {
     let root = SVGBackend::new(&path, (1000, 520)).into_drawing_area();
     root.fill(&WHITE)?;
     let n = types.len() as f64;
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = patterns_chart(&root, &types, lo, hi)?;
+    let w = 0.8 / engines.len() as f64;
+    for (k, e) in engines.iter().enumerate() {
+        let c = COLORS[k];
+        let bars: Vec<Rectangle<(f64, f64)>> = types
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| {
+                let y = eps(e, t)?;
+                let x0 = i as f64 + 0.1 + k as f64 * w;
+                Some(Rectangle::new([(x0, lo), (x0 + w * 0.9, y)], c.filled()))
+            })
+            .collect();
+        chart
+            .draw_series(bars)?
+            .label(*e)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+    }
+    if let Some(p) = parse {
+        dashed_line(&mut chart, (0.0, p), (n, p), "serde_json parse only".into())?;
+    }
+    finish(&mut chart, &root, SeriesLabelPosition::UpperRight, &path)
+}
+
+/// The patterns chart's frame: one slot per rule type (labelled at its middle) against
+/// events/s from `lo` to `hi` on a log scale.
+fn patterns_chart<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    types: &[String],
+    lo: f64,
+    hi: f64,
+) -> Result<Chart<'a, 'b, RangedCoordf64, LogCoord<f64>>, Box<dyn std::error::Error>> {
+    let n = types.len() as f64;
+    let mut chart = ChartBuilder::on(root)
         .caption(
             "Pattern matching throughput per engine and rule type (events/s, log scale)",
             ("sans-serif", 18),
@@ -201,7 +303,7 @@ fn patterns(v: &Value, out: &Path) -> Res {
         .x_label_area_size(90)
         .y_label_area_size(70)
         .build_cartesian_2d(0f64..n, (lo..hi).log_scale())?;
-    let types_for_labels = types.clone();
+    let types_for_labels = types.to_vec();
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -222,43 +324,7 @@ fn patterns(v: &Value, out: &Path) -> Res {
         .y_desc("events / s")
         .y_label_formatter(&|y| format!("{y:.0e}"))
         .draw()?;
-    let w = 0.8 / engines.len() as f64;
-    for (k, e) in engines.iter().enumerate() {
-        let c = COLORS[k];
-        let bars: Vec<Rectangle<(f64, f64)>> = types
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| {
-                let y = eps(e, t)?;
-                let x0 = i as f64 + 0.1 + k as f64 * w;
-                Some(Rectangle::new([(x0, lo), (x0 + w * 0.9, y)], c.filled()))
-            })
-            .collect();
-        chart
-            .draw_series(bars)?
-            .label(*e)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
-    }
-    if let Some(p) = parse {
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(0.0, p), (n, p)],
-                6,
-                4,
-                BLACK.stroke_width(1),
-            ))?
-            .label("serde_json parse only")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    println!("wrote {}", path.display());
-    Ok(())
+    Ok(chart)
 }
 
 /// Routing cost against subscriptions (log-log), with the 5 µs target.
@@ -295,15 +361,12 @@ fn router(v: &Value, out: &Path) -> Res {
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_label_formatter(&|y| format!("{y:.2}"))
         .draw()?;
-    chart
-        .draw_series(DashedLineSeries::new(
-            vec![(5.0, 5.0), (20_000.0, 5.0)],
-            6,
-            4,
-            BLACK.stroke_width(1),
-        ))?
-        .label("target: 5 µs at 1,000 subscriptions")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    dashed_line(
+        &mut chart,
+        (5.0, 5.0),
+        (20_000.0, 5.0),
+        "target: 5 µs at 1,000 subscriptions".into(),
+    )?;
     for (i, (name, p)) in [
         ("handler, no-op ports (whole event)", &handler),
         ("routing decision (EventView + Router::route)", &route),
@@ -311,20 +374,7 @@ fn router(v: &Value, out: &Path) -> Res {
     .into_iter()
     .enumerate()
     {
-        let c = COLORS[i];
-        chart
-            .draw_series(LineSeries::new(p.iter().copied(), c.stroke_width(2)))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-        chart.draw_series(p.iter().map(|q| Circle::new(*q, 4, c.filled())))?;
+        line_with_points(&mut chart, name, p, COLORS[i])?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    println!("wrote {}", path.display());
-    Ok(())
+    finish(&mut chart, &root, SeriesLabelPosition::LowerRight, &path)
 }

@@ -374,6 +374,62 @@ async fn cold_start(bin: &Path, subs: &Subs, log: &Path) -> Cold {
         "datacontenttype": "application/json", "data": {"hello": "world"}
     });
     let (port, server) = serve_api(state.clone(), event).await;
+    let mut cmd = router_command(bin, port, subs, log);
+    let t0 = Instant::now();
+    let child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("exec {}: {e}", bin.display()));
+    *state.t0.lock().unwrap() = Some(t0);
+    let pid = child.id();
+    if tokio::time::timeout(Duration::from_secs(30), state.done.notified())
+        .await
+        .is_err()
+    {
+        common::signal(pid, libc::SIGKILL);
+        panic!(
+            "the router never answered its first event; see {}",
+            log.display()
+        );
+    }
+    // VmHWM, not wait4's ru_maxrss: that one includes the forked copy of this process.
+    let max_rss_kib = common::proc_hwm_kib(pid).unwrap_or(0);
+    common::signal(pid, libc::SIGTERM);
+    tokio::task::spawn_blocking(move || common::wait4(child))
+        .await
+        .expect("wait4 thread");
+    server.abort();
+    state.cold(t0, max_rss_kib)
+}
+
+impl ApiState {
+    /// The figures of a cold start that began at `t0`, after checking the router answered
+    /// `response` and the subscriber got the event once.
+    fn cold(&self, t0: Instant, max_rss_kib: u64) -> Cold {
+        let (kind, body) = self.response.lock().unwrap().clone().expect("an answer");
+        assert_eq!(
+            kind,
+            "response",
+            "the router answered {kind}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        assert_eq!(
+            *self.sink_hits.lock().unwrap(),
+            1,
+            "the subscriber got the event once"
+        );
+        let next = self.next_at.lock().unwrap().expect("next called");
+        let resp = self.response_at.lock().unwrap().expect("answered");
+        Cold {
+            init_ms: next.duration_since(t0).as_secs_f64() * 1e3,
+            first_event_ms: resp.duration_since(t0).as_secs_f64() * 1e3,
+            max_rss_kib,
+        }
+    }
+}
+
+/// The release router as Lambda starts it, against the Runtime API on 127.0.0.1:`port`, with the
+/// `cold` subscription (HTTP to `/sink` there) and, for [`Subs::File`], the generated ones.
+fn router_command(bin: &Path, port: u16, subs: &Subs, log: &Path) -> Command {
     let sink = format!("http://127.0.0.1:{port}/sink");
     let mut cmd = Command::new(bin);
     cmd.env_clear()
@@ -407,48 +463,7 @@ async fn cold_start(bin: &Path, subs: &Subs, log: &Path) -> Cold {
             cmd.env("EVENTFERRY_SUBSCRIPTIONS_FILE", path);
         }
     }
-    let t0 = Instant::now();
-    let child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("exec {}: {e}", bin.display()));
-    *state.t0.lock().unwrap() = Some(t0);
-    let pid = child.id();
-    if tokio::time::timeout(Duration::from_secs(30), state.done.notified())
-        .await
-        .is_err()
-    {
-        common::signal(pid, libc::SIGKILL);
-        panic!(
-            "the router never answered its first event; see {}",
-            log.display()
-        );
-    }
-    // VmHWM, not wait4's ru_maxrss: that one includes the forked copy of this process.
-    let max_rss_kib = common::proc_hwm_kib(pid).unwrap_or(0);
-    common::signal(pid, libc::SIGTERM);
-    tokio::task::spawn_blocking(move || common::wait4(child))
-        .await
-        .expect("wait4 thread");
-    server.abort();
-    let (kind, body) = state.response.lock().unwrap().clone().expect("an answer");
-    assert_eq!(
-        kind,
-        "response",
-        "the router answered {kind}: {}",
-        String::from_utf8_lossy(&body)
-    );
-    assert_eq!(
-        *state.sink_hits.lock().unwrap(),
-        1,
-        "the subscriber got the event once"
-    );
-    let next = state.next_at.lock().unwrap().expect("next called");
-    let resp = state.response_at.lock().unwrap().expect("answered");
-    Cold {
-        init_ms: next.duration_since(t0).as_secs_f64() * 1e3,
-        first_event_ms: resp.duration_since(t0).as_secs_f64() * 1e3,
-        max_rss_kib,
-    }
+    cmd
 }
 
 enum Subs {
@@ -545,8 +560,17 @@ fn mib(bytes: f64) -> String {
     format!("{:.2} MiB ({:.2} MB)", bytes / 1048576.0, bytes / 1e6)
 }
 
+/// Prints the three tables; returns the targets for the JSON.
 fn report(routing: &Value, builds: &[Value], arm64: &Value) -> Value {
     let rows = routing.as_array().expect("rows");
+    routing_table(rows);
+    builds_table(builds, arm64);
+    let figures = Figures::of(rows, builds);
+    targets_table(&figures, builds, arm64);
+    figures.to_json()
+}
+
+fn routing_table(rows: &[Value]) {
     println!("\n## Router routing cost per event (criterion mean; subscriptions 40 % type-only, 30 % filtered, 30 % patterned)\n");
     println!("| subscriptions | matched | route (decision) ns/event | handler, no-op ports, ns/event | × 10 subs (handler) |");
     println!("|---|---|---|---|---|");
@@ -562,16 +586,9 @@ fn report(routing: &Value, builds: &[Value], arm64: &Value) -> Value {
             ratio(h / h10)
         );
     }
-    let at = |n: u64, k: &str| {
-        rows.iter()
-            .find(|r| r["subscriptions"].as_u64() == Some(n))
-            .and_then(|r| r[k].as_f64())
-            .unwrap_or(f64::NAN)
-    };
-    let slope = |k: &str| (at(10_000, k) / at(10, k)).ln() / 1000f64.ln();
-    let h1000 = at(1000, "handler_ns");
-    let r1000 = at(1000, "route_ns");
+}
 
+fn builds_table(builds: &[Value], arm64: &Value) {
     println!("\n## Router binary: size, cold start (exec → first event handled, Runtime API on 127.0.0.1), memory\n");
     println!("| build | arch | stripped size | subscriptions | init (exec → first /next) p50 ms | first event handled p50 ms | p95 ms | max ms | max RSS MiB |");
     println!("|---|---|---|---|---|---|---|---|---|");
@@ -597,17 +614,92 @@ fn report(routing: &Value, builds: &[Value], arm64: &Value) -> Value {
             mib(bytes)
         );
     }
+}
 
-    let first = |b: &Value, i: usize| {
-        b["cold_start"][i]["first_event_ms_p50"]
-            .as_f64()
-            .unwrap_or(f64::NAN)
-    };
-    let release = &builds[0];
-    let cold = first(release, 0);
-    let cold1000 = first(release, 1);
-    let size = release["bytes"].as_f64().unwrap_or(f64::NAN);
-    let limit = 8e6;
+/// The bootstrap size limit, bytes.
+const SIZE_LIMIT: f64 = 8e6;
+
+/// What the router targets are judged on.
+struct Figures {
+    /// ns per event at 1,000 subscriptions: whole handler, routing decision.
+    h1000: f64,
+    r1000: f64,
+    /// From 10 to 10,000 subscriptions: cost ratio and log-log slope, handler and decision.
+    handler_growth: f64,
+    route_growth: f64,
+    handler_slope: f64,
+    route_slope: f64,
+    /// Release build, first event handled p50 ms: 1 subscription, 1,001 subscriptions.
+    cold: f64,
+    cold1000: f64,
+    /// Release build, bytes.
+    size: f64,
+}
+
+impl Figures {
+    fn of(rows: &[Value], builds: &[Value]) -> Figures {
+        let at = |n: u64, k: &str| {
+            rows.iter()
+                .find(|r| r["subscriptions"].as_u64() == Some(n))
+                .and_then(|r| r[k].as_f64())
+                .unwrap_or(f64::NAN)
+        };
+        let slope = |k: &str| (at(10_000, k) / at(10, k)).ln() / 1000f64.ln();
+        let first = |b: &Value, i: usize| {
+            b["cold_start"][i]["first_event_ms_p50"]
+                .as_f64()
+                .unwrap_or(f64::NAN)
+        };
+        let release = &builds[0];
+        Figures {
+            h1000: at(1000, "handler_ns"),
+            r1000: at(1000, "route_ns"),
+            handler_growth: at(10_000, "handler_ns") / at(10, "handler_ns"),
+            route_growth: at(10_000, "route_ns") / at(10, "route_ns"),
+            handler_slope: slope("handler_ns"),
+            route_slope: slope("route_ns"),
+            cold: first(release, 0),
+            cold1000: first(release, 1),
+            size: release["bytes"].as_f64().unwrap_or(f64::NAN),
+        }
+    }
+
+    fn met_5us(&self) -> bool {
+        self.r1000 <= 5e3 && self.h1000 <= 5e3
+    }
+
+    fn sublinear(&self) -> bool {
+        self.handler_slope < 1.0 && self.route_slope < 1.0
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "handler_us_at_1000": self.h1000 / 1e3,
+            "route_us_at_1000": self.r1000 / 1e3,
+            "handler_loglog_slope": self.handler_slope,
+            "route_loglog_slope": self.route_slope,
+            "cold_first_event_ms_p50": self.cold,
+            "cold_first_event_ms_p50_1001_subscriptions": self.cold1000,
+            "bootstrap_bytes": self.size,
+            "met": {
+                "5us_at_1000": self.met_5us(),
+                "sublinear": self.sublinear(),
+                "cold_30ms": self.cold <= 30.0,
+                "size_8mb": self.size <= SIZE_LIMIT,
+            }
+        })
+    }
+}
+
+fn targets_table(f: &Figures, builds: &[Value], arm64: &Value) {
+    let Figures {
+        h1000,
+        r1000,
+        cold,
+        cold1000,
+        size,
+        ..
+    } = *f;
     println!("\n## Router targets\n");
     println!("| target | measured | |");
     println!("|---|---|---|");
@@ -617,15 +709,15 @@ fn report(routing: &Value, builds: &[Value], arm64: &Value) -> Value {
         ratio(r1000 / 5e3),
         h1000 / 1e3,
         ratio(h1000 / 5e3),
-        met(r1000 <= 5e3 && h1000 <= 5e3)
+        met(f.met_5us())
     );
     println!(
         "| sub-linear growth | 10 → 10,000 subscriptions (1000×): handler {} (log-log slope {:.2}), decision {} (slope {:.2}) | {} |",
-        ratio(at(10_000, "handler_ns") / at(10, "handler_ns")),
-        slope("handler_ns"),
-        ratio(at(10_000, "route_ns") / at(10, "route_ns")),
-        slope("route_ns"),
-        met(slope("handler_ns") < 1.0 && slope("route_ns") < 1.0)
+        ratio(f.handler_growth),
+        f.handler_slope,
+        ratio(f.route_growth),
+        f.route_slope,
+        met(f.sublinear())
     );
     println!(
         "| cold init ≤ 30 ms | exec → first event handled p50 {cold:.1} ms ({}); with 1,001 subscriptions {cold1000:.1} ms ({}) | {} |",
@@ -633,44 +725,35 @@ fn report(routing: &Value, builds: &[Value], arm64: &Value) -> Value {
         ratio(cold1000 / 30.0),
         met(cold <= 30.0)
     );
-    let mut size_line = format!(
+    println!(
+        "| bootstrap ≤ 8 MB | {} | {} |",
+        size_line(size, builds, arm64),
+        met(size <= SIZE_LIMIT)
+    );
+}
+
+/// The release build's size against the limit, then the other builds' and the arm64 bootstrap's.
+fn size_line(size: f64, builds: &[Value], arm64: &Value) -> String {
+    let mut line = format!(
         "x86_64 release {} ({} of 8 MB)",
         mib(size),
-        ratio(size / limit)
+        ratio(size / SIZE_LIMIT)
     );
     for b in &builds[1..] {
         let s = b["bytes"].as_f64().unwrap_or(f64::NAN);
-        size_line.push_str(&format!(
+        line.push_str(&format!(
             "; {} {} ({})",
             b["label"].as_str().unwrap_or_default(),
             mib(s),
-            ratio(s / limit)
+            ratio(s / SIZE_LIMIT)
         ));
     }
     if let Some(bytes) = arm64["bytes"].as_f64() {
-        size_line.push_str(&format!(
+        line.push_str(&format!(
             "; arm64 {} ({})",
             mib(bytes),
-            ratio(bytes / limit)
+            ratio(bytes / SIZE_LIMIT)
         ));
     }
-    println!(
-        "| bootstrap ≤ 8 MB | {size_line} | {} |",
-        met(size <= limit)
-    );
-    json!({
-        "handler_us_at_1000": h1000 / 1e3,
-        "route_us_at_1000": r1000 / 1e3,
-        "handler_loglog_slope": slope("handler_ns"),
-        "route_loglog_slope": slope("route_ns"),
-        "cold_first_event_ms_p50": cold,
-        "cold_first_event_ms_p50_1001_subscriptions": cold1000,
-        "bootstrap_bytes": size,
-        "met": {
-            "5us_at_1000": r1000 <= 5e3 && h1000 <= 5e3,
-            "sublinear": slope("handler_ns") < 1.0 && slope("route_ns") < 1.0,
-            "cold_30ms": cold <= 30.0,
-            "size_8mb": size <= limit,
-        }
-    })
+    line
 }

@@ -1,0 +1,209 @@
+//! `eventferry drive` under measurement: its command line, its `/metrics` and `/readyz`, and the
+//! throughput runs on a pre-filled queue (an existing queue it does not own), delivering to the
+//! in-bench HTTP sink or to `--sink stdout` with stdout on /dev/null.
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::child::{alive, aws_env, reap};
+use super::ctx::{Ctx, REGION};
+use super::measure::{window, Row, Sample};
+use super::queue::{create_queue, delete_queue, fill};
+use crate::common;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    Http,
+    Stdout,
+}
+
+impl Sink {
+    fn label(self) -> &'static str {
+        match self {
+            Sink::Http => "http",
+            Sink::Stdout => "stdout",
+        }
+    }
+}
+
+/// The driver's Prometheus counters (`eventferry_*`), or `None` while it does not answer.
+async fn metrics(port: u16) -> Option<HashMap<String, f64>> {
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).await.ok()?;
+    Some(
+        text.lines()
+            .filter(|l| l.starts_with("eventferry_"))
+            .filter_map(|l| {
+                let (k, v) = l.split_once(' ')?;
+                Some((k.to_owned(), v.trim().parse().ok()?))
+            })
+            .collect(),
+    )
+}
+
+/// Whether the driver's `/readyz` answers 200.
+pub async fn ready(port: u16) -> bool {
+    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    if s.write_all(b"GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text).await;
+    text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200")
+}
+
+#[allow(clippy::too_many_arguments)]
+/// `eventferry drive` on an existing queue; the pattern names a source nobody sends, so the
+/// rule it creates never adds messages.
+pub fn drive_cmd(
+    ctx: &Ctx,
+    queue: &str,
+    instance: &str,
+    sink: &str,
+    c: usize,
+    pattern: &str,
+    duration: u32,
+    metrics_port: u16,
+) -> Command {
+    let mut cmd = Command::new(&ctx.opts.driver);
+    cmd.args([
+        "drive",
+        "--queue-name",
+        queue,
+        "--instance",
+        instance,
+        "--event-patterns",
+        pattern,
+        "--sink",
+        sink,
+        "--concurrency",
+        &c.to_string(),
+        "--duration",
+        &duration.to_string(),
+        "--clean-up",
+        "--metrics-addr",
+        &format!("127.0.0.1:{metrics_port}"),
+        "--endpoint-url",
+        &ctx.opts.endpoint,
+        "--region",
+        REGION,
+        "--log-level",
+        "warn",
+    ]);
+    aws_env(&mut cmd, &ctx.opts.endpoint);
+    cmd
+}
+
+/// One throughput run of the driver to `sink` at `concurrency` on a fresh, filled queue.
+pub async fn driver(ctx: &Ctx, sink: Sink, concurrency: usize) -> Row {
+    let label = sink.label();
+    let name = format!("{}-drive-{label}-c{concurrency}", ctx.run);
+    let instance = format!("ef-bench-{:08x}-{label}-{concurrency}", ctx.run_num);
+    let url = create_queue(ctx, &name).await;
+    // The stdout runs (a second sink) take half the messages, to keep `make bench` under 15 min.
+    let n = match sink {
+        Sink::Http => ctx.opts.messages,
+        Sink::Stdout => ctx.opts.messages / 2,
+    };
+    fill(ctx, &url, n).await;
+    let metrics_port = common::free_port();
+    let sink_arg = match sink {
+        Sink::Http => format!("http://127.0.0.1:{}/events", ctx.sink_port),
+        Sink::Stdout => "stdout".into(),
+    };
+    let pattern = json!([{"source": [format!("{}.nobody", ctx.run)]}]).to_string();
+    let mut cmd = drive_cmd(
+        ctx,
+        &name,
+        &instance,
+        &sink_arg,
+        concurrency,
+        &pattern,
+        1,
+        metrics_port,
+    );
+    let log = ctx.opts.logs.join(format!("{name}.log"));
+    cmd.stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("create log"));
+    let before = ctx.sink.count.load(Ordering::Relaxed);
+    let child = cmd.spawn().expect("spawn eventferry drive");
+    let pid = child.id();
+    let (start, end) = watch_window(ctx, pid, metrics_port, n).await;
+    let peak_rss_kib = common::proc_hwm_kib(pid);
+    common::signal(pid, libc::SIGTERM);
+    let usage = reap(child, Duration::from_secs(60)).await;
+    delete_queue(ctx, &url).await;
+    let (Some(start), Some(end)) = (start, end) else {
+        panic!(
+            "eventferry drive did not deliver {n} messages (exit status {}); see {}",
+            usage.status,
+            log.display()
+        );
+    };
+    let (window_cpu, localstack_cpu) = window(&start, &end);
+    let row = Row {
+        who: "driver",
+        sink: label,
+        concurrency,
+        messages: n,
+        seconds: end.at.duration_since(start.at).as_secs_f64(),
+        peak_rss_kib,
+        window_cpu,
+        usage,
+        localstack_cpu,
+        sink_deliveries: (sink == Sink::Http)
+            .then(|| ctx.sink.count.load(Ordering::Relaxed) - before),
+    };
+    row.progress();
+    row
+}
+
+/// Polls the driver's metrics every 10 ms: the window starts at its first received message and
+/// ends when it has deleted `n` (at most 900 s, or until it exits).
+async fn watch_window(
+    ctx: &Ctx,
+    pid: u32,
+    metrics_port: u16,
+    n: usize,
+) -> (Option<Sample>, Option<Sample>) {
+    let mut start = None;
+    let mut end = None;
+    let deadline = Instant::now() + Duration::from_secs(900);
+    while Instant::now() < deadline && alive(pid) {
+        if let Some(m) = metrics(metrics_port).await {
+            let received = m.get("eventferry_received_total").copied().unwrap_or(0.0);
+            let deleted = m.get("eventferry_deleted_total").copied().unwrap_or(0.0);
+            let now = Instant::now();
+            let sample = || Sample {
+                at: now,
+                cpu: common::proc_cpu(pid),
+                localstack: ctx.localstack_cpu(),
+            };
+            if start.is_none() && received > 0.0 {
+                start = Some(sample());
+            }
+            if deleted >= n as f64 {
+                end = Some(sample());
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (start, end)
+}

@@ -1,0 +1,195 @@
+//! The SQS API floor: a minimal aws-sdk-sqs loop, ReceiveMessage (10, long poll) then
+//! DeleteMessageBatch, at 1, 2, 4 and 8 tasks. The bench runs it as a child process of itself
+//! ([`floor`]), the child being `eventferry-bench floor --queue-url U --count N --concurrency C`
+//! ([`floor_main`]).
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use serde_json::json;
+
+use super::child::run_on_queue;
+use super::ctx::{aws, Ctx};
+use super::measure::Row;
+use super::queue::{create_queue, fill};
+use crate::common;
+
+/// One floor run at `concurrency` tasks on a fresh, filled queue.
+pub async fn floor(ctx: &Ctx, concurrency: usize) -> Row {
+    let name = format!("{}-floor-c{concurrency}", ctx.run);
+    let url = create_queue(ctx, &name).await;
+    fill(ctx, &url, ctx.opts.messages).await;
+    let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
+    cmd.args([
+        "floor",
+        "--queue-url",
+        &url,
+        "--count",
+        &ctx.opts.messages.to_string(),
+        "--concurrency",
+        &concurrency.to_string(),
+        "--endpoint",
+        &ctx.opts.endpoint,
+    ]);
+    let row = run_on_queue(ctx, &name, &url, cmd).await.row(
+        "floor",
+        "-",
+        concurrency,
+        ctx.opts.messages,
+        None,
+    );
+    row.progress();
+    row
+}
+
+// ---------------------------------------------------------------------------------------------
+// The floor child
+
+/// `--queue-url U --count N [--concurrency C] [--wait S] [--endpoint E]`.
+struct FloorArgs {
+    url: String,
+    count: u64,
+    concurrency: usize,
+    wait: i32,
+    endpoint: String,
+}
+
+impl FloorArgs {
+    fn parse(args: &[String]) -> FloorArgs {
+        FloorArgs {
+            url: common::opt(args, "--queue-url")
+                .expect("--queue-url")
+                .to_owned(),
+            count: common::opt(args, "--count")
+                .expect("--count")
+                .parse()
+                .expect("--count N"),
+            concurrency: common::opt(args, "--concurrency")
+                .unwrap_or("1")
+                .parse()
+                .expect("--concurrency N"),
+            wait: common::opt(args, "--wait")
+                .unwrap_or("1")
+                .parse()
+                .expect("--wait S"),
+            endpoint: common::opt(args, "--endpoint")
+                .unwrap_or("http://127.0.0.1:4566")
+                .to_owned(),
+        }
+    }
+}
+
+/// The child: receives and deletes `--count` messages, prints `first` at the first batch and
+/// `{"seconds": …, "messages": …}` at the end, then waits for its stdin to close.
+pub fn floor_main(args: &[String]) {
+    let args = FloorArgs::parse(args);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(floor_child(args));
+}
+
+/// What the poll tasks share.
+#[derive(Clone)]
+struct Poller {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+    count: u64,
+    wait: i32,
+    deleted: Arc<AtomicU64>,
+    first: Arc<OnceLock<Instant>>,
+    done: Arc<tokio::sync::Notify>,
+    end: Arc<OnceLock<Instant>>,
+}
+
+async fn floor_child(args: FloorArgs) {
+    let poller = Poller {
+        sqs: aws_sdk_sqs::Client::new(&aws(&args.endpoint).await),
+        url: args.url,
+        count: args.count,
+        wait: args.wait,
+        deleted: Arc::new(AtomicU64::new(0)),
+        first: Arc::default(),
+        done: Arc::new(tokio::sync::Notify::new()),
+        end: Arc::default(),
+    };
+    for _ in 0..args.concurrency {
+        tokio::spawn(poller.clone().poll());
+    }
+    poller.done.notified().await;
+    let seconds = poller
+        .end
+        .get()
+        .expect("end set")
+        .duration_since(*poller.first.get().expect("first set"))
+        .as_secs_f64();
+    println!(
+        "{}",
+        json!({"seconds": seconds, "messages": poller.deleted.load(Ordering::Relaxed)})
+    );
+    // Alive until the bench closes our stdin: it reads our CPU and peak RSS from /proc
+    // after this line, and a process that has exited has neither.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+    std::process::exit(0);
+}
+
+impl Poller {
+    /// One task: receive, delete, until `count` messages are deleted.
+    async fn poll(self) {
+        while self.deleted.load(Ordering::Relaxed) < self.count {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(self.wait)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                continue;
+            }
+            self.first.get_or_init(|| {
+                println!("first");
+                Instant::now()
+            });
+            let ok = self.delete(&messages).await;
+            if self.deleted.fetch_add(ok, Ordering::Relaxed) + ok >= self.count {
+                self.end.get_or_init(Instant::now);
+                self.done.notify_one();
+            }
+        }
+    }
+
+    /// DeleteMessageBatch of `messages`; how many were deleted.
+    async fn delete(&self, messages: &[Message]) -> u64 {
+        let entries: Vec<DeleteMessageBatchRequestEntry> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .build()
+                    .expect("id and handle set")
+            })
+            .collect();
+        let out = self
+            .sqs
+            .delete_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .expect("DeleteMessageBatch");
+        out.successful.len() as u64
+    }
+}

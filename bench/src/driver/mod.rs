@@ -1,0 +1,96 @@
+//! The driver against a real LocalStack, side by side in one run:
+//!
+//! - **floor** ([`floor`]): a minimal aws-sdk-sqs loop (this binary's `floor` subcommand, a child
+//!   process): ReceiveMessage (10, long poll) then DeleteMessageBatch, at 1, 2, 4 and 8 tasks;
+//! - **driver** ([`drive`]): `eventferry drive` on the same pre-filled queue (an existing queue it
+//!   does not own), delivering to an in-bench HTTP sink ([`sink`]) that answers 200 at once, and
+//!   to `--sink stdout` with stdout on /dev/null, at `--concurrency` 1, 2, 4 and 8;
+//! - **python** ([`python`]): `bench/python_peer.py`, the boto3 poller a user would otherwise
+//!   write (receive, convert to a CloudEvent, POST, batch-delete), to the same HTTP sink;
+//! - **latency** ([`latency`]): PutEvents to sink delivery at a steady rate through a rule the
+//!   driver creates.
+//!
+//! Every run gets a fresh queue filled with the same EventBridge-shaped messages ([`queue`]).
+//! Throughput is measured over the window from the first received message to the last delete; CPU
+//! over the same window from /proc (the "window" column; 10 ms clock ticks where schedstat is
+//! missing), and over the whole process from wait4's rusage (start-up, provisioning and clean-up
+//! included), with peak RSS ([`measure`], [`child`]). [`report`] prints the tables and judges the
+//! targets.
+//!
+//! Layers point one way: `ctx` (options, clients) ← `queue`, `measure`, `child` ← the runs
+//! (`floor`, `drive`, `python`, `latency`) ← this module; `report` reads only `ctx` and `measure`.
+
+mod child;
+mod ctx;
+mod drive;
+mod floor;
+mod latency;
+mod measure;
+mod python;
+mod queue;
+mod report;
+mod sink;
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use self::ctx::{Ctx, Opts};
+use self::drive::Sink;
+use self::measure::Row;
+use crate::common;
+
+pub use self::floor::floor_main;
+
+pub fn main(args: &[String]) {
+    let opts = Opts::from_args(args);
+    assert!(
+        opts.driver.is_file(),
+        "{} not found: build it with `cargo build --release -p eventferry-driver`",
+        opts.driver.display()
+    );
+    std::fs::create_dir_all(&opts.logs).expect("create target/bench/logs");
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(run(opts));
+}
+
+async fn run(opts: Opts) {
+    let started = Instant::now();
+    let ctx = Ctx::new(opts).await;
+    println!(
+        "driver bench: {} EventBridge-shaped messages per run, LocalStack at {}, driver {}, run id {}",
+        ctx.opts.messages,
+        ctx.opts.endpoint,
+        ctx.opts.driver.display(),
+        ctx.run
+    );
+
+    let mut rows: Vec<Row> = Vec::new();
+    for &c in &ctx.opts.concurrencies {
+        rows.push(floor::floor(&ctx, c).await);
+    }
+    for sink in [Sink::Http, Sink::Stdout] {
+        for &c in &ctx.opts.concurrencies {
+            rows.push(drive::driver(&ctx, sink, c).await);
+        }
+    }
+    rows.push(python::python(&ctx).await);
+    let latency = latency::latency(&ctx).await;
+
+    let report = report::report(&ctx, &rows, &latency);
+    let value = json!({
+        "commit": common::commit(),
+        "quick": ctx.opts.quick,
+        "messages_per_run": ctx.opts.messages,
+        "localstack": "4.13.1 (host mode, same machine)",
+        "runs": rows.iter().map(Row::to_json).collect::<Vec<_>>(),
+        "latency": latency,
+        "targets": report,
+        "wall_seconds": started.elapsed().as_secs_f64(),
+    });
+    common::write_json(&ctx.opts.out, &value);
+}
