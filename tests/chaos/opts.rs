@@ -1,0 +1,60 @@
+//! The harness's flags.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, Clone)]
+pub struct Opts {
+    pub seed: u64,
+    pub events: u64,
+    pub kills: usize,
+    pub cycles: usize,
+    pub fail_rate: f64,
+    pub hang_rate: f64,
+    pub hang_secs: u64,
+    pub cut_secs: u64,
+    /// After the last PutEvents, how long to wait for every id at the sink.
+    pub drain_secs: u64,
+}
+
+pub fn parse_opts() -> Result<Opts, String> {
+    let mut o = Opts {
+        seed: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as u64,
+        events: 10_000,
+        kills: 5,
+        cycles: 20,
+        fail_rate: 0.30,
+        hang_rate: 0.01,
+        hang_secs: 14,
+        cut_secs: 10,
+        drain_secs: 600,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let flag = args[i].as_str();
+        let value = args
+            .get(i + 1)
+            .ok_or_else(|| format!("{flag} needs a value"))?;
+        let bad = |e: &dyn std::fmt::Display| format!("{flag} {value:?}: {e}");
+        match flag {
+            "--seed" => o.seed = value.parse().map_err(|e| bad(&e))?,
+            "--events" => o.events = value.parse().map_err(|e| bad(&e))?,
+            "--kills" => o.kills = value.parse().map_err(|e| bad(&e))?,
+            "--cycles" => o.cycles = value.parse().map_err(|e| bad(&e))?,
+            "--fail-rate" => o.fail_rate = value.parse().map_err(|e| bad(&e))?,
+            "--hang-rate" => o.hang_rate = value.parse().map_err(|e| bad(&e))?,
+            "--hang-secs" => o.hang_secs = value.parse().map_err(|e| bad(&e))?,
+            "--cut-secs" => o.cut_secs = value.parse().map_err(|e| bad(&e))?,
+            "--drain-secs" => o.drain_secs = value.parse().map_err(|e| bad(&e))?,
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+        i += 2;
+    }
+    if o.events == 0 || o.fail_rate + o.hang_rate >= 1.0 {
+        return Err("--events must be > 0 and --fail-rate + --hang-rate < 1".into());
+    }
+    Ok(o)
+}
