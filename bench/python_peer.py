@@ -1,7 +1,7 @@
 """The peer a user would otherwise write: a boto3 poller that receives from SQS, turns each
 EventBridge event into a CloudEvent (HTTP binary mode), POSTs it, and batch-deletes what the sink
-acknowledged. Run by the driver benchmark (bench/src/driver.rs) on the same queue contents and
-sink as `eventferry drive`.
+acknowledged. Run by the driver benchmark (bench/src/driver/python.rs) on the same queue contents
+and sink as `eventferry drive`.
 
 Prints `first` when the first batch arrives, then one JSON line when `--count` messages are
 deleted: {"seconds": window, "messages": n}.
