@@ -1,4 +1,5 @@
-//! What the subcommands share on the command line: where AWS is ([`AwsArgs`]), arguments given
+//! What the subcommands share on the command line: where AWS is ([`AwsArgs`],
+//! [`load_aws_config`] with its `--region` and `--endpoint-url` checks), arguments given
 //! as `@FILE`, `-` (stdin) or inline text ([`ArgSource`]), and a tokio runtime for one command
 //! ([`block_on`]).
 
@@ -7,6 +8,7 @@ use std::future::Future;
 use std::io::Read;
 use std::process::ExitCode;
 
+use aws_config::SdkConfig;
 use clap::Args;
 use eventferry_aws::AwsOptions;
 
@@ -24,40 +26,65 @@ pub struct AwsArgs {
 
 impl AwsArgs {
     /// Check the flags and load the AWS configuration; `Err` is a message about bad input.
-    pub async fn load(&self) -> Result<aws_config::SdkConfig, String> {
-        if let Some(url) = &self.endpoint_url {
-            let rest = url
-                .strip_prefix("http://")
-                .or_else(|| url.strip_prefix("https://"));
-            if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
-                return Err(format!(
-                    "invalid --endpoint-url {url:?}: use an http:// or https:// URL with a host, \
-                     e.g. http://127.0.0.1:4566"
-                ));
-            }
-        }
-        if let Some(region) = &self.region {
-            if region.is_empty()
-                || !region
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            {
-                return Err(format!(
-                    "invalid --region {region:?}: use an AWS region name such as us-east-1"
-                ));
-            }
-        }
-        let cfg = eventferry_aws::load(&AwsOptions {
-            region: self.region.clone(),
-            endpoint_url: self.endpoint_url.clone(),
+    pub async fn load(&self) -> Result<SdkConfig, String> {
+        load_aws_config(self.region.as_deref(), self.endpoint_url.as_deref()).await
+    }
+}
+
+/// Check `--region` and `--endpoint-url`, then load the AWS configuration from the standard
+/// chain with those overrides. `Err` is a message about bad input, also when no region is
+/// configured anywhere. Every subcommand that calls AWS loads it here.
+pub async fn load_aws_config(
+    region: Option<&str>,
+    endpoint_url: Option<&str>,
+) -> Result<SdkConfig, String> {
+    if let Some(region) = region {
+        check_region(region)?;
+    }
+    if let Some(url) = endpoint_url {
+        check_endpoint_url(url)?;
+    }
+    let cfg = eventferry_aws::load(&AwsOptions {
+        region: region.map(str::to_owned),
+        endpoint_url: endpoint_url.map(str::to_owned),
+    })
+    .await;
+    if cfg.region().is_none() {
+        return Err(
+            "no AWS region: pass --region, or set EVENTFERRY_REGION or AWS_REGION".to_owned(),
+        );
+    }
+    Ok(cfg)
+}
+
+/// `--region`: an AWS region name, dash-separated parts of a-z 0-9, the last one a number.
+pub fn check_region(region: &str) -> Result<(), String> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         })
-        .await;
-        if cfg.region().is_none() {
-            return Err(
-                "no AWS region: pass --region, or set EVENTFERRY_REGION or AWS_REGION".to_owned(),
-            );
-        }
-        Ok(cfg)
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "--region {region:?} is not an AWS region name: use e.g. us-east-1 or eu-west-2"
+        ))
+    }
+}
+
+/// `--endpoint-url`: an http(s) URL with a host.
+pub fn check_endpoint_url(url: &str) -> Result<(), String> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+        _ => Err(format!(
+            "--endpoint-url {url:?} is not an http(s) URL: use e.g. http://127.0.0.1:4566"
+        )),
     }
 }
 
@@ -154,6 +181,23 @@ mod tests {
         assert_eq!(read_arg("--x", "[1]").unwrap(), "[1]");
         assert_eq!(ArgSource::of("@a/b").to_string(), "file a/b");
         assert_eq!(ArgSource::of("x").to_string(), "the value");
+    }
+
+    #[test]
+    fn regions_and_endpoints() {
+        for ok in ["us-east-1", "eu-west-2", "us-gov-west-1", "ap-southeast-10"] {
+            assert_eq!(check_region(ok), Ok(()), "{ok}");
+        }
+        for bad in ["Mars", "", "us-east", "us-east-x", "us--1", "US-EAST-1"] {
+            let err = check_region(bad).unwrap_err();
+            assert!(err.starts_with(&format!("--region {bad:?}")), "{err}");
+        }
+        assert_eq!(check_endpoint_url("http://127.0.0.1:4566"), Ok(()));
+        assert_eq!(check_endpoint_url("https://sqs.example.com/"), Ok(()));
+        for bad in ["localhost", "ftp://x", "http://", ""] {
+            let err = check_endpoint_url(bad).unwrap_err();
+            assert!(err.starts_with("--endpoint-url"), "{err}");
+        }
     }
 
     #[test]

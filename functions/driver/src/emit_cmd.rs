@@ -18,7 +18,7 @@ pub struct EmitArgs {
     /// The events' detail-type, e.g. "Order Placed".
     #[arg(long, env = "EVENTFERRY_EMIT_DETAIL_TYPE", value_name = "TYPE")]
     pub detail_type: String,
-    /// The events' detail: a JSON object, or @FILE to read it from a file (@- for stdin).
+    /// The events' detail: a JSON object, @FILE to read it from a file, or - (or @-) for stdin.
     #[arg(
         long,
         env = "EVENTFERRY_EMIT_DETAIL",
@@ -57,7 +57,7 @@ pub struct EmitArgs {
     pub aws: AwsArgs,
 }
 
-/// Read `--detail`: inline JSON, `@file` or `@-`; it must be a JSON object. `Err` names the flag
+/// Read `--detail`: inline JSON, `@file`, `-` or `@-`; it must be a JSON object. `Err` names the flag
 /// and says what would be right.
 fn read_detail(arg: &str) -> Result<String, String> {
     let from = ArgSource::of(arg);

@@ -27,7 +27,7 @@ pub enum LogFormat {
                   Signals: SIGTERM or SIGINT drains in-flight deliveries (up to --drain-timeout), flushes deletes and, with --clean-up, removes what the driver owns. A second signal exits at once; unacknowledged messages come back, so nothing is lost."
 )]
 pub struct DriveArgs {
-    /// EventBridge event patterns: a JSON array of patterns (or one pattern object), or @FILE.
+    /// EventBridge event patterns: a JSON array of patterns (or one pattern object), @FILE, or - for stdin.
     /// Each pattern becomes its own rule. All are validated before any AWS call.
     #[arg(long, env = "EVENTFERRY_EVENT_PATTERNS", value_name = "JSON|@FILE")]
     pub event_patterns: Option<String>,

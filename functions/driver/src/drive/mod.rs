@@ -15,14 +15,13 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use eventferry_aws::lambda::{InvocationMode, Lambda};
 use eventferry_aws::sqs::Sqs;
-use eventferry_aws::AwsOptions;
 use eventferry_core::mapping::{MappingOptions, TypeFormat};
 use eventferry_core::names::InstanceId;
 use eventferry_core::schedule::ScheduleExpression;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::read_arg;
+use crate::cli::{check_endpoint_url, check_region, load_aws_config, read_arg};
 use crate::provision::plan::check_queue_name;
 use crate::provision::{self, ProvisionSpec, Provisioned};
 use args::{DriveArgs, Invocation, LogFormat};
@@ -106,10 +105,10 @@ fn check_limits(args: &DriveArgs) -> Result<(), String> {
         return Err("--max-in-flight must be at least 1".into());
     }
     if let Some(region) = &args.region {
-        validate_region(region)?;
+        check_region(region)?;
     }
     if let Some(url) = &args.endpoint_url {
-        validate_endpoint(url)?;
+        check_endpoint_url(url)?;
     }
     Ok(())
 }
@@ -169,35 +168,6 @@ fn parse_patterns(text: &str) -> Result<Vec<Value>, String> {
     Ok(patterns)
 }
 
-fn validate_region(region: &str) -> Result<(), String> {
-    let parts: Vec<&str> = region.split('-').collect();
-    let ok = parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "--region {region:?} is not an AWS region name: use e.g. us-east-1 or eu-west-2"
-        ))
-    }
-}
-
-fn validate_endpoint(url: &str) -> Result<(), String> {
-    match reqwest::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
-        _ => Err(format!(
-            "--endpoint-url {url:?} is not an http(s) URL: use e.g. http://127.0.0.1:4566"
-        )),
-    }
-}
-
 /// The queue name reduced to `[a-z0-9-]`, at most 40 characters, without a leading
 /// `eventferry-` (rule names already start with it).
 fn default_instance(queue_name: &str) -> String {
@@ -255,7 +225,9 @@ async fn drive(args: &DriveArgs) -> Result<(), Exit> {
     if args.insecure_skip_tls_verify {
         tracing::warn!("--insecure-skip-tls-verify: TLS certificates of the sink are NOT verified; use this only for local testing");
     }
-    let config = load_aws_config(args).await?;
+    let config = load_aws_config(args.region.as_deref(), args.endpoint_url.as_deref())
+        .await
+        .map_err(|message| exit(2, message))?;
     let metrics = Arc::new(Metrics::default());
     if let Some(addr) = args.metrics_addr {
         serve_metrics(addr, metrics.clone());
@@ -284,19 +256,6 @@ async fn drive(args: &DriveArgs) -> Result<(), Exit> {
         }
     }
     Ok(())
-}
-
-/// The AWS configuration from the flags and the standard chain; without a region, exit 2.
-async fn load_aws_config(args: &DriveArgs) -> Result<SdkConfig, Exit> {
-    let config = eventferry_aws::load(&AwsOptions {
-        region: args.region.clone(),
-        endpoint_url: args.endpoint_url.clone(),
-    })
-    .await;
-    if config.region().is_none() {
-        return Err(exit(2, "no AWS region: pass --region or set AWS_REGION"));
-    }
-    Ok(config)
 }
 
 /// Serve `/metrics`, `/healthz` and `/readyz` on `addr` in the background.
