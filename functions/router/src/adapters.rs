@@ -166,28 +166,25 @@ pub struct LogReceiver;
 impl ResponseReceiver for LogReceiver {
     fn receive(&self, event: &Event, result: &InvocationResult) {
         let event = eventferry_core::route::event_label(event);
-        match &result.error {
-            None => tracing::info!(
-                event,
-                subscription = %result.subscription,
-                target = %result.target,
-                attempt = result.attempt,
-                status = result.status.as_str(),
-                status_code = result.status_code,
-                duration_ms = result.duration_ms,
-                "invocation result"
-            ),
-            Some(error) => tracing::warn!(
-                event,
-                subscription = %result.subscription,
-                target = %result.target,
-                attempt = result.attempt,
-                status = result.status.as_str(),
-                status_code = result.status_code,
-                duration_ms = result.duration_ms,
-                error = %error,
-                "invocation result"
-            ),
+        // One line, at info for a success and at warn with the error for a failure.
+        macro_rules! result_line {
+            ($level:ident) => {
+                tracing::$level!(
+                    event,
+                    subscription = %result.subscription,
+                    target = %result.target,
+                    attempt = result.attempt,
+                    status = result.status.as_str(),
+                    status_code = result.status_code,
+                    duration_ms = result.duration_ms,
+                    error = result.error.as_deref(),
+                    "invocation result"
+                )
+            };
+        }
+        match result.error {
+            None => result_line!(info),
+            Some(_) => result_line!(warn),
         }
     }
 }

@@ -3,8 +3,8 @@
 //! dead-letter message, redelivery or drop) and the outcome system events.
 //!
 //! Every input the router takes can be delivered again (an SQS record left in the batch, a
-//! direct invocation answered with an error), so the decisions are always made with
-//! redelivery allowed.
+//! direct invocation answered with an error), as `eventferry_core`'s retry decisions assume:
+//! an event no subscriber took is redelivered, not dropped.
 
 use cloudevents::Event;
 use futures::future::{join, join_all};
