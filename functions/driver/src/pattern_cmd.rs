@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Subcommand};
 use eventferry_pattern::{
-    MatchScratch, MatcherBuilder, Pattern, RuleId, AWS_INVALID_EVENT_MESSAGE,
+    MatchScratch, Matcher, MatcherBuilder, Pattern, RuleId, AWS_INVALID_EVENT_MESSAGE,
 };
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -291,13 +291,14 @@ impl<'de> Deserialize<'de> for RuleFile {
     }
 }
 
-fn match_events(args: MatchArgs) -> io::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.rules)
-        .map_err(|e| fail(format!("{}: {e}", args.rules.display())))?;
+/// The matcher of a rules file `{"rule-name": <pattern>, ...}`, rules in file order.
+fn load_matcher(path: &PathBuf) -> io::Result<Matcher> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
     let RuleFile(rules) = serde_json::from_str(&text).map_err(|e| {
         fail(format!(
             "{}: not a JSON object of rules: {e}",
-            args.rules.display()
+            path.display()
         ))
     })?;
     let mut builder = MatcherBuilder::new();
@@ -310,8 +311,11 @@ fn match_events(args: MatchArgs) -> io::Result<ExitCode> {
             return Err(fail(format!("rule {name:?} appears more than once")));
         }
     }
-    let matcher = builder.build();
+    Ok(builder.build())
+}
 
+fn match_events(args: MatchArgs) -> io::Result<ExitCode> {
+    let matcher = load_matcher(&args.rules)?;
     let mut input = open_input(&args.events)?;
     let mut out = BufWriter::new(io::stdout().lock());
     let mut scratch = MatchScratch::default();
