@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cloudevents::AttributesReader;
+use cloudevents::{AttributesReader, Event};
 use eventferry_aws::sqs::{MessageQueue, Receipt, ReceivedMessage, MAX_BATCH};
 use eventferry_aws::{retry_with, Backoff};
 use eventferry_core::mapping::{from_sqs_message, to_structured_bytes, MappingOptions, SqsMessage};
@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::metrics::Metrics;
-use super::sink::Sink;
+use super::sink::{DeliveryError, Sink};
 
 /// How the loop behaves.
 #[derive(Debug, Clone)]
@@ -234,22 +234,7 @@ async fn handle<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, message:
         return;
     }
 
-    let delivery = handles.sink.deliver(&event);
-    tokio::pin!(delivery);
-    let half = Duration::from_secs((handles.config.visibility_timeout.max(2) / 2) as u64);
-    let mut extend = tokio::time::interval_at(Instant::now() + half, half);
-    let result = loop {
-        tokio::select! {
-            r = &mut delivery => break r,
-            _ = extend.tick() => {
-                Metrics::inc(&handles.metrics.visibility_extensions);
-                if let Err(e) = handles.queue.change_visibility(&message.receipt_handle, handles.config.visibility_timeout).await {
-                    tracing::warn!(message_id = %message.message_id, error = %e, "cannot extend visibility");
-                }
-            }
-        }
-    };
-    match result {
+    match deliver_keeping_hidden(handles, &message, &event).await {
         Ok(()) => {
             Metrics::inc(&handles.metrics.delivered);
             tracing::debug!(id = event.id(), message_id = %message.message_id, "delivered");
@@ -261,30 +246,63 @@ async fn handle<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, message:
                 tracing::error!("delete queue closed; the message will be redelivered");
             }
         }
-        Err(e) => {
-            Metrics::inc(&handles.metrics.delivery_failures);
-            let retry_in = backoff(
-                handles.config.base_backoff,
-                handles.config.max_backoff,
-                message.receive_count(),
-            );
-            tracing::warn!(
-                id = event.id(),
-                message_id = %message.message_id,
-                receive_count = message.receive_count(),
-                error = %e,
-                retry_in = ?retry_in,
-                "delivery failed; message stays in the queue"
-            );
-            let secs = retry_in.as_secs().clamp(0, 43_200) as i32;
-            if let Err(e) = handles
-                .queue
-                .change_visibility(&message.receipt_handle, secs)
-                .await
-            {
-                tracing::warn!(message_id = %message.message_id, error = %e, "cannot set retry backoff");
+        Err(e) => back_off(handles, &message, event.id(), &e).await,
+    }
+}
+
+/// Deliver `event`, extending the message's visibility every half of the timeout while the sink
+/// works, so a slow delivery is never handed out twice.
+async fn deliver_keeping_hidden<Q: MessageQueue, S: Sink>(
+    handles: &FerryHandles<Q, S>,
+    message: &ReceivedMessage,
+    event: &Event,
+) -> Result<(), DeliveryError> {
+    let delivery = handles.sink.deliver(event);
+    tokio::pin!(delivery);
+    let half = Duration::from_secs((handles.config.visibility_timeout.max(2) / 2) as u64);
+    let mut extend = tokio::time::interval_at(Instant::now() + half, half);
+    loop {
+        tokio::select! {
+            r = &mut delivery => return r,
+            _ = extend.tick() => {
+                Metrics::inc(&handles.metrics.visibility_extensions);
+                if let Err(e) = handles.queue.change_visibility(&message.receipt_handle, handles.config.visibility_timeout).await {
+                    tracing::warn!(message_id = %message.message_id, error = %e, "cannot extend visibility");
+                }
             }
         }
+    }
+}
+
+/// A failed delivery: the message stays in the queue, hidden for a backoff that grows with its
+/// receive count (the redrive policy moves it to the DLQ after maxReceiveCount).
+async fn back_off<Q: MessageQueue, S: Sink>(
+    handles: &FerryHandles<Q, S>,
+    message: &ReceivedMessage,
+    event_id: &str,
+    error: &DeliveryError,
+) {
+    Metrics::inc(&handles.metrics.delivery_failures);
+    let retry_in = backoff(
+        handles.config.base_backoff,
+        handles.config.max_backoff,
+        message.receive_count(),
+    );
+    tracing::warn!(
+        id = event_id,
+        message_id = %message.message_id,
+        receive_count = message.receive_count(),
+        error = %error,
+        retry_in = ?retry_in,
+        "delivery failed; message stays in the queue"
+    );
+    let secs = retry_in.as_secs().clamp(0, 43_200) as i32;
+    if let Err(e) = handles
+        .queue
+        .change_visibility(&message.receipt_handle, secs)
+        .await
+    {
+        tracing::warn!(message_id = %message.message_id, error = %e, "cannot set retry backoff");
     }
 }
 
