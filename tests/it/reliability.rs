@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use eventferry_core::mapping::{from_sqs_message, to_structured_json, MappingOptions, SqsMessage};
+use eventferry_core::mapping::{from_sqs_message, MappingOptions, SqsMessage};
+use eventferry_core::structured::to_structured_json;
 use eventferry_tests::{
     assert_nothing_left, eventferry_bin, localstack, put_event, queues_with_prefix,
     rules_with_prefix, wait_for, HttpSink, Proc, SIGTERM,

@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eventferry_core::mapping::parse_structured;
+use eventferry_core::structured::parse_structured;
 use eventferry_core::subscription::{Config, Format};
 use eventferry_driver::drive::sink::{parse_headers, HttpSink, Sink, SinkMode, SinkSpec};
 use eventferry_router::config::Settings;

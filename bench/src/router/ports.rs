@@ -3,7 +3,7 @@
 use criterion::black_box;
 use eventferry_aws::lambda::{InvocationMode, InvokeOutcome, Invoker};
 use eventferry_aws::AwsError;
-use eventferry_core::route::InvocationResult;
+use eventferry_core::invocation::InvocationResult;
 use eventferry_router::ports::{
     EmitError, HttpAnswer, HttpPoster, PostError, QueueWriter, ResponseReceiver, SystemSink,
 };

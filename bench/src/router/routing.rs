@@ -5,8 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{black_box, BatchSize, BenchmarkId, Criterion, Throughput};
-use eventferry_core::mapping::parse_structured_value;
-use eventferry_core::route::{EventView, Router};
+use eventferry_core::event_view::EventView;
+use eventferry_core::route::Router;
+use eventferry_core::structured::parse_structured_value;
 use eventferry_router::config::Settings;
 use eventferry_router::{Handler, Ports};
 use serde_json::{json, Value};

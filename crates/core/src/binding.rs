@@ -8,14 +8,14 @@
 //! JSON (`Z` for UTC), and `Content-Type` the `datacontenttype`, or `application/json` for JSON
 //! data without one.
 //!
-//! Decoding reuses [`crate::mapping::parse_structured_value`], so an event received over HTTP
+//! Decoding reuses [`crate::structured::parse_structured_value`], so an event received over HTTP
 //! is checked by exactly the rules of every other input.
 
 use base64::Engine;
 use cloudevents::{AttributesReader, Data, Event};
 use serde_json::{Map, Value};
 
-use crate::mapping::{parse_structured, parse_structured_value, to_structured_bytes};
+use crate::structured::{parse_structured, parse_structured_value, to_structured_bytes};
 
 /// The largest event accepted, as EventBridge and SQS allow: 256 KiB.
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;

@@ -9,7 +9,7 @@
 //! - [`structured`]: the CloudEvents JSON format (structured mode), and the list of its
 //!   top-level fields that rendering and pattern matching share.
 //! - [`mapping`]: SQS messages and EventBridge events to CloudEvents 1.0, shared by the driver
-//!   and the router (re-exports [`structured`]'s functions under their old paths).
+//!   and the router.
 //! - [`filter`]: CloudEvents Subscriptions API filters (`exact`, `prefix`, `suffix`, `all`,
 //!   `any`, `not`).
 //! - [`pattern_set`]: the one place that talks to the EventBridge pattern engine.
@@ -19,8 +19,7 @@
 //! - [`invocation`]: the recorded result of invoking one subscriber.
 //! - [`payload`]: what a function target is sent.
 //! - [`retry`]: what happens after a failure (retry decisions), and the retry message format.
-//! - [`route`]: matching events to subscriptions, and explaining why (re-exports the items of
-//!   [`event_view`], [`invocation`], [`payload`] and [`retry`] under their old paths).
+//! - [`route`]: matching events to subscriptions, and explaining why.
 //! - [`system`]: the router's system events.
 //! - [`binding`]: the CloudEvents HTTP binding (binary and structured mode).
 

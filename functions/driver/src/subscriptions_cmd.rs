@@ -7,10 +7,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use cloudevents::Event;
-use eventferry_core::mapping::{
-    from_eventbridge, parse_structured_value, to_structured_json, MappingOptions, TypeFormat,
-};
-use eventferry_core::route::{EventView, Explanation, Router};
+use eventferry_core::event_view::EventView;
+use eventferry_core::mapping::{from_eventbridge, MappingOptions, TypeFormat};
+use eventferry_core::route::{Explanation, Router};
+use eventferry_core::structured::{parse_structured_value, to_structured_json};
 use eventferry_core::subscription::{Config, Format, Subscription};
 use serde_json::{json, Value};
 

@@ -9,8 +9,8 @@ use eventferry_aws::eventbridge::{refused_entries, EventBridge, EventEntry};
 use eventferry_aws::sqs::Sqs;
 use eventferry_aws::AwsError;
 use eventferry_core::binding::encode_structured;
-use eventferry_core::mapping::to_structured_json;
-use eventferry_core::route::InvocationResult;
+use eventferry_core::invocation::InvocationResult;
+use eventferry_core::structured::to_structured_json;
 use eventferry_http::{HttpAnswer, PostError, Poster};
 
 use crate::ports::{EmitError, HttpPoster, QueueWriter, ResponseReceiver, SystemSink};
@@ -165,7 +165,7 @@ pub struct LogReceiver;
 
 impl ResponseReceiver for LogReceiver {
     fn receive(&self, event: &Event, result: &InvocationResult) {
-        let event = eventferry_core::route::event_label(event);
+        let event = eventferry_core::invocation::event_label(event);
         // One line, at info for a success and at warn with the error for a failure.
         macro_rules! result_line {
             ($level:ident) => {

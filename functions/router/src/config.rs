@@ -5,7 +5,7 @@
 //! | `EVENTFERRY_SUBSCRIPTIONS` | inline subscriptions, JSON | – |
 //! | `EVENTFERRY_SUBSCRIPTIONS_FILE` | path of a YAML or JSON subscriptions file | `subscriptions.yaml` / `.yml` / `.json` next to the binary (or in `LAMBDA_TASK_ROOT`) |
 //! | `EVENTFERRY_MAX_CONCURRENCY` | invocations in flight at once, per router instance | 10 |
-//! | `EVENTFERRY_RETRY_QUEUE_URL` | SQS queue for retry messages (one per failed event and subscription) | none: see [`eventferry_core::route::decide`] |
+//! | `EVENTFERRY_RETRY_QUEUE_URL` | SQS queue for retry messages (one per failed event and subscription) | none: see [`eventferry_core::retry::decide`] |
 //! | `EVENTFERRY_DLQ_URL` | SQS queue for pairs whose attempts are used up | none |
 //! | `EVENTFERRY_MAX_ATTEMPTS` | attempts per event and subscription, the first included | 3 |
 //! | `EVENTFERRY_RETRY_DELAY_SECONDS` | delay before the first retry; doubles per attempt, at most 900 | 10 |
@@ -20,7 +20,7 @@
 use std::path::{Path, PathBuf};
 
 use eventferry_core::mapping::{MappingOptions, TypeFormat};
-use eventferry_core::route::RetryPolicy;
+use eventferry_core::retry::RetryPolicy;
 use eventferry_core::subscription::{Config, Format};
 use eventferry_core::system::SystemEvents;
 

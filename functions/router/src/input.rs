@@ -4,7 +4,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use base64::Engine;
 use serde_json::Value;
 
-use eventferry_core::route::RETRY_KEY;
+use eventferry_core::retry::RETRY_KEY;
 
 /// One of the inputs the router accepts.
 #[derive(Debug)]

@@ -8,7 +8,7 @@
 use cloudevents::Event;
 use eventferry_aws::lambda::{InvocationMode, InvokeOutcome, Invoker};
 use eventferry_aws::AwsError;
-use eventferry_core::route::InvocationResult;
+use eventferry_core::invocation::InvocationResult;
 
 pub use eventferry_http::{HttpAnswer, PostError, PostErrorKind};
 

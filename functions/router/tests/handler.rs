@@ -10,7 +10,7 @@ use std::time::Duration;
 use cloudevents::{AttributesReader, Event};
 use eventferry_aws::lambda::{InvocationMode, InvokeOutcome, Invoker};
 use eventferry_aws::{AwsError, ErrorKind};
-use eventferry_core::route::RetryPolicy;
+use eventferry_core::retry::RetryPolicy;
 use eventferry_core::subscription::{Config, Format};
 use eventferry_core::system;
 use eventferry_router::config::Settings;
@@ -231,7 +231,7 @@ impl FakeSink {
             .unwrap()
             .iter()
             .filter(|e| e.ty() == ty)
-            .map(eventferry_core::mapping::to_structured_json)
+            .map(eventferry_core::structured::to_structured_json)
             .collect()
     }
 }
@@ -248,7 +248,7 @@ impl SystemSink for FakeSink {
 struct Receiver(std::sync::Arc<Mutex<Vec<(String, String)>>>);
 
 impl ResponseReceiver for Receiver {
-    fn receive(&self, event: &Event, result: &eventferry_core::route::InvocationResult) {
+    fn receive(&self, event: &Event, result: &eventferry_core::invocation::InvocationResult) {
         self.0.lock().unwrap().push((
             event.id().to_owned(),
             format!("{}:{}", result.subscription, result.status.as_str()),

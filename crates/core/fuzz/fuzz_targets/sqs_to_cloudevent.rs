@@ -4,7 +4,8 @@
 //! Run: `cd crates/core/fuzz && cargo +nightly fuzz run sqs_to_cloudevent`.
 #![no_main]
 
-use eventferry_core::mapping::{from_sqs_message, to_structured_json, MappingOptions, SqsMessage};
+use eventferry_core::mapping::{from_sqs_message, MappingOptions, SqsMessage};
+use eventferry_core::structured::to_structured_json;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -7,7 +7,7 @@
 //! [`from_sqs_message`] maps a message body by its content:
 //!
 //! 1. A **structured CloudEvent** (JSON object with `specversion` `"1.0"`, `id`, `source` and
-//!    `type`) passes through as that event; see [`parse_structured_value`].
+//!    `type`) passes through as that event; see [`crate::structured::parse_structured_value`].
 //! 2. An **EventBridge event** (`id`, `detail-type`, `source`, `account`, `time`, `region` as
 //!    non-empty strings, `time` in RFC 3339, `detail` an object, `version` if present a string,
 //!    `resources` if present an array of strings) maps as in [`from_eventbridge`]:
@@ -28,8 +28,7 @@
 //! Modules, each depending only on those before it: [`options`] (type format, source override,
 //! event bus), `eventbridge` (envelope checks and attributes), `sqs` (the message mapping).
 //!
-//! The structured JSON format of CloudEvents lives in [`crate::structured`]; it is re-exported
-//! here so that `mapping::to_structured_json` and friends keep working for callers.
+//! The structured JSON format of CloudEvents lives in [`crate::structured`].
 
 pub mod options;
 
@@ -39,11 +38,6 @@ mod sqs;
 pub use eventbridge::{from_eventbridge, EnvelopeError, EXT_ACCOUNT, EXT_DETAIL_TYPE, EXT_REGION};
 pub use options::{ConfigError, MappingOptions, TypeFormat};
 pub use sqs::{from_sqs_message, MessageError, SqsMessage, SQS_MESSAGE_TYPE};
-
-pub use crate::structured::{
-    parse_structured, parse_structured_value, structured_time, to_structured_bytes,
-    to_structured_json, with_structured_fields, StructuredError,
-};
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,9 @@
 use super::eventbridge::JSON;
 use super::sqs::TEXT;
 use super::*;
+use crate::structured::{
+    parse_structured, parse_structured_value, to_structured_bytes, to_structured_json,
+};
 use chrono::{DateTime, Utc};
 use cloudevents::{AttributesReader, Data, Event};
 use serde_json::{json, Value};

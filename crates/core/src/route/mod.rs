@@ -12,26 +12,19 @@
 //! subscriptions for other types, and a pattern subscription that does not match costs only
 //! what the matcher spends on it.
 //!
-//! The other steps of a delivery have their own modules, re-exported here so that callers'
-//! paths stay as they were: the event as matching reads it ([`crate::event_view`]), what a
-//! function is sent ([`crate::payload`]), invocation results ([`crate::invocation`]), and what
-//! happens after a failure ([`crate::retry`]).
+//! The other steps of a delivery have their own modules: the event as matching reads it
+//! ([`crate::event_view`]), what a function is sent ([`crate::payload`]), invocation results
+//! ([`crate::invocation`]), and what happens after a failure ([`crate::retry`]).
 
 pub mod explain;
 
 use std::collections::{HashMap, HashSet};
 
+use crate::event_view::EventView;
 use crate::pattern_set::PatternSet;
 use crate::subscription::Subscription;
 use explain::explain_one;
 
-pub use crate::event_view::EventView;
-pub use crate::invocation::{event_label, target_name, InvocationResult, Status};
-pub use crate::payload::function_payload;
-pub use crate::retry::{
-    after_write_failure, decide, Decision, Disposition, PairAction, RetryMessage,
-    RetryMessageError, RetryPolicy, RETRY_KEY,
-};
 pub use explain::{Check, Explanation};
 
 /// Subscriptions compiled for matching.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use cloudevents::Event;
 use eventferry_aws::lambda::{InvocationMode, InvokeOutcome, Invoker};
 use eventferry_core::binding::{encode_binary, encode_structured};
-use eventferry_core::mapping::to_structured_bytes;
+use eventferry_core::structured::to_structured_bytes;
 use eventferry_http::{PostError, Poster};
 
 /// Why a delivery failed. The message stays in the queue and comes back later.

@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 
 use eventferry_aws::lambda::{InvocationMode, InvokeOutcome, Invoker};
 use eventferry_core::binding::{encode_binary, encode_structured};
-use eventferry_core::route::{function_payload, target_name, InvocationResult, Status};
+use eventferry_core::invocation::{target_name, InvocationResult, Status};
+use eventferry_core::payload::function_payload;
 use eventferry_core::subscription::{Delivery, Mode, Subscription, Target};
 
 use super::Handler;

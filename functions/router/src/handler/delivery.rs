@@ -11,10 +11,9 @@ use futures::future::{join, join_all};
 
 use eventferry_aws::lambda::Invoker;
 use eventferry_aws::AwsError;
-use eventferry_core::route::{
-    after_write_failure, decide, event_label, target_name, Disposition, EventView,
-    InvocationResult, PairAction, RetryMessage,
-};
+use eventferry_core::event_view::EventView;
+use eventferry_core::invocation::{event_label, target_name, InvocationResult};
+use eventferry_core::retry::{after_write_failure, decide, Disposition, PairAction, RetryMessage};
 use eventferry_core::subscription::{Mode, Subscription};
 
 use super::outbox::Outbox;

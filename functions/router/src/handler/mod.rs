@@ -18,8 +18,10 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessa
 use eventferry_aws::lambda::Invoker;
 use eventferry_aws::sqs::{receive_count, sent_timestamp_millis};
 use eventferry_core::binding::decode_request;
-use eventferry_core::mapping::{self, from_eventbridge, parse_structured_value};
-use eventferry_core::route::{Disposition, RetryMessage, Router};
+use eventferry_core::mapping::{self, from_eventbridge};
+use eventferry_core::retry::{Disposition, RetryMessage};
+use eventferry_core::route::Router;
+use eventferry_core::structured::parse_structured_value;
 use eventferry_core::subscription::Config;
 
 use crate::config::Settings;

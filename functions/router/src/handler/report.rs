@@ -2,7 +2,8 @@
 //! invocations built from it.
 
 use cloudevents::{AttributesReader, Event};
-use eventferry_core::route::{event_label, Disposition, InvocationResult, PairAction};
+use eventferry_core::invocation::{event_label, InvocationResult};
+use eventferry_core::retry::{Disposition, PairAction};
 use serde_json::{json, Value};
 
 /// Why an invocation of the router fails (the caller then delivers it again, or gives up).
