@@ -27,7 +27,7 @@ use crate::provision::{self, ProvisionSpec, Provisioned};
 use args::{DriveArgs, Invocation, LogFormat};
 use ferry::{DrainReport, FerryConfig};
 use metrics::Metrics;
-use sink::{AnySink, HttpSink, LambdaSink, SinkSpec, StdoutSink};
+use sink::{ConfiguredSink, HttpSink, LambdaSink, SinkSpec, StdoutSink};
 
 /// Everything `drive` needs from its flags, checked before any AWS call.
 #[derive(Debug)]
@@ -325,10 +325,10 @@ fn build_sink(
     args: &DriveArgs,
     inputs: &DriveInputs,
     config: &SdkConfig,
-) -> Result<AnySink<Lambda>, Exit> {
+) -> Result<ConfiguredSink<Lambda>, Exit> {
     Ok(match &inputs.sink {
-        SinkSpec::Stdout => AnySink::Stdout(StdoutSink),
-        SinkSpec::Http(url) => AnySink::Http(
+        SinkSpec::Stdout => ConfiguredSink::Stdout(StdoutSink),
+        SinkSpec::Http(url) => ConfiguredSink::Http(
             HttpSink::new(
                 url.clone(),
                 args.sink_mode,
@@ -343,7 +343,7 @@ fn build_sink(
                 Invocation::Sync => InvocationMode::Sync,
                 Invocation::Async => InvocationMode::Async,
             };
-            AnySink::Lambda(LambdaSink::new(
+            ConfiguredSink::Lambda(LambdaSink::new(
                 Lambda::without_retries(config),
                 function.clone(),
                 mode,
@@ -356,7 +356,7 @@ fn build_sink(
 async fn deliver_until_signal(
     sqs: &Sqs,
     provisioned: &Provisioned,
-    sink: AnySink<Lambda>,
+    sink: ConfiguredSink<Lambda>,
     config: FerryConfig,
     metrics: &Arc<Metrics>,
 ) -> DrainReport {

@@ -160,18 +160,18 @@ impl<I: Invoker> Sink for LambdaSink<I> {
 }
 
 /// The sink chosen on the command line.
-pub enum AnySink<I> {
+pub enum ConfiguredSink<I> {
     Http(HttpSink),
     Stdout(StdoutSink),
     Lambda(LambdaSink<I>),
 }
 
-impl<I: Invoker> Sink for AnySink<I> {
+impl<I: Invoker> Sink for ConfiguredSink<I> {
     async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
         match self {
-            AnySink::Http(s) => s.deliver(event).await,
-            AnySink::Stdout(s) => s.deliver(event).await,
-            AnySink::Lambda(s) => s.deliver(event).await,
+            ConfiguredSink::Http(s) => s.deliver(event).await,
+            ConfiguredSink::Stdout(s) => s.deliver(event).await,
+            ConfiguredSink::Lambda(s) => s.deliver(event).await,
         }
     }
 }
