@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use eventferry_tests::{
     assert_nothing_left, localstack, put_event, queues_with_prefix, rules_with_prefix,
-    run_eventferry, wait_for, HttpSink, Proc, SIGKILL, SIGTERM,
+    run_eventferry, wait_for, Proc, RecordingHttpServer, SIGKILL, SIGTERM,
 };
 use serde_json::Value;
 
@@ -25,7 +25,7 @@ async fn http_sink_in_binary_mode_gets_only_matching_events() {
     let config = localstack().await;
     let queue = queue_name("http");
     let source = format!("demo.{queue}");
-    let sink = HttpSink::start(0).await;
+    let sink = RecordingHttpServer::start(0).await;
     let patterns = pattern_for(&source);
     let mut driver = Proc::start(
         &[
@@ -163,7 +163,7 @@ async fn a_sink_failing_three_times_still_gets_the_event() {
     let config = localstack().await;
     let queue = queue_name("retry");
     let source = format!("demo.{queue}");
-    let sink = HttpSink::start(3).await;
+    let sink = RecordingHttpServer::start(3).await;
     let patterns = pattern_for(&source);
     let metrics_addr = free_local_addr();
     let mut driver = Proc::start(

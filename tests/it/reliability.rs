@@ -12,7 +12,7 @@ use eventferry_core::mapping::{from_sqs_message, MappingOptions, SqsMessage};
 use eventferry_core::structured::to_structured_json;
 use eventferry_tests::{
     assert_nothing_left, eventferry_bin, localstack, put_event, queues_with_prefix,
-    rules_with_prefix, wait_for, HttpSink, Proc, SIGTERM,
+    rules_with_prefix, wait_for, Proc, RecordingHttpServer, SIGTERM,
 };
 use serde_json::Value;
 
@@ -337,7 +337,7 @@ async fn secrets_stay_out_of_logs_at(level: &str) {
     let source = format!("demo.{queue}");
     let secret = format!("EfSecret{}x{}", std::process::id(), level.len() * 7919);
     let header = format!("Authorization: Bearer {secret}");
-    let sink = HttpSink::start(0).await;
+    let sink = RecordingHttpServer::start(0).await;
     let pattern = format!(r#"[{{"source":["{source}"]}}]"#);
     let mut driver = Proc::start(
         &[

@@ -204,7 +204,7 @@ pub async fn run_eventferry(
     (code, p.stdout_lines().join("\n"), p.stderr_text())
 }
 
-/// One request an in-test HTTP sink received.
+/// One request a [`RecordingHttpServer`] received.
 #[derive(Debug, Clone)]
 pub struct SinkRequest {
     pub headers: std::collections::HashMap<String, String>,
@@ -213,16 +213,16 @@ pub struct SinkRequest {
     pub status: u16,
 }
 
-/// An HTTP sink on 127.0.0.1 that records requests and fails the first `fail_first` attempts of
-/// every `ce-id` with a 500.
-pub struct HttpSink {
+/// An HTTP server on 127.0.0.1 that stands in for a sink: it records requests and fails the
+/// first `fail_first` attempts of every `ce-id` with a 500.
+pub struct RecordingHttpServer {
     pub url: String,
     pub requests: std::sync::Arc<std::sync::Mutex<Vec<SinkRequest>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl HttpSink {
-    pub async fn start(fail_first: u32) -> HttpSink {
+impl RecordingHttpServer {
+    pub async fn start(fail_first: u32) -> RecordingHttpServer {
         use axum::body::Bytes;
         use axum::http::{HeaderMap, StatusCode};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -266,7 +266,7 @@ impl HttpSink {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        HttpSink {
+        RecordingHttpServer {
             url,
             requests,
             task,
@@ -285,7 +285,7 @@ impl HttpSink {
     }
 }
 
-impl Drop for HttpSink {
+impl Drop for RecordingHttpServer {
     fn drop(&mut self) {
         self.task.abort();
     }
