@@ -124,8 +124,18 @@ fn java_parse_int(s: &str) -> Option<i32> {
     i32::try_from(v).ok()
 }
 
-/// event-ruler's `CIDR.cidr`: note the base address is not masked, so `10.0.0.5/24` covers
-/// `10.0.0.5`..`10.0.0.255`.
+/// event-ruler's `CIDR.cidr` (src/main/software/amazon/event/ruler/CIDR.java): split on `/`
+/// (Java's `split`), mask bits by `Integer.parseInt`, address by `ipToBytes`, then the checks in
+/// that order with their messages. IPv4 takes /0 to /31 and IPv6 /0 to /127 (a /32 or /128, a
+/// single address, is rejected). An address that Java reads as IPv4 (including IPv4-mapped IPv6,
+/// `::ffff:a.b.c.d`) is IPv4 here too, so it takes at most /31.
+///
+/// Host bits: event-ruler's current `CIDR` computes the bottom of the range with
+/// `computeBottomBytes` (the address ANDed with the network mask) and the top with
+/// `computeTopBytes` (ORed with the host mask). So host bits set in the pattern are ignored:
+/// `10.0.0.1/31` covers `10.0.0.0`..`10.0.0.1` and `192.168.1.77/24` covers
+/// `192.168.1.0`..`192.168.1.255`. (Releases before that fix used the unmasked address as the
+/// bottom, which matched only the upper part of the block; AWS matches the whole block.)
 pub(crate) fn parse_cidr(text: &str) -> Result<IpRange, String> {
     let parts = java_split_slash(text);
     if parts.len() != 2 {
@@ -148,23 +158,16 @@ pub(crate) fn parse_cidr(text: &str) -> Result<IpRange, String> {
             if bits > 31 {
                 return Err("IPv4 mask bits must be < 32".into());
             }
-            let host = if bits == 0 {
-                u32::MAX
-            } else {
-                u32::MAX >> bits
-            };
-            Ok(IpRange::V4(a, a | host))
+            // bits < 32, so the shift is defined; /0 gives an all-ones host mask.
+            let host = u32::MAX >> bits;
+            Ok(IpRange::V4(a & !host, a | host))
         }
         IpBytes::V6(a) => {
             if bits > 127 {
                 return Err("IPv6 mask bits must be < 128".into());
             }
-            let host = if bits == 0 {
-                u128::MAX
-            } else {
-                u128::MAX >> bits
-            };
-            Ok(IpRange::V6(a, a | host))
+            let host = u128::MAX >> bits;
+            Ok(IpRange::V6(a & !host, a | host))
         }
     }
 }
@@ -223,5 +226,154 @@ mod tests {
             parse_ip("10.0.0.1").unwrap()
         );
         assert!(parse_ip("010.0.0.1").is_err());
+    }
+
+    fn v4(s: &str) -> u32 {
+        match parse_ip(s).unwrap() {
+            IpBytes::V4(a) => a,
+            other => panic!("{s} is {other:?}"),
+        }
+    }
+
+    fn v6(s: &str) -> u128 {
+        match parse_ip(s).unwrap() {
+            IpBytes::V6(a) => a,
+            other => panic!("{s} is {other:?}"),
+        }
+    }
+
+    #[test]
+    fn host_bits_are_masked_v4() {
+        let cases = [
+            ("10.0.0.1/31", "10.0.0.0", "10.0.0.1"),
+            ("10.0.0.0/31", "10.0.0.0", "10.0.0.1"),
+            ("10.0.0.3/31", "10.0.0.2", "10.0.0.3"),
+            ("192.168.1.77/24", "192.168.1.0", "192.168.1.255"),
+            ("192.168.1.77/30", "192.168.1.76", "192.168.1.79"),
+            ("172.31.255.255/12", "172.16.0.0", "172.31.255.255"),
+            ("10.200.3.4/8", "10.0.0.0", "10.255.255.255"),
+            ("10.0.0.129/25", "10.0.0.128", "10.0.0.255"),
+            ("10.0.0.127/25", "10.0.0.0", "10.0.0.127"),
+            ("255.255.255.255/0", "0.0.0.0", "255.255.255.255"),
+            ("1.2.3.4/0", "0.0.0.0", "255.255.255.255"),
+            ("128.0.0.1/1", "128.0.0.0", "255.255.255.255"),
+            ("127.255.0.1/1", "0.0.0.0", "127.255.255.255"),
+            // An IPv4-mapped IPv6 address is an IPv4 address (Java's InetAddress); the dotted
+            // form does not pass event-ruler's IPv6 regex (hex digits and colons only).
+            ("::ffff:a01:203/16", "10.1.0.0", "10.1.255.255"),
+        ];
+        for (cidr, lo, hi) in cases {
+            assert_eq!(
+                parse_cidr(cidr).unwrap(),
+                IpRange::V4(v4(lo), v4(hi)),
+                "{cidr}"
+            );
+        }
+        let r = parse_cidr("192.168.1.77/24").unwrap();
+        for inside in [
+            "192.168.1.0",
+            "192.168.1.1",
+            "192.168.1.76",
+            "192.168.1.255",
+        ] {
+            assert!(r.contains(parse_ip(inside).unwrap()), "{inside}");
+        }
+        for outside in ["192.168.0.255", "192.168.2.0"] {
+            assert!(!r.contains(parse_ip(outside).unwrap()), "{outside}");
+        }
+        assert_eq!(
+            parse_cidr("::ffff:a01:203/32").unwrap_err(),
+            "IPv4 mask bits must be < 32"
+        );
+        assert_eq!(
+            parse_cidr("::ffff:10.1.2.3/16").unwrap_err(),
+            "Nonstandard IP address: ::ffff:10.1.2.3"
+        );
+    }
+
+    #[test]
+    fn host_bits_are_masked_v6() {
+        let cases = [
+            ("2001:db8::1/127", "2001:db8::", "2001:db8::1"),
+            ("2001:db8::3/127", "2001:db8::2", "2001:db8::3"),
+            ("2001:db8::ff/120", "2001:db8::", "2001:db8::ff"),
+            (
+                "2001:db8:1234:1a00:dead:beef::1/64",
+                "2001:db8:1234:1a00::",
+                "2001:db8:1234:1a00:ffff:ffff:ffff:ffff",
+            ),
+            (
+                "2001:db8:abcd:12::/44",
+                "2001:db8:abc0::",
+                "2001:db8:abcf:ffff:ffff:ffff:ffff:ffff",
+            ),
+            ("ffff::1/0", "::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("::1/0", "::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            (
+                "8000::1/1",
+                "8000::",
+                "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            ),
+            (
+                "FE80::1:2/10",
+                "fe80::",
+                "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            ),
+        ];
+        for (cidr, lo, hi) in cases {
+            assert_eq!(
+                parse_cidr(cidr).unwrap(),
+                IpRange::V6(v6(lo), v6(hi)),
+                "{cidr}"
+            );
+        }
+        let r = parse_cidr("2001:db8::1/127").unwrap();
+        assert!(r.contains(parse_ip("2001:db8::").unwrap()));
+        assert!(r.contains(parse_ip("2001:0db8:0:0:0:0:0:1").unwrap()));
+        assert!(!r.contains(parse_ip("2001:db8::2").unwrap()));
+        // IPv4 and IPv6 ranges never contain each other's addresses.
+        assert!(!parse_cidr("::/0")
+            .unwrap()
+            .contains(parse_ip("10.0.0.1").unwrap()));
+        assert!(!parse_cidr("0.0.0.0/0")
+            .unwrap()
+            .contains(parse_ip("::1").unwrap()));
+    }
+
+    #[test]
+    fn edge_prefixes() {
+        assert_eq!(
+            parse_cidr("10.0.0.1/32").unwrap_err(),
+            "IPv4 mask bits must be < 32"
+        );
+        assert_eq!(
+            parse_cidr("2001:db8::1/128").unwrap_err(),
+            "IPv6 mask bits must be < 128"
+        );
+        // /128 is fine for the mask check of IPv6 only; an IPv4 /33 fails the IPv4 check.
+        assert_eq!(
+            parse_cidr("10.0.0.1/33").unwrap_err(),
+            "IPv4 mask bits must be < 32"
+        );
+        assert!(parse_cidr("10.0.0.1/+31").is_ok());
+        assert_eq!(
+            parse_cidr("10.0.0.1/2147483648").unwrap_err(),
+            "Malformed CIDR, mask bits must be an integer"
+        );
+        // Mask bits are checked before the address: a bad address with bad bits reports the bits.
+        assert_eq!(
+            parse_cidr("nope/x").unwrap_err(),
+            "Malformed CIDR, mask bits must be an integer"
+        );
+        for bits in 0..32u32 {
+            let r = parse_cidr(&format!("255.255.255.255/{bits}")).unwrap();
+            let host = u32::MAX >> bits;
+            assert_eq!(r, IpRange::V4(!host, u32::MAX), "/{bits}");
+        }
+        for bits in 0..128u32 {
+            let r = parse_cidr(&format!("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/{bits}")).unwrap();
+            let host = u128::MAX >> bits;
+            assert_eq!(r, IpRange::V6(!host, u128::MAX), "/{bits}");
+        }
     }
 }
