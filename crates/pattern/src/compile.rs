@@ -8,9 +8,10 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use crate::casefold::IcPat;
+use crate::dupkeys::{self, Source};
 use crate::error::{ErrorKind, PatternError};
 use crate::ip::{ip_if_possible, parse_cidr, IpRange};
-use crate::json::{Lexer, Tok};
+use crate::json::Tok;
 use crate::number::{key_of_text, parse_f64, NumRange, FIVE_BILLION, OUT_OF_RANGE};
 use crate::pred::{AbSet, Lit, Pred};
 use crate::wildcard::{self, GTok};
@@ -99,25 +100,35 @@ enum AbKind {
 }
 
 struct Compiler<'a> {
-    lx: Lexer<'a>,
+    lx: Source<'a>,
     legacy: bool,
     path: Vec<String>,
 }
 
-/// Compile pattern text, with event-ruler's fallback to the legacy compiler.
+/// Compile pattern text, with event-ruler's fallback to the legacy compiler. A key repeated in
+/// one object keeps its last value, whatever the kinds (see [`dupkeys`]): the text as written
+/// is compiled first, for its errors; the resolved form, if different, gives the rule.
 pub(crate) fn compile(text: &str) -> Result<Ast, PatternError> {
-    let ast = match compile_with(text, false) {
+    let ast = compile_source(|| Source::text(text))?;
+    match dupkeys::last_wins(text) {
+        None => Ok(ast),
+        Some(tokens) => compile_source(|| Source::tokens(&tokens)),
+    }
+}
+
+fn compile_source<'a>(source: impl Fn() -> Source<'a>) -> Result<Ast, PatternError> {
+    let ast = match compile_with(source(), false) {
         Ok(a) => a,
-        Err(e) if e.is_parse_exception() => compile_with(text, true)?,
+        Err(e) if e.is_parse_exception() => compile_with(source(), true)?,
         Err(e) => return Err(e),
     };
     check_complexity(&ast)?;
     Ok(ast)
 }
 
-fn compile_with(text: &str, legacy: bool) -> Result<Ast, PatternError> {
+fn compile_with(source: Source<'_>, legacy: bool) -> Result<Ast, PatternError> {
     let mut c = Compiler {
-        lx: Lexer::new(text),
+        lx: source,
         legacy,
         path: Vec::new(),
     };
@@ -146,7 +157,7 @@ impl Compiler<'_> {
     }
 
     fn text(&mut self) -> Result<String, PatternError> {
-        Ok(self.lx.text()?.to_string())
+        Ok(self.lx.token_text()?.to_string())
     }
 
     fn expect_end(&mut self, msg: &str) -> Result<(), PatternError> {
@@ -737,6 +748,127 @@ mod tests {
         ));
         assert!(matches!(b.slots[0].preds[0], Pred::Ip(_)));
         assert!(matches!(b.slots[0].preds[1], Pred::Exact(_)));
+    }
+
+    fn keys_and_values(p: &str) -> Vec<Vec<(String, Vec<Pred>)>> {
+        compile(p)
+            .unwrap()
+            .branches
+            .iter()
+            .map(|b| {
+                b.slots
+                    .iter()
+                    .map(|s| (s.key.to_string(), s.preds.to_vec()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn exact(v: &str) -> Pred {
+        Pred::Exact(v.into())
+    }
+
+    #[test]
+    fn duplicate_key_last_value_wins_whatever_the_kinds() {
+        let one = |k: &str, v: &str| vec![vec![(k.to_string(), vec![exact(v)])]];
+        // list, list (AWS's recorded complex_multi_key shape)
+        assert_eq!(
+            keys_and_values(r#"{"a": ["x"], "a": ["y"]}"#),
+            one("a", "y")
+        );
+        // list, object
+        assert_eq!(
+            keys_and_values(r#"{"a": ["x"], "a": {"b": ["y"]}}"#),
+            one("a.b", "y")
+        );
+        // object, list
+        assert_eq!(
+            keys_and_values(r#"{"a": {"b": ["y"]}, "a": ["x"]}"#),
+            one("a", "x")
+        );
+        // object, object: the later object replaces the earlier one as a whole
+        assert_eq!(
+            keys_and_values(r#"{"a": {"b": ["y"]}, "a": {"c": ["z"]}}"#),
+            one("a.c", "z")
+        );
+        // three times, nested
+        assert_eq!(
+            keys_and_values(r#"{"d": {"k": ["1"], "k": {"m": ["2"]}, "k": ["3"]}}"#),
+            one("d.k", "3")
+        );
+        // a dotted key is a different key: event-ruler's path override applies (later wins)
+        assert_eq!(
+            keys_and_values(r#"{"a": {"b": ["1"]}, "a.b": ["2"]}"#),
+            one("a.b", "2")
+        );
+        // object holding $or, then a list: the $or branches go with the dropped value
+        assert_eq!(
+            keys_and_values(r#"{"a": {"$or": [{"b": ["1"]}, {"c": ["2"]}]}, "a": ["x"]}"#),
+            one("a", "x")
+        );
+        // two $or keys: the last one alone splits the rule
+        assert_eq!(
+            keys_and_values(
+                r#"{"$or": [{"a": ["1"]}, {"b": ["2"]}], "$or": [{"c": ["3"]}, {"d": ["4"]}]}"#
+            ),
+            vec![
+                vec![("c".to_string(), vec![exact("3")])],
+                vec![("d".to_string(), vec![exact("4")])]
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_key_keeps_first_position() {
+        // The entry stays where the key first appeared (Jackson's ObjectNode): before the $or,
+        // so the $or branch that sets "a" again overrides it, as event-ruler's path map does.
+        let got =
+            keys_and_values(r#"{"a": ["1"], "$or": [{"a": ["2"]}, {"b": ["3"]}], "a": ["4"]}"#);
+        assert_eq!(
+            got,
+            vec![
+                vec![("a".to_string(), vec![exact("2")])],
+                vec![
+                    ("a".to_string(), vec![exact("4")]),
+                    ("b".to_string(), vec![exact("3")])
+                ]
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_key_dropped_value_is_still_validated() {
+        // event-ruler compiles every value it reads, so an invalid value is reported even when
+        // a later duplicate would replace it.
+        assert_eq!(
+            err(r#"{"a": [{"prefix": 5}], "a": ["x"]}"#),
+            "prefix match pattern must be a string"
+        );
+        assert_eq!(
+            err(r#"{"a": [], "a": {"b": ["x"]}}"#),
+            "Empty arrays are not allowed"
+        );
+        assert_eq!(
+            err(r#"{"a": {}, "a": ["x"]}"#),
+            "Empty objects are not allowed"
+        );
+        assert_eq!(
+            err(r#"{"a": "x", "a": ["y"]}"#),
+            "\"a\" must be an object or an array"
+        );
+        assert_eq!(
+            err(r#"{"a": ["x"], "a": [{"numeric": [">", "1"]}]}"#),
+            "Value of > must be numeric"
+        );
+        assert_eq!(
+            err(r#"{"a": ["x"], "a": 5}"#),
+            "\"a\" must be an object or an array"
+        );
+        // Keys repeated inside a match expression stay an error.
+        assert_eq!(
+            err(r#"{"a": [{"prefix": "x", "prefix": "y"}]}"#),
+            "Only one key allowed in match expression"
+        );
     }
 
     #[test]

@@ -76,6 +76,7 @@
 mod bytes;
 mod casefold;
 mod compile;
+mod dupkeys;
 mod error;
 mod event;
 mod index;
