@@ -23,6 +23,16 @@ const STRINGS: &[&str] = &[
     "2001:db8::1",
     "ß",
     "SS",
+    // Case partners of another UTF-8 length or of several characters, in chains that match one
+    // way only (event-ruler's per-UTF-16-unit Java mapping, see casefold.rs): ẞ/ß, ſ/S, K/k,
+    // ß/SS, İ/i̇, Σ/σ, ΐ/Ϊ́, and a supplementary character that folds to "??".
+    "ẞſ\u{212A}",
+    "ßSk",
+    "SSsK",
+    "İΣ",
+    "i\u{307}σ",
+    "ΐ😀",
+    "\u{399}\u{308}\u{301}??",
     "a\"",
     "\"a",
 ];
