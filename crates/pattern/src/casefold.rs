@@ -466,6 +466,95 @@ mod tests {
         assert!(!IcPat::new("\"ſ").is_suffix_of(b"xS"));
     }
 
+    /// Every byte string a pattern stands for: the product of its characters' forms.
+    fn expansions(pattern: &str) -> Vec<Vec<u8>> {
+        let mut out = vec![Vec::new()];
+        for c in pattern.chars() {
+            let (lo, up) = java_forms(c);
+            let forms = if c as u32 > 0xFFFF {
+                vec![b"??".to_vec()]
+            } else {
+                vec![lo.into_bytes(), up.into_bytes()]
+            };
+            out = out
+                .iter()
+                .flat_map(|o| forms.iter().map(move |f| [o.clone(), f.clone()].concat()))
+                .collect();
+        }
+        out
+    }
+
+    /// [`IcPat`] against event-ruler's definition, by brute force on quoted text: the value
+    /// `"v"` equals `"x"`, starts with `"x`, or ends with `x"` for some expansion `x`.
+    #[test]
+    fn agrees_with_brute_force() {
+        const PAT: &[&str] = &[
+            "a", "K", "ß", "ſ", "\u{212A}", "İ", "Σ", "ς", "ΐ", "ǅ", "😀", "\"", "ⱥ",
+        ];
+        const VAL: &[&str] = &[
+            "a",
+            "A",
+            "k",
+            "K",
+            "\u{212A}",
+            "s",
+            "S",
+            "SS",
+            "ß",
+            "ẞ",
+            "ſ",
+            "i",
+            "I",
+            "i\u{307}",
+            "İ",
+            "σ",
+            "Σ",
+            "ς",
+            "\u{399}\u{308}\u{301}",
+            "ǆ",
+            "ǅ",
+            "?",
+            "😀",
+            "\"",
+            "ⱥ",
+            "Ⱥ",
+        ];
+        let words = |alpha: &[&str], n: usize| {
+            let mut all = vec![String::new()];
+            let mut last = vec![String::new()];
+            for _ in 0..n {
+                last = last
+                    .iter()
+                    .flat_map(|w| alpha.iter().map(move |a| format!("{w}{a}")))
+                    .collect();
+                all.extend(last.iter().cloned());
+            }
+            all
+        };
+        let quoted = |v: &[u8]| [&b"\""[..], v, b"\""].concat();
+        for p in words(PAT, 2) {
+            let ic = IcPat::new(&p);
+            let exp = expansions(&p);
+            let mut values: Vec<Vec<u8>> =
+                words(VAL, 2).into_iter().map(String::into_bytes).collect();
+            values.extend(exp.iter().cloned());
+            values.extend(exp.iter().map(|x| [x.as_slice(), b"x"].concat()));
+            values.extend(exp.iter().map(|x| [b"x", x.as_slice()].concat()));
+            for v in &values {
+                let q = quoted(v);
+                let eq = exp.iter().any(|x| quoted(x) == q);
+                let pre = exp.iter().any(|x| q.starts_with(&[&b"\""[..], x].concat()));
+                let suf = exp
+                    .iter()
+                    .any(|x| q.ends_with(&[x.as_slice(), b"\""].concat()));
+                let shown = String::from_utf8_lossy(v);
+                assert_eq!(ic.equals(v), eq, "{p:?} equals {shown:?}");
+                assert_eq!(ic.is_prefix_of(v), pre, "{p:?} prefix of {shown:?}");
+                assert_eq!(ic.is_suffix_of(v), suf, "{p:?} suffix of {shown:?}");
+            }
+        }
+    }
+
     /// The engine's indexed paths and its general path through whole patterns.
     #[test]
     fn through_patterns() {
