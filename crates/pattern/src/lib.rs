@@ -26,6 +26,9 @@
 //! * Values are compared as event-ruler compares JSON text: strings with their quotes, numbers and
 //!   literals bare. So `prefix`, `suffix`, `wildcard` and `equals-ignore-case` only match strings,
 //!   and `anything-but` with strings also matches numbers, booleans and `null`.
+//! * `equals-ignore-case` (and its `prefix`, `suffix`, `anything-but` forms) folds the pattern
+//!   only, one UTF-16 unit at a time, to its Java 21 lower- and upper-case forms: `ß` matches
+//!   `SS` but `SS` not `ß`, and a character outside the BMP becomes `??` (see `casefold.rs`).
 //! * Numbers match by value between -5.0e9 and +5.0e9 (six decimal places, event-ruler's
 //!   `ComparableNumber`); outside that range an exact number only matches the same text, and
 //!   `numeric` operands outside it are rejected.
