@@ -29,14 +29,20 @@
 //! * `equals-ignore-case` (and its `prefix`, `suffix`, `anything-but` forms) folds the pattern
 //!   only, one UTF-16 unit at a time, to its Java 21 lower- and upper-case forms: `ß` matches
 //!   `SS` but `SS` not `ß`, and a character outside the BMP becomes `??` (see `casefold.rs`).
-//! * Numbers match by value between -5.0e9 and +5.0e9 (six decimal places, event-ruler's
-//!   `ComparableNumber`); outside that range an exact number only matches the same text, and
-//!   `numeric` operands outside it are rejected.
+//! * Numbers match by value between -5.0e9 and +5.0e9, exactly as doubles (event-ruler's
+//!   current `ComparableNumber`: `300`, `300.0` and `3e2` are equal, values differing in any
+//!   digit a double holds are not). A number outside that range, or one a double cannot hold
+//!   exactly (`0.10000000000000001`), only matches the same text, and as a `numeric` or
+//!   `anything-but` operand it is rejected (see `number.rs`).
 //! * `exists` looks at leaves only (an object or an empty array is not a value). `exists: false`
 //!   and `anything-but` do not match a missing field the same way: the former matches, the latter
 //!   does not.
 //! * Arrays: a field matches if any element matches; fields of one rule must come from the same
 //!   element of an array of objects (array consistency).
+//! * A key repeated in one pattern object keeps its last value, whatever the kinds (a value list
+//!   may replace a nested object or the reverse), at the position of its first occurrence. Every
+//!   value is still validated, so an invalid one that a later duplicate replaces is reported.
+//! * `cidr` ignores host bits, as event-ruler does: `10.0.0.1/31` is `10.0.0.0/31`.
 //! * When a pattern is rejected by event-ruler's current compiler, it is retried with its legacy
 //!   compiler (which reads `$or` as a plain field name), as event-ruler's `addRule` does; the
 //!   reported error is then the legacy compiler's.
@@ -166,8 +172,9 @@ impl Pattern {
 
     /// Does the pattern match an already-parsed event? A non-object does not match.
     ///
-    /// Numbers are seen as `serde_json` prints them; this only matters for exact matches on
-    /// numbers outside ±5.0e9, which event-ruler compares as text.
+    /// Numbers are seen as `serde_json` prints them (shortest form); this only matters for
+    /// exact matches on numbers outside ±5.0e9 or longer than a double holds, which event-ruler
+    /// compares as text.
     pub fn matches_value(&self, event: &serde_json::Value) -> bool {
         with_scratch(|s| {
             let mut out = Vec::new();
