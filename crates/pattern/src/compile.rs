@@ -12,7 +12,7 @@ use crate::dupkeys::{self, Source};
 use crate::error::{ErrorKind, PatternError};
 use crate::ip::{ip_if_possible, parse_cidr, IpRange};
 use crate::json::Tok;
-use crate::number::{key_of_text, parse_f64, NumRange, FIVE_BILLION, OUT_OF_RANGE};
+use crate::number::{key_of_text, operand_key, NumKey, NumRange, HIGHEST, LOWEST};
 use crate::pred::{AbSet, Lit, Pred};
 use crate::wildcard::{self, GTok};
 
@@ -410,7 +410,7 @@ impl Compiler<'_> {
                 if self.next()? != Some(Tok::EndArray) {
                     return barf(TOO_MANY_ELEMENTS);
                 }
-                NumRange::equals(parse_f64(&v)).or_else(barf)
+                NumRange::equals(&v).or_else(barf)
             }
             ">=" | ">" => {
                 if !numeric {
@@ -420,8 +420,7 @@ impl Compiler<'_> {
                 let open = op == ">";
                 let t = self.next()?;
                 if t == Some(Tok::EndArray) {
-                    return NumRange::between(parse_f64(&v), open, FIVE_BILLION, false)
-                        .or_else(barf);
+                    return NumRange::between(&v, open, HIGHEST, false).or_else(barf);
                 }
                 self.complete_range(t, &v, open)
             }
@@ -433,7 +432,7 @@ impl Compiler<'_> {
                 if self.next()? != Some(Tok::EndArray) {
                     return barf(TOO_MANY_ELEMENTS);
                 }
-                NumRange::between(-FIVE_BILLION, false, parse_f64(&v), op == "<").or_else(barf)
+                NumRange::between(LOWEST, false, &v, op == "<").or_else(barf)
             }
             _ => barf(format!("Unrecognized numeric range operator: {op}")),
         }
@@ -462,7 +461,7 @@ impl Compiler<'_> {
         if self.next()? != Some(Tok::EndArray) {
             return barf("Too many terms in numeric range expression");
         }
-        NumRange::between(parse_f64(bottom), open_bottom, parse_f64(&top), open_top).or_else(barf)
+        NumRange::between(bottom, open_bottom, &top, open_top).or_else(barf)
     }
 
     fn anything_but(&mut self) -> Result<Pred, PatternError> {
@@ -511,17 +510,14 @@ impl Compiler<'_> {
 
     fn ab_list(&mut self) -> Result<AbSet, PatternError> {
         let mut strings: Vec<Box<str>> = Vec::new();
-        let mut numbers: Vec<i64> = Vec::new();
+        let mut numbers: Vec<NumKey> = Vec::new();
         loop {
             match self.next()? {
                 Some(Tok::EndArray) => break,
                 Some(Tok::Str) => strings.push(self.text()?.into()),
                 Some(Tok::NumInt | Tok::NumFloat) => {
                     let s = self.text()?;
-                    match key_of_text(&s) {
-                        Some(k) => numbers.push(k),
-                        None => return barf(OUT_OF_RANGE),
-                    }
+                    numbers.push(operand_key(&s).or_else(barf)?);
                 }
                 _ => return barf("Inside anything but list, start|null|boolean is not supported."),
             }
@@ -539,9 +535,9 @@ impl Compiler<'_> {
             Ok(AbSet::Strings(vec![s.into()]))
         } else {
             // `ComparableNumber.generate` throws outside a parse exception here: no fallback.
-            match key_of_text(&s) {
-                Some(k) => Ok(AbSet::Numbers(vec![k])),
-                None => Err(PatternError::value(OUT_OF_RANGE)),
+            match operand_key(&s) {
+                Ok(k) => Ok(AbSet::Numbers(vec![k])),
+                Err(e) => Err(PatternError::value(e)),
             }
         }
     }

@@ -6,7 +6,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::bytes::BytesMap;
-use crate::number::NumRange;
+use crate::number::{NumKey, NumRange};
 use crate::pred::{AbSet, Lit, Pred};
 
 /// Values grouped by length, for prefix and suffix lookups.
@@ -58,7 +58,7 @@ impl LenIndex {
 pub(crate) struct FieldIndex {
     pub(crate) exact: BytesMap<Vec<u32>>,
     pub(crate) lits: [Vec<u32>; 3],
-    pub(crate) num_key: FxHashMap<i64, Vec<u32>>,
+    pub(crate) num_key: FxHashMap<NumKey, Vec<u32>>,
     pub(crate) num_text: BytesMap<Vec<u32>>,
     pub(crate) ranges: Vec<(NumRange, u32)>,
     pub(crate) prefix: LenIndex,
@@ -73,7 +73,7 @@ pub(crate) struct FieldIndex {
     pub(crate) ab: Vec<(u32, u32)>,
     pub(crate) ab_sets: Vec<AbSet>,
     pub(crate) ab_str: BytesMap<Vec<u32>>,
-    pub(crate) ab_num: FxHashMap<i64, Vec<u32>>,
+    pub(crate) ab_num: FxHashMap<NumKey, Vec<u32>>,
     /// Indices into `ab`/`ab_sets` whose operand is evaluated directly.
     pub(crate) ab_direct: Vec<u32>,
     pub(crate) needs_num: bool,

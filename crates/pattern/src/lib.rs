@@ -174,7 +174,9 @@ impl Pattern {
     ///
     /// Numbers are seen as `serde_json` prints them (shortest form); this only matters for
     /// exact matches on numbers outside ±5.0e9 or longer than a double holds, which event-ruler
-    /// compares as text.
+    /// compares as text. Numeric matching is exact, and `serde_json` parses floats best-effort
+    /// (possibly one unit in the last place off) unless its `float_roundtrip` feature is on, so
+    /// a `Value` parsed without it can differ from the bytes by that unit.
     pub fn matches_value(&self, event: &serde_json::Value) -> bool {
         with_scratch(|s| {
             let mut out = Vec::new();

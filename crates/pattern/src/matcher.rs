@@ -16,7 +16,7 @@ use crate::error::EventError;
 use crate::event::{scan, walk_value, LeafSink, Membership, PathTrie};
 use crate::index::{lit_idx, FieldIndex};
 use crate::ip::ip_if_possible;
-use crate::number::key_of_text;
+use crate::number::{key_of_text, NumKey};
 use crate::pred::{ab_excludes, Leaf, LeafKind, Pred};
 
 /// Compiled form of a set of rules.
@@ -417,7 +417,7 @@ impl Hits<'_> {
 
     /// A number leaf: by value and range when it has a comparable key, else by its text.
     #[inline]
-    fn number(&mut self, fi: &FieldIndex, text: &str, key: Option<i64>) {
+    fn number(&mut self, fi: &FieldIndex, text: &str, key: Option<NumKey>) {
         match key {
             Some(k) => {
                 if let Some(slots) = fi.num_key.get(&k) {

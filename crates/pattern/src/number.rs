@@ -1,5 +1,56 @@
-//! event-ruler's `ComparableNumber`: numbers between -5.0e9 and +5.0e9 inclusive, compared with six
-//! digits after the decimal point. Outside that range a number is only ever compared as text.
+//! Numbers as event-ruler compares them: exactly, as IEEE-754 doubles, through an
+//! order-preserving 64-bit key.
+//!
+//! ## What event-ruler does today (read from aws/event-ruler, `ComparableNumber.java`,
+//! `Range.java`, `JsonRuleCompiler.java`, `ByteMachine.java`)
+//!
+//! - Before July 2024 the key was `(long) (1e6 * (5e9 + f))`, computed in double arithmetic, over
+//!   ±5e9. Doubles near 100 keep about 14 decimals, so values that differ in the seventh decimal
+//!   could get the same key and an `=` matched a different number (aws/event-ruler#163). This file
+//!   used to copy that key.
+//! - PR #166 (July 2024, "ruler today ignores precision and causes false matches") parsed numbers
+//!   as `BigDecimal` and rejected more than six decimals. PR #171 widened the range to ±5e11 with
+//!   base-64 digits.
+//! - PR #188 (Sept 2024, issue #179, following quamina's `numbits.go`) is the current form:
+//!   `ComparableNumber.generate(text)` parses the text as a `BigDecimal`, takes its nearest
+//!   double, and throws `IllegalArgumentException("Cannot compare number : " + text)` when that
+//!   double is NaN or infinite, or when `BigDecimal.valueOf(double)` (the double's shortest decimal
+//!   form, `Double.toString`) is not numerically equal to the text. Otherwise the key is the
+//!   double's 64 bits with the sign bit flipped (all bits flipped for negatives), written as ten
+//!   base-128 digits, so byte order is numeric order over the whole float64 range.
+//!   `Range.lessThan`/`greaterThan` use ±`Double.MAX_VALUE` as the open end; a two-sided range
+//!   checks "Bottom must be less than top" on the keys, after both operands are generated.
+//! - Uses: a number literal in a pattern adds a numeric-equals matcher when `generate` succeeds and
+//!   always an exact-text matcher (so `[12345678901234567890]` still matches by text);
+//!   `numeric` operands and `anything-but` numbers turn the exception into the pattern error; an
+//!   event number that `generate` rejects is only compared as text.
+//! - Consequences: `-0` equals `0` (a `BigDecimal` has no negative zero); `3.018e2`, `301.8` and
+//!   `301.80` are the same number; an integer beyond 2^53 that a double cannot hold
+//!   (`9007199254740993`) and a decimal longer than the double's shortest form
+//!   (`0.10000000000000001`) are not comparable; `1e400` is not comparable.
+//!
+//! ## What EventBridge documents
+//!
+//! The EventBridge user guide ("Content filtering", "Comparison operators") still says numeric
+//! matching is limited to values between -5.0e9 and +5.0e9 inclusive (older revisions said
+//! ±1.0e9), with 15 digits of precision. No public recording of `TestEventPattern` (LocalStack's
+//! AWS-validated snapshots, last validated in 2025) exercises numbers beyond ±5e9 or beyond 15
+//! digits, so we found no evidence of which event-ruler release EventBridge runs.
+//!
+//! ## What we chose
+//!
+//! - Exact comparison of doubles with current event-ruler's key (as a `u64`: comparing the
+//!   integers is comparing the ten base-128 digits), and its rule for numbers a double cannot
+//!   hold exactly: such a number has no key, an operand is rejected with
+//!   `Cannot compare number : <text as written>`, a literal and an event value compare as text.
+//!   "Numerically equal to the shortest form" is checked against the shortest round-trip form
+//!   (Ryu), which is what `Double.toString` gives since JDK 19 except for a few subnormals (Java
+//!   prints at least two digits: `4.9E-324`); older JDKs sometimes printed a longer form.
+//! - The ±5e9 range stays, with its message `Value must be between -5.0E9 and 5.0E9, inclusive`,
+//!   checked first (on the parsed double, as before), because that is what AWS documents and what
+//!   this project's conformance cases (written from the AWS documentation) assert; an event number
+//!   beyond ±5e9 is compared as text only, as before. This is the one place where we knowingly
+//!   differ from current event-ruler (which accepts the full float64 range).
 
 /// Lower and upper bound of numeric matching.
 pub(crate) const FIVE_BILLION: f64 = 5e9;
@@ -7,15 +58,47 @@ pub(crate) const FIVE_BILLION: f64 = 5e9;
 /// Message for an operand outside the numeric range (Java's `-5.0E9`/`5.0E9` formatting).
 pub(crate) const OUT_OF_RANGE: &str = "Value must be between -5.0E9 and 5.0E9, inclusive";
 
-/// The comparable key of a number: `(long) (1e6 * (5e9 + f))`, or `None` outside the range.
-pub(crate) fn comparable(f: f64) -> Option<i64> {
-    // NaN passes both comparisons in Java too (it cannot come from JSON text).
-    #[allow(clippy::manual_range_contains)]
-    if f < -FIVE_BILLION || f > FIVE_BILLION {
-        None
-    } else {
-        Some((1e6 * (FIVE_BILLION + f)) as i64)
+/// The ends of a one-sided range, as operand text.
+pub(crate) const LOWEST: &str = "-5000000000";
+pub(crate) const HIGHEST: &str = "5000000000";
+
+/// The comparable key of a number: comparing keys is comparing the numbers.
+pub(crate) type NumKey = u64;
+
+/// Why a number has no key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NoKey {
+    /// Beyond ±5e9 (or not a number at all).
+    OutOfRange,
+    /// A double cannot hold it exactly.
+    Inexact,
+}
+
+impl NoKey {
+    /// The pattern error for an operand `text` without a key.
+    pub(crate) fn message(self, text: &str) -> String {
+        match self {
+            NoKey::OutOfRange => OUT_OF_RANGE.to_string(),
+            NoKey::Inexact => format!("Cannot compare number : {text}"),
+        }
     }
+}
+
+/// The order-preserving key of a double (not NaN): flip the sign bit of a positive number, every
+/// bit of a negative one. `-0.0` becomes `0.0` first.
+#[inline]
+pub(crate) fn key_of_f64(f: f64) -> NumKey {
+    let bits = if f == 0.0 { 0 } else { f.to_bits() };
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+/// The double a key stands for (the inverse of [`key_of_f64`]).
+pub(crate) fn value_of_key(k: NumKey) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
 }
 
 /// Parse the text of a JSON number (already syntax-checked) as Java's `Double.parseDouble` would.
@@ -23,44 +106,176 @@ pub(crate) fn parse_f64(text: &str) -> f64 {
     text.parse::<f64>().unwrap_or(f64::NAN)
 }
 
-/// Comparable key of a JSON number's text, `None` when out of range.
-pub(crate) fn key_of_text(text: &str) -> Option<i64> {
-    comparable(parse_f64(text))
+/// The value of a JSON number's text when it has a key: within ±5e9 and held exactly.
+#[inline]
+pub(crate) fn value_of_text(text: &str) -> Result<f64, NoKey> {
+    let f = parse_f64(text);
+    // NaN fails both comparisons (it cannot come from JSON text) and then the exactness check.
+    #[allow(clippy::manual_range_contains)]
+    if f < -FIVE_BILLION || f > FIVE_BILLION {
+        return Err(NoKey::OutOfRange);
+    }
+    if exact(text.as_bytes(), f) {
+        Ok(f)
+    } else {
+        Err(NoKey::Inexact)
+    }
+}
+
+/// Comparable key of a JSON number's text, `None` when it has none (see [`value_of_text`]).
+#[inline]
+pub(crate) fn key_of_text(text: &str) -> Option<NumKey> {
+    value_of_text(text).ok().map(key_of_f64)
+}
+
+/// The key of an operand, or the pattern error.
+pub(crate) fn operand_key(text: &str) -> Result<NumKey, String> {
+    value_of_text(text)
+        .map(key_of_f64)
+        .map_err(|e| e.message(text))
+}
+
+/// The significant digits of a decimal: value = 0.d₁d₂…dₙ × 10^exp, no leading or trailing
+/// zeros (`len == 0` for zero). Only up to 17 digits, the most a shortest double form has.
+#[derive(Debug, PartialEq, Eq)]
+struct Sig {
+    digits: [u8; 17],
+    len: usize,
+    exp: i64,
+}
+
+/// The significant digits of a number's text, `None` when it is malformed or has more than 17
+/// significant digits (then it is not a double's shortest form).
+fn significant(t: &[u8]) -> Option<Sig> {
+    let mut s = Sig {
+        digits: [b'0'; 17],
+        len: 0,
+        exp: 0,
+    };
+    let mut i = usize::from(t.first() == Some(&b'-'));
+    let (mut point, mut zeros, mut any) = (false, 0usize, false);
+    while let Some(&c) = t.get(i) {
+        match c {
+            b'0'..=b'9' => {
+                any = true;
+                let started = s.len > 0;
+                if started && !point {
+                    s.exp += 1;
+                } else if !started && point && c == b'0' {
+                    s.exp -= 1;
+                }
+                if c == b'0' {
+                    zeros += usize::from(started);
+                } else {
+                    if !started && !point {
+                        s.exp += 1;
+                    }
+                    if s.len + zeros >= s.digits.len() {
+                        return None;
+                    }
+                    s.len += zeros;
+                    zeros = 0;
+                    s.digits[s.len] = c;
+                    s.len += 1;
+                }
+            }
+            b'.' if !point => point = true,
+            b'e' | b'E' => break,
+            _ => return None,
+        }
+        i += 1;
+    }
+    if !any {
+        return None;
+    }
+    if i < t.len() {
+        let e = exponent(&t[i + 1..])?;
+        s.exp = s.exp.saturating_add(e);
+    }
+    if s.len == 0 {
+        s.exp = 0;
+    }
+    Some(s)
+}
+
+/// The value of an exponent's text (`+12`, `-3`, `7`), saturated far beyond any double's.
+fn exponent(t: &[u8]) -> Option<i64> {
+    let (neg, digits) = match t.first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut e: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        e = (e * 10 + i64::from(c - b'0')).min(1 << 40);
+    }
+    Some(if neg { -e } else { e })
+}
+
+/// Is the decimal `text` numerically equal to the shortest decimal form of `f`, its nearest
+/// double? (event-ruler: `BigDecimal.valueOf(d).compareTo(new BigDecimal(text)) == 0`.)
+fn exact(text: &[u8], f: f64) -> bool {
+    if !f.is_finite() {
+        return false;
+    }
+    // A decimal of at most 15 significant digits survives the trip to a normal double and back
+    // (DBL_DIG), so it is the shortest form of its double. Checked on the length first (the
+    // common case: a short text cannot hold 16 digits), then on the digits.
+    if text.len() <= 15 && f.is_normal() {
+        return true;
+    }
+    let Some(sig) = significant(text) else {
+        return false;
+    };
+    if f == 0.0 {
+        return sig.len == 0;
+    }
+    if sig.len <= 15 && f.is_normal() {
+        return true;
+    }
+    // The shortest round-trip form (Ryu; Rust's `{:e}` gives the same digits, three times slower).
+    let mut buf = ryu::Buffer::new();
+    significant(buf.format_finite(f).as_bytes()).is_some_and(|shortest| shortest == sig)
 }
 
 /// An inclusive/exclusive numeric range over comparable keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NumRange {
-    pub lo: i64,
+    pub lo: NumKey,
     pub lo_open: bool,
-    pub hi: i64,
+    pub hi: NumKey,
     pub hi_open: bool,
 }
 
 impl NumRange {
-    /// event-ruler's `Range(bottom, openBottom, top, openTop)` constructor, with its checks in
-    /// its order.
+    /// event-ruler's `Range.between(bottom, openBottom, top, openTop)`, on operand texts, with
+    /// the pre-2024 order of checks kept: bottom below top on the doubles, then each operand's
+    /// range and exactness.
     pub(crate) fn between(
-        lo: f64,
+        lo: &str,
         lo_open: bool,
-        hi: f64,
+        hi: &str,
         hi_open: bool,
-    ) -> Result<Self, &'static str> {
-        if lo >= hi {
-            return Err("Bottom must be less than top");
+    ) -> Result<Self, String> {
+        if parse_f64(lo) >= parse_f64(hi) {
+            return Err("Bottom must be less than top".to_string());
         }
-        let lo_k = comparable(lo).ok_or(OUT_OF_RANGE)?;
-        let hi_k = comparable(hi).ok_or(OUT_OF_RANGE)?;
         Ok(Self {
-            lo: lo_k,
+            lo: operand_key(lo)?,
             lo_open,
-            hi: hi_k,
+            hi: operand_key(hi)?,
             hi_open,
         })
     }
 
-    pub(crate) fn equals(v: f64) -> Result<Self, &'static str> {
-        let k = comparable(v).ok_or(OUT_OF_RANGE)?;
+    pub(crate) fn equals(v: &str) -> Result<Self, String> {
+        let k = operand_key(v)?;
         Ok(Self {
             lo: k,
             lo_open: false,
@@ -69,7 +284,8 @@ impl NumRange {
         })
     }
 
-    pub(crate) fn contains(&self, k: i64) -> bool {
+    #[inline]
+    pub(crate) fn contains(&self, k: NumKey) -> bool {
         (if self.lo_open {
             k > self.lo
         } else {
@@ -80,42 +296,261 @@ impl NumRange {
             k <= self.hi
         })
     }
+
+    /// The same test on values, for the reference matcher: decodes the bounds and compares
+    /// doubles, so it checks the key encoding rather than reusing it.
+    pub(crate) fn contains_value(&self, v: f64) -> bool {
+        let (lo, hi) = (value_of_key(self.lo), value_of_key(self.hi));
+        (if self.lo_open { v > lo } else { v >= lo })
+            && (if self.hi_open { v < hi } else { v <= hi })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn key(t: &str) -> NumKey {
+        key_of_text(t).unwrap_or_else(|| panic!("{t} has no key"))
+    }
+
     #[test]
     fn keys_compare_by_value() {
         assert_eq!(key_of_text("300"), key_of_text("300.0"));
         assert_eq!(key_of_text("3.018e2"), key_of_text("301.8"));
-        assert!(key_of_text("-1") < key_of_text("0"));
+        assert_eq!(key_of_text("30180E-2"), key_of_text("301.80"));
+        assert_eq!(key_of_text("-0"), key_of_text("0"));
+        assert_eq!(key_of_text("-0.0e7"), key_of_text("0"));
+        assert!(key("-1") < key("-0.5"));
+        assert!(key("-0.5") < key("0"));
+        assert!(key("0") < key("5e-324"));
+        assert!(key("1e-300") < key("1e-299"));
+        assert!(key("-1e-299") < key("-1e-300"));
         assert!(key_of_text("5000000000").is_some());
-        assert!(key_of_text("5000000000.000001").is_none());
         assert!(key_of_text("-5e9").is_some());
-        assert!(key_of_text("1e400").is_none());
-        // six digits after the decimal point (computed in double arithmetic, like Java)
-        assert_eq!(key_of_text("0.1234562"), key_of_text("0.1234561"));
-        assert_ne!(key_of_text("0.123456"), key_of_text("0.123457"));
+        assert_eq!(value_of_text("5000000000.000001"), Err(NoKey::OutOfRange));
+        assert_eq!(value_of_text("1e400"), Err(NoKey::OutOfRange));
+        assert_eq!(value_of_text("-1e400"), Err(NoKey::OutOfRange));
+    }
+
+    #[test]
+    fn seventh_decimal_and_beyond_tell_numbers_apart() {
+        // The false match of the old key: these agree in six decimals.
+        assert_ne!(key("-122.42916360922355"), key("-122.42916300678067"));
+        assert!(key("-122.42916360922355") < key("-122.42916300678067"));
+        assert_ne!(key("0.1234562"), key("0.1234561"));
+        assert_ne!(key("4999999999.999999"), key("4999999999.999998"));
+        assert_ne!(key("-4999999999.999999"), key("-5000000000"));
+        // Neighbouring doubles.
+        let f = -122.42916360922355_f64;
+        let up = f64::from_bits(f.to_bits() - 1);
+        let down = f64::from_bits(f.to_bits() + 1);
+        assert!(key_of_f64(down) < key_of_f64(f) && key_of_f64(f) < key_of_f64(up));
+    }
+
+    #[test]
+    fn numbers_a_double_cannot_hold_have_no_key() {
+        // Integers within ±5e9 are all exact; 2^53 + 1 is beyond the range anyway. The shortest
+        // form of 0.1 is "0.1".
+        assert_eq!(value_of_text("9007199254740993"), Err(NoKey::OutOfRange));
+        assert_eq!(value_of_text("0.10000000000000001"), Err(NoKey::Inexact));
+        assert_eq!(value_of_text("1.0000000000000000001"), Err(NoKey::Inexact));
+        assert_eq!(value_of_text("1e-400"), Err(NoKey::Inexact));
+        assert_eq!(
+            value_of_text("2.4703282292062328e-324"),
+            Err(NoKey::Inexact)
+        );
+        // Shortest forms of 17 digits are exact, and so are their spellings with zeros.
+        assert!(key_of_text("0.30000000000000004").is_some());
+        assert!(key_of_text("-122.42916360922355").is_some());
+        assert_eq!(
+            key_of_text("-12242916360922355e-14"),
+            key_of_text("-122.429163609223550")
+        );
+        assert!(key_of_text("5e-324").is_some());
+        assert!(key_of_text("2.2250738585072014e-308").is_some());
+        assert!(key_of_text("4503599627370497").is_none()); // beyond ±5e9 anyway
+        assert!(key_of_text("1234.5678901234567").is_some());
+        // Rounds to the double whose shortest form is 4999999999.999999.
+        assert_eq!(value_of_text("4999999999.9999995"), Err(NoKey::Inexact));
+        assert!(key_of_text("4999999999.999999").is_some());
+        assert_eq!(
+            operand_key("0.10000000000000001"),
+            Err("Cannot compare number : 0.10000000000000001".to_string())
+        );
+        assert_eq!(operand_key("6e9"), Err(OUT_OF_RANGE.to_string()));
+    }
+
+    #[test]
+    fn keys_decode_to_their_values() {
+        for f in [
+            0.0,
+            1.0,
+            -1.0,
+            5e9,
+            -5e9,
+            5e-324,
+            -5e-324,
+            301.8,
+            f64::MAX,
+            f64::MIN,
+        ] {
+            assert_eq!(value_of_key(key_of_f64(f)), f);
+        }
+        assert_eq!(value_of_key(key_of_f64(-0.0)).to_bits(), 0);
+    }
+
+    #[test]
+    fn significant_digits() {
+        let s = |t: &str| significant(t.as_bytes()).map(|s| (s.digits[..s.len].to_vec(), s.exp));
+        assert_eq!(s("123.45"), Some((b"12345".to_vec(), 3)));
+        assert_eq!(s("0.00120"), Some((b"12".to_vec(), -2)));
+        assert_eq!(s("-100"), Some((b"1".to_vec(), 3)));
+        assert_eq!(s("1.5e-3"), Some((b"15".to_vec(), -2)));
+        assert_eq!(s("1.5E+3"), Some((b"15".to_vec(), 4)));
+        assert_eq!(s("10.01"), Some((b"1001".to_vec(), 2)));
+        assert_eq!(s("0.0"), Some((Vec::new(), 0)));
+        assert_eq!(s("123456789012345678"), None);
+        assert_eq!(s("1e"), None);
+        assert_eq!(s("NaN"), None);
     }
 
     #[test]
     fn range_checks_in_event_ruler_order() {
+        let err = |r: Result<NumRange, String>| r.unwrap_err();
         assert_eq!(
-            NumRange::between(5.0, false, 5.0, true),
-            Err("Bottom must be less than top")
+            err(NumRange::between("5", false, "5.0", true)),
+            "Bottom must be less than top"
         );
         assert_eq!(
-            NumRange::between(-FIVE_BILLION, false, -6e9, true),
-            Err("Bottom must be less than top")
+            err(NumRange::between(LOWEST, false, "-6e9", true)),
+            "Bottom must be less than top"
         );
         assert_eq!(
-            NumRange::between(-FIVE_BILLION, false, 6e9, true),
-            Err(OUT_OF_RANGE)
+            err(NumRange::between(LOWEST, false, "6e9", true)),
+            OUT_OF_RANGE
         );
-        let r = NumRange::between(0.0, true, 5.0, false).unwrap();
-        assert!(!r.contains(key_of_text("0").unwrap()));
-        assert!(r.contains(key_of_text("5").unwrap()));
+        assert_eq!(
+            err(NumRange::between("0.30000000000000001", false, "1", true)),
+            "Cannot compare number : 0.30000000000000001"
+        );
+        assert_eq!(err(NumRange::equals("-5000000001")), OUT_OF_RANGE);
+        let r = NumRange::between("0", true, "5", false).unwrap();
+        assert!(!r.contains(key("0")));
+        assert!(r.contains(key("5e-324")));
+        assert!(r.contains(key("5")));
+        assert!(!r.contains(key("5.000000000000001")));
+        assert!(r.contains_value(5.0) && !r.contains_value(0.0));
+    }
+
+    #[test]
+    fn equals_matches_only_the_same_double() {
+        let r = NumRange::equals("-122.42916360922355").unwrap();
+        assert!(r.contains(key("-122.42916360922355")));
+        assert!(r.contains(key("-1.2242916360922355e2")));
+        assert!(!r.contains(key("-122.42916300678067")));
+        assert!(!r.contains(key("-122.42916360922356")));
+        assert!(!r.contains(key("-122.4291636092235")));
+        let tiny = NumRange::equals("1e-7").unwrap();
+        assert!(tiny.contains(key("0.0000001")));
+        assert!(!tiny.contains(key("0.0000002")));
+        assert!(!tiny.contains(key("0")));
+    }
+
+    #[test]
+    fn ranges_at_their_boundaries() {
+        let at = |lo: &str, lo_open, hi: &str, hi_open| {
+            NumRange::between(lo, lo_open, hi, hi_open).unwrap()
+        };
+        let r = at("1.0000001", true, "1.0000003", false);
+        assert!(!r.contains(key("1.0000001")));
+        assert!(r.contains(key("1.00000010000001")));
+        assert!(r.contains(key("1.0000003")));
+        assert!(!r.contains(key("1.00000030000001")));
+        let whole = at(LOWEST, false, HIGHEST, false);
+        assert!(whole.contains(key("-5e9")) && whole.contains(key("5e9")));
+        assert!(whole.contains(key("-0")) && whole.contains(key("5e-324")));
+        let neg = at("-2", false, "-1", true);
+        assert!(neg.contains(key("-1.5")) && neg.contains(key("-2")));
+        assert!(!neg.contains(key("-1")) && !neg.contains(key("-2.0000000000000004")));
+        let tiny = at("0", true, "1e-300", true);
+        assert!(tiny.contains(key("5e-324")) && !tiny.contains(key("-5e-324")));
+    }
+
+    /// Through the whole engine: the compiled matcher (one pattern and many rules together) and
+    /// the reference matcher.
+    fn outcome(pattern: &str, value: &str) -> Result<bool, String> {
+        let p = crate::Pattern::parse(pattern).map_err(|e| e.to_string())?;
+        let event = format!("{{\"n\": {value}}}");
+        let direct = p.matches(event.as_bytes());
+        let mut b = crate::MatcherBuilder::new();
+        b.add("r", pattern).map_err(|e| e.to_string())?;
+        b.add("other", r#"{"n": [{"numeric": [">", 4999999999]}]}"#)
+            .map_err(|e| e.to_string())?;
+        let many = b.build().matches_for(event.as_bytes()).contains(&"r");
+        assert_eq!(many, direct, "many rules: {pattern} on {value}");
+        // A `Value` holds a double (parsed here with std, as serde_json's default parser may be
+        // one unit in the last place off), so only exact texts keep their meaning.
+        if value_of_text(value) != Err(NoKey::Inexact) {
+            let parsed = serde_json::json!({ "n": parse_f64(value) });
+            let reference = crate::reference::matches(&p, &parsed);
+            assert_eq!(reference, direct, "reference: {pattern} on {value}");
+        }
+        Ok(direct)
+    }
+
+    #[test]
+    fn numeric_equals_never_matches_a_different_value() {
+        let eq = r#"{"n": [{"numeric": ["=", -122.42916360922355]}]}"#;
+        assert_eq!(outcome(eq, "-122.42916360922355"), Ok(true));
+        assert_eq!(outcome(eq, "-1.2242916360922355e2"), Ok(true));
+        assert_eq!(outcome(eq, "-122.42916300678067"), Ok(false));
+        assert_eq!(outcome(eq, "-122.42916360922356"), Ok(false));
+        assert_eq!(outcome(eq, "-122.429163"), Ok(false));
+        let lit = r#"{"n": [0.1234567]}"#;
+        assert_eq!(outcome(lit, "0.1234567"), Ok(true));
+        assert_eq!(outcome(lit, "1.234567e-1"), Ok(true));
+        assert_eq!(outcome(lit, "0.1234568"), Ok(false));
+        assert_eq!(outcome(lit, "0.12345670000001"), Ok(false));
+        let ab = r#"{"n": [{"anything-but": [300.000001]}]}"#;
+        assert_eq!(outcome(ab, "300.000001"), Ok(false));
+        assert_eq!(outcome(ab, "300.0000010000001"), Ok(true));
+        assert_eq!(outcome(ab, "300.0000009999999"), Ok(true));
+    }
+
+    #[test]
+    fn ranges_and_magnitudes_through_the_engine() {
+        let r = r#"{"n": [{"numeric": [">", 0.000001, "<=", 0.000002]}]}"#;
+        assert_eq!(outcome(r, "0.000001"), Ok(false));
+        assert_eq!(outcome(r, "0.0000010000000001"), Ok(true));
+        assert_eq!(outcome(r, "2e-6"), Ok(true));
+        assert_eq!(outcome(r, "0.0000020000000001"), Ok(false));
+        let big = r#"{"n": [{"numeric": [">=", 4999999999.999999]}]}"#;
+        assert_eq!(outcome(big, "4999999999.999999"), Ok(true));
+        assert_eq!(outcome(big, "4999999999.999998"), Ok(false));
+        assert_eq!(outcome(big, "5e9"), Ok(true));
+        assert_eq!(outcome(big, "6e9"), Ok(false)); // beyond the range: text only
+        let tiny = r#"{"n": [{"numeric": ["<", 0]}]}"#;
+        assert_eq!(outcome(tiny, "-5e-324"), Ok(true));
+        assert_eq!(outcome(tiny, "-0"), Ok(false));
+        assert_eq!(outcome(tiny, "1e-400"), Ok(false)); // not comparable
+                                                        // A number a double cannot hold: no numeric match, a literal matches its own text only.
+        let lit = r#"{"n": [0.10000000000000001]}"#;
+        assert_eq!(outcome(lit, "0.10000000000000001"), Ok(true));
+        assert_eq!(outcome(lit, "0.1"), Ok(false));
+        let ge = r#"{"n": [{"numeric": [">", 0]}]}"#;
+        assert_eq!(outcome(ge, "0.10000000000000001"), Ok(false));
+        assert_eq!(
+            outcome(r#"{"n": [{"numeric": ["=", 0.10000000000000001]}]}"#, "0.1"),
+            Err("Cannot compare number : 0.10000000000000001".to_string())
+        );
+        assert_eq!(
+            outcome(r#"{"n": [{"anything-but": 1e-400}]}"#, "0"),
+            Err("Cannot compare number : 1e-400".to_string())
+        );
+        assert_eq!(
+            outcome(r#"{"n": [{"numeric": ["<", 1e400]}]}"#, "0"),
+            Err(OUT_OF_RANGE.to_string())
+        );
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::casefold::IcPat;
 use crate::ip::{IpBytes, IpRange};
-use crate::number::NumRange;
+use crate::number::{NumKey, NumRange};
 use crate::wildcard::Glob;
 
 /// `true`, `false` or `null`.
@@ -32,7 +32,7 @@ pub(crate) enum LeafKind<'a> {
 pub(crate) struct Leaf<'a> {
     pub kind: LeafKind<'a>,
     /// Comparable key of a number within range.
-    pub num_key: Option<i64>,
+    pub num_key: Option<NumKey>,
     /// Address, when the value is a string holding an IP address.
     pub ip: Option<IpBytes>,
 }
@@ -56,7 +56,7 @@ impl<'a> Leaf<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum AbSet {
     Strings(Vec<Box<str>>),
-    Numbers(Vec<i64>),
+    Numbers(Vec<NumKey>),
     Prefixes(Vec<Box<str>>),
     Suffixes(Vec<Box<str>>),
     IgnoreCase(Vec<IcPat>),
@@ -72,7 +72,7 @@ pub(crate) enum Pred {
     Literal(Lit),
     /// A number literal: equal by value when within range, else by text.
     Number {
-        key: Option<i64>,
+        key: Option<NumKey>,
         text: Box<str>,
     },
     /// An IP address literal or a `cidr` block.

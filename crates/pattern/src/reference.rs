@@ -8,7 +8,8 @@
 use serde_json::Value;
 
 use crate::compile::Branch;
-use crate::pred::{Leaf, LeafKind, Lit, Pred};
+use crate::number::{value_of_key, value_of_text};
+use crate::pred::{AbSet, Leaf, LeafKind, Lit, Pred};
 use crate::Pattern;
 
 struct FlatLeaf {
@@ -84,7 +85,7 @@ fn branch_matches(
     };
     let candidates: Vec<&FlatLeaf> = leaves.iter().filter(|l| *l.path == *slot.key).collect();
     for l in &candidates {
-        if consistent(acc, &l.members) && slot.preds.iter().any(|p| p.matches(&l.leaf())) {
+        if consistent(acc, &l.members) && slot.preds.iter().any(|p| pred_matches(p, l)) {
             let mark = acc.len();
             for e in &l.members {
                 if !acc.iter().any(|(a, _)| *a == e.0) {
@@ -126,5 +127,19 @@ fn flatten_root(event: &Value, out: &mut Vec<FlatLeaf>) {
         for (k, child) in map {
             flatten(child, k, &mut Vec::new(), &mut next_array, out);
         }
+    }
+}
+
+/// Numeric predicates are compared on values (decoded doubles), not on the engine's keys, so the
+/// key encoding is checked too; every other predicate as the engine evaluates it.
+fn pred_matches(p: &Pred, l: &FlatLeaf) -> bool {
+    let value = || (l.kind == 1).then(|| value_of_text(&l.text).ok()).flatten();
+    match p {
+        Pred::Number { key: Some(k), .. } => value() == Some(value_of_key(*k)),
+        Pred::Numeric(r) => value().is_some_and(|v| r.contains_value(v)),
+        Pred::AnythingBut(AbSet::Numbers(ks)) => {
+            !value().is_some_and(|v| ks.iter().any(|k| value_of_key(*k) == v))
+        }
+        _ => p.matches(&l.leaf()),
     }
 }
