@@ -5,9 +5,9 @@
 //! `Range.java`, `JsonRuleCompiler.java`, `ByteMachine.java`)
 //!
 //! - Before July 2024 the key was `(long) (1e6 * (5e9 + f))`, computed in double arithmetic, over
-//!   ±5e9. Doubles near 100 keep about 14 decimals, so values that differ in the seventh decimal
-//!   could get the same key and an `=` matched a different number (aws/event-ruler#163). This file
-//!   used to copy that key.
+//!   ±5e9. The sum `5e9 + f` keeps only about six decimals (its unit in the last place is about
+//!   1e-6), so values that differ from the seventh decimal on could get the same key and an `=`
+//!   matched a different number (aws/event-ruler#163). This file used to copy that key.
 //! - PR #166 (July 2024, "ruler today ignores precision and causes false matches") parsed numbers
 //!   as `BigDecimal` and rejected more than six decimals. PR #171 widened the range to ±5e11 with
 //!   base-64 digits.
@@ -18,9 +18,10 @@
 //!   form, `Double.toString`) is not numerically equal to the text. Otherwise the key is the
 //!   double's 64 bits with the sign bit flipped (all bits flipped for negatives), written as ten
 //!   base-128 digits, so byte order is numeric order over the whole float64 range.
-//!   `Range.lessThan`/`greaterThan` use ±`Double.MAX_VALUE` as the open end; a two-sided range
-//!   checks "Bottom must be less than top" on the keys, after both operands are generated.
-//! - Uses: a number literal in a pattern adds a numeric-equals matcher when `generate` succeeds and
+//!   `Range.lessThan`/`greaterThan` take ∓`Double.MAX_VALUE` (inclusive) as the other end and
+//!   check nothing more; a two-sided range checks "Bottom must be less than top" on the keys,
+//!   after both operands are generated.
+//! - Where it is used: a number literal in a pattern adds a numeric-equals matcher when `generate` succeeds and
 //!   always an exact-text matcher (so `[12345678901234567890]` still matches by text);
 //!   `numeric` operands and `anything-but` numbers turn the exception into the pattern error; an
 //!   event number that `generate` rejects is only compared as text.
@@ -31,11 +32,13 @@
 //!
 //! ## What EventBridge documents
 //!
-//! The EventBridge user guide ("Content filtering", "Comparison operators") still says numeric
-//! matching is limited to values between -5.0e9 and +5.0e9 inclusive (older revisions said
-//! ±1.0e9), with 15 digits of precision. No public recording of `TestEventPattern` (LocalStack's
-//! AWS-validated snapshots, last validated in 2025) exercises numbers beyond ±5e9 or beyond 15
-//! digits, so we found no evidence of which event-ruler release EventBridge runs.
+//! The EventBridge user guide (`eb-event-patterns-content-based-filtering.html#filtering-numeric-
+//! matching`, as quoted in LocalStack's `event_ruler.py`) says: "Numeric matching works with
+//! values that are JSON numbers. It is limited to values between -5.0e9 and +5.0e9 inclusive,
+//! with 15 digits of precision, or six digits to the right of the decimal point." (An older
+//! revision said ±1.0e9.) No public recording of `TestEventPattern` (LocalStack's AWS-validated
+//! snapshots, last validated in 2025) has a number beyond ±5e9 or beyond 15 digits, so we found
+//! no evidence of which event-ruler release EventBridge runs.
 //!
 //! ## What we chose
 //!
