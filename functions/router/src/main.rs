@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use eventferry_aws::lambda::Lambda;
+use eventferry_core::subscription::Config;
 use eventferry_http::Poster;
 use eventferry_router::adapters::{
     ConfiguredSystemSink, EventBridgeSystemSink, HttpSystemSink, LogReceiver, LogSystemSink,
@@ -18,6 +19,29 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    init_logging();
+    let (settings, config) = match load_configuration() {
+        Ok(v) => v,
+        Err(message) => {
+            tracing::error!(error = %message, "router init failed");
+            report_init_error(&message).await;
+            return Err(message.into());
+        }
+    };
+    let ports = ports(&settings).await?;
+    let handler = Handler::new(config, settings, ports, Box::new(LogReceiver));
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler
+            .handle(event.payload, &event.context.request_id)
+            .await
+            .map_err(Error::from)
+    }))
+    .await
+}
+
+/// JSON logs without timestamps (CloudWatch stamps each line), filtered by `RUST_LOG` (default info).
+fn init_logging() {
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
@@ -27,20 +51,15 @@ async fn main() -> Result<(), Error> {
         .with_current_span(false)
         .without_time()
         .init();
+}
 
+/// The settings and the subscriptions, or why init fails; warns about settings that work but
+/// lose something.
+fn load_configuration() -> Result<(Settings, Config), String> {
     let env = |name: &str| std::env::var(name).ok();
-    let init = Settings::from_env(env).and_then(|settings| {
-        load_subscriptions(env, &bundle_dirs()).map(|(config, origin)| (settings, config, origin))
-    });
-    let (settings, config, origin) = match init {
-        Ok(v) => v,
-        Err(e) => {
-            let message = e.to_string();
-            tracing::error!(error = %message, "router init failed");
-            report_init_error(&message).await;
-            return Err(message.into());
-        }
-    };
+    let (settings, (config, origin)) = Settings::from_env(env)
+        .and_then(|settings| Ok((settings, load_subscriptions(env, &bundle_dirs())?)))
+        .map_err(|e| e.to_string())?;
     if env(DEPRECATED_SOURCE).is_some() {
         tracing::warn!(
             "{DEPRECATED_SOURCE} is deprecated: set EVENTFERRY_SOURCE, the name the driver reads \
@@ -59,7 +78,13 @@ async fn main() -> Result<(), Error> {
         from = %origin,
         "router ready"
     );
+    Ok((settings, config))
+}
 
+/// The adapters behind the handler's ports, from the default AWS configuration.
+async fn ports(
+    settings: &Settings,
+) -> Result<Ports<Lambda, Poster, SqsWriter, ConfiguredSystemSink>, Error> {
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let poster = Poster::new(Duration::from_secs(settings.http_timeout_secs), false)?;
     let sink = match &settings.sink {
@@ -72,22 +97,13 @@ async fn main() -> Result<(), Error> {
             ConfiguredSystemSink::Http(HttpSystemSink::new(poster.clone(), url))
         }
     };
-    let ports = Ports {
+    Ok(Ports {
         // The router decides about retries: the SDK must not re-run a failing function.
         invoker: Lambda::without_retries(&aws),
         http: poster,
         queue: SqsWriter::new(&aws),
         sink,
-    };
-    let handler = Handler::new(config, settings, ports, Box::new(LogReceiver));
-    let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler
-            .handle(event.payload, &event.context.request_id)
-            .await
-            .map_err(Error::from)
-    }))
-    .await
+    })
 }
 
 /// Tells the Runtime API why init failed (what Lambda shows as Runtime.InitError); best effort.
