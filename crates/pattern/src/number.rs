@@ -109,9 +109,98 @@ pub(crate) fn parse_f64(text: &str) -> f64 {
     text.parse::<f64>().unwrap_or(f64::NAN)
 }
 
+/// Powers of ten a double holds exactly (10^22 is the last: 5^22 < 2^53).
+const EXACT_POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The value of a JSON number's text in the common case, decided without the general parser or
+/// the exactness check: at most 15 significant digits and a decimal exponent within ±22
+/// (trailing zeros count as digits here). The digits then form an integer `m < 10^15` that a
+/// double holds exactly, as it does `10^|e|`, so one IEEE multiplication or division gives the
+/// correctly rounded (nearest) double, as `str::parse` does (Clinger's fast path); and the
+/// result, between 1e-22 and 1e37 in magnitude, is a normal double, whose shortest form a
+/// decimal of at most 15 significant digits always is (DBL_DIG), so it is exact. `None` for
+/// anything else (including malformed text), which takes the general path.
+#[inline]
+fn fast_value(t: &[u8]) -> Option<f64> {
+    let neg = t.first() == Some(&b'-');
+    let mut i = usize::from(neg);
+    let (mut m, mut digits, mut exp) = (0u64, 0u32, 0i32);
+    let mut int_digits = 0;
+    while let Some(&c) = t.get(i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        m = m * 10 + u64::from(c - b'0');
+        digits += u32::from(m != 0);
+        if digits > 15 {
+            return None;
+        }
+        int_digits += 1;
+        i += 1;
+    }
+    if int_digits == 0 {
+        return None;
+    }
+    if t.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while let Some(&c) = t.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            m = m * 10 + u64::from(c - b'0');
+            digits += u32::from(m != 0);
+            if digits > 15 {
+                return None;
+            }
+            exp -= 1;
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    if let Some(b'e' | b'E') = t.get(i) {
+        let rest = &t[i + 1..];
+        let (eneg, ed) = match rest.first() {
+            Some(b'-') => (true, &rest[1..]),
+            Some(b'+') => (false, &rest[1..]),
+            _ => (false, rest),
+        };
+        if ed.is_empty() || ed.len() > 4 || !ed.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let e = ed.iter().fold(0i32, |e, &c| e * 10 + i32::from(c - b'0'));
+        exp += if eneg { -e } else { e };
+    } else if i != t.len() {
+        return None;
+    }
+    let f = if m == 0 {
+        0.0
+    } else if (0..=22).contains(&exp) {
+        m as f64 * EXACT_POW10[exp as usize]
+    } else if (-22..0).contains(&exp) {
+        m as f64 / EXACT_POW10[(-exp) as usize]
+    } else {
+        return None;
+    };
+    Some(if neg { -f } else { f })
+}
+
 /// The value of a JSON number's text when it has a key: within ±5e9 and held exactly.
 #[inline]
 pub(crate) fn value_of_text(text: &str) -> Result<f64, NoKey> {
+    if let Some(f) = fast_value(text.as_bytes()) {
+        #[allow(clippy::manual_range_contains)]
+        return if f < -FIVE_BILLION || f > FIVE_BILLION {
+            Err(NoKey::OutOfRange)
+        } else {
+            Ok(f)
+        };
+    }
     let f = parse_f64(text);
     // NaN fails both comparisons (it cannot come from JSON text) and then the exactness check.
     #[allow(clippy::manual_range_contains)]
@@ -401,6 +490,96 @@ mod tests {
             assert_eq!(value_of_key(key_of_f64(f)), f);
         }
         assert_eq!(value_of_key(key_of_f64(-0.0)).to_bits(), 0);
+    }
+
+    /// The general path: the parser and the exactness check, without the fast path.
+    fn slow_value(text: &str) -> Result<f64, NoKey> {
+        let f = parse_f64(text);
+        #[allow(clippy::manual_range_contains)]
+        if f < -FIVE_BILLION || f > FIVE_BILLION {
+            return Err(NoKey::OutOfRange);
+        }
+        if exact(text.as_bytes(), f) {
+            Ok(f)
+        } else {
+            Err(NoKey::Inexact)
+        }
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_general_one() {
+        let mut texts: Vec<String> = [
+            "0",
+            "-0",
+            "0.0",
+            "-0.000",
+            "1",
+            "-1",
+            "5e9",
+            "-5e9",
+            "5000000000.1",
+            "1e22",
+            "1e-22",
+            "123456789012345",
+            "1234567890123456",
+            "0.000000000000001",
+            "1.5e-3",
+            "1.5E+3",
+            "-122.514",
+            "37.708",
+            "0e5",
+            "1e23",
+            "1e-23",
+            "4999999999.99999",
+            "00012",
+            "1.",
+            "1e",
+            ".5",
+            "-",
+            "",
+            "1e+",
+            "12a",
+            "1.2.3",
+            "9e99999",
+            "0.1",
+            "0.30000000000000004",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let m = x % 10u64.pow(1 + (x >> 60) as u32 % 17);
+            let point = (x >> 40) as usize % 19;
+            let mut t = m.to_string();
+            if point < t.len() {
+                t.insert(t.len() - point, '.');
+                if t.starts_with('.') {
+                    t.insert(0, '0');
+                }
+            }
+            if x >> 63 == 1 {
+                t.insert(0, '-');
+            }
+            if (x >> 20) % 4 == 0 {
+                t.push_str(&format!("e{}", (x >> 24) as i64 % 30 - 15));
+            }
+            texts.push(t);
+        }
+        for t in &texts {
+            if let Some(f) = fast_value(t.as_bytes()) {
+                assert_eq!(f.to_bits(), parse_f64(t).to_bits(), "{t}");
+                assert!(exact(t.as_bytes(), f), "{t}");
+            }
+            let general = slow_value(t).map(key_of_f64);
+            assert_eq!(value_of_text(t).map(key_of_f64), general, "{t}");
+        }
+        assert_eq!(fast_value(b"-122.514"), Some(-122.514));
+        assert_eq!(fast_value(b"1234567890123456"), None);
+        assert_eq!(fast_value(b"1e23"), None);
     }
 
     #[test]
