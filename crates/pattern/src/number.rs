@@ -564,7 +564,7 @@ mod tests {
             if x >> 63 == 1 {
                 t.insert(0, '-');
             }
-            if (x >> 20) % 4 == 0 {
+            if (x >> 20) & 3 == 0 {
                 t.push_str(&format!("e{}", (x >> 24) as i64 % 30 - 15));
             }
             texts.push(t);
