@@ -16,7 +16,7 @@ use crate::error::EventError;
 use crate::event::{scan, walk_value, LeafSink, Membership, PathTrie};
 use crate::index::{lit_idx, FieldIndex};
 use crate::ip::ip_if_possible;
-use crate::number::{key_of_text, NumKey};
+use crate::number::{key_of_leaf, NumKey};
 use crate::pred::{ab_excludes, Leaf, LeafKind, Pred};
 
 /// Compiled form of a set of rules.
@@ -270,9 +270,28 @@ struct Collector<'a> {
 }
 
 impl LeafSink for Collector<'_> {
+    fn leaf(&mut self, field: u32, kind: LeafKind<'_>, membership: &Membership) {
+        self.collect(field, kind, None, membership);
+    }
+
+    #[inline]
+    fn number(&mut self, field: u32, text: &str, value: Option<f64>, membership: &Membership) {
+        self.collect(field, LeafKind::Num(text), value, membership);
+    }
+}
+
+impl Collector<'_> {
     /// Record the leaf, then every slot of its field that accepts it: `exists`, the indexed
     /// predicates for its kind, the general ones, and the `anything-but`s it does not exclude.
-    fn leaf(&mut self, field: u32, kind: LeafKind<'_>, membership: &Membership) {
+    /// `lexed`: a number's value when the scanner decided it (see [`key_of_leaf`]).
+    #[inline]
+    fn collect(
+        &mut self,
+        field: u32,
+        kind: LeafKind<'_>,
+        lexed: Option<f64>,
+        membership: &Membership,
+    ) {
         let leaf_idx = self.s.record_leaf(field, membership);
         let fi = &self.m.fields[field as usize];
         let mut hits = Hits {
@@ -296,7 +315,7 @@ impl LeafSink for Collector<'_> {
             }
             LeafKind::Num(t) => {
                 if fi.needs_num {
-                    leaf.num_key = key_of_text(t);
+                    leaf.num_key = key_of_leaf(t, lexed);
                 }
                 hits.number(fi, t, leaf.num_key);
             }

@@ -115,79 +115,98 @@ const EXACT_POW10: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
-/// The value of a JSON number's text in the common case, decided without the general parser or
-/// the exactness check: at most 15 significant digits and a decimal exponent within ±22
-/// (trailing zeros count as digits here). The digits then form an integer `m < 10^15` that a
-/// double holds exactly, as it does `10^|e|`, so one IEEE multiplication or division gives the
-/// correctly rounded (nearest) double, as `str::parse` does (Clinger's fast path); and the
-/// result, between 1e-22 and 1e37 in magnitude, is a normal double, whose shortest form a
-/// decimal of at most 15 significant digits always is (DBL_DIG), so it is exact. `None` for
-/// anything else (including malformed text), which takes the general path.
+/// Read the JSON number at `b[i..]` (the grammar of RFC 8259: `-? (0 | [1-9][0-9]*) (.[0-9]+)?
+/// ([eE][+-]?[0-9]+)?`): its end, and its value when the common case decides it without the
+/// general parser or the exactness check. `Err` holds the offset of the first byte that breaks
+/// the grammar.
+///
+/// The common case: at most 15 digits in all (leading zeros included) and a decimal exponent
+/// within ±22. The digits then form an integer `m < 10^15` that a double holds exactly, as it
+/// does `10^|e|`, so one IEEE multiplication or division gives the correctly rounded (nearest)
+/// double, as `str::parse` does (Clinger's fast path); and the result, between 1e-22 and 1e37 in
+/// magnitude, is a normal double, whose shortest form a decimal of at most 15 significant digits
+/// always is (DBL_DIG), so the number is exact. Zero, however written, is exact too.
 #[inline]
-fn fast_value(t: &[u8]) -> Option<f64> {
-    let neg = t.first() == Some(&b'-');
-    let mut i = usize::from(neg);
-    let (mut m, mut digits, mut exp) = (0u64, 0u32, 0i32);
-    let mut int_digits = 0;
-    while let Some(&c) = t.get(i) {
-        if !c.is_ascii_digit() {
-            break;
-        }
-        m = m * 10 + u64::from(c - b'0');
-        digits += u32::from(m != 0);
-        if digits > 15 {
-            return None;
-        }
-        int_digits += 1;
-        i += 1;
-    }
-    if int_digits == 0 {
-        return None;
-    }
-    if t.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while let Some(&c) = t.get(i) {
-            if !c.is_ascii_digit() {
-                break;
+pub(crate) fn lex(b: &[u8], mut i: usize) -> Result<(usize, Option<f64>), usize> {
+    let neg = b.get(i) == Some(&b'-');
+    i += usize::from(neg);
+    let int_start = i;
+    let mut m = 0u64;
+    let digit = |i: usize| b.get(i).filter(|c| c.is_ascii_digit()).map(|c| c - b'0');
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            while let Some(d) = digit(i) {
+                m = m.wrapping_mul(10).wrapping_add(u64::from(d));
+                i += 1;
             }
-            m = m * 10 + u64::from(c - b'0');
-            digits += u32::from(m != 0);
-            if digits > 15 {
-                return None;
-            }
-            exp -= 1;
+        }
+        _ => return Err(i),
+    }
+    let mut digits = i - int_start;
+    let mut exp = 0i32;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let frac_start = i;
+        while let Some(d) = digit(i) {
+            m = m.wrapping_mul(10).wrapping_add(u64::from(d));
             i += 1;
         }
-        if i == start {
-            return None;
+        if i == frac_start {
+            return Err(i);
         }
+        digits += i - frac_start;
+        exp = -((i - frac_start).min(1 << 20) as i32);
     }
-    if let Some(b'e' | b'E') = t.get(i) {
-        let rest = &t[i + 1..];
-        let (eneg, ed) = match rest.first() {
-            Some(b'-') => (true, &rest[1..]),
-            Some(b'+') => (false, &rest[1..]),
-            _ => (false, rest),
-        };
-        if ed.is_empty() || ed.len() > 4 || !ed.iter().all(u8::is_ascii_digit) {
-            return None;
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        let eneg = b.get(i) == Some(&b'-');
+        i += usize::from(matches!(b.get(i), Some(b'-' | b'+')));
+        let exp_start = i;
+        let mut e = 0i32;
+        while let Some(d) = digit(i) {
+            e = (e * 10 + i32::from(d)).min(1 << 20);
+            i += 1;
         }
-        let e = ed.iter().fold(0i32, |e, &c| e * 10 + i32::from(c - b'0'));
+        if i == exp_start {
+            return Err(i);
+        }
         exp += if eneg { -e } else { e };
-    } else if i != t.len() {
-        return None;
     }
-    let f = if m == 0 {
-        0.0
+    // `m` wrapped only if there are more than 19 digits; then this is not the common case.
+    let f = if digits > 15 {
+        None
+    } else if m == 0 {
+        Some(0.0)
     } else if (0..=22).contains(&exp) {
-        m as f64 * EXACT_POW10[exp as usize]
+        Some(m as f64 * EXACT_POW10[exp as usize])
     } else if (-22..0).contains(&exp) {
-        m as f64 / EXACT_POW10[(-exp) as usize]
+        Some(m as f64 / EXACT_POW10[(-exp) as usize])
     } else {
-        return None;
+        None
     };
-    Some(if neg { -f } else { f })
+    Ok((i, f.map(|f| if neg { -f } else { f })))
+}
+
+/// [`lex`]'s common-case value of a whole text, `None` for anything else.
+#[inline]
+fn fast_value(t: &[u8]) -> Option<f64> {
+    match lex(t, 0) {
+        Ok((end, f)) if end == t.len() => f,
+        _ => None,
+    }
+}
+
+/// The key of a number leaf: from the value [`lex`] found when there is one (a value it finds is
+/// exact), else from its text (see [`value_of_text`]).
+#[inline]
+pub(crate) fn key_of_leaf(text: &str, lexed: Option<f64>) -> Option<NumKey> {
+    match lexed {
+        Some(f) => (-FIVE_BILLION..=FIVE_BILLION)
+            .contains(&f)
+            .then(|| key_of_f64(f)),
+        None => key_of_text(text),
+    }
 }
 
 /// The value of a JSON number's text when it has a key: within ±5e9 and held exactly.

@@ -9,6 +9,7 @@ use super::structural::{
 };
 use super::trie::{PathTrie, NONE};
 use crate::error::EventError;
+use crate::number::lex;
 use crate::pred::{LeafKind, Lit};
 
 struct Scanner<'a, 'b, S: LeafSink, const STRICT: bool> {
@@ -246,49 +247,17 @@ impl<S: LeafSink, const STRICT: bool> Scanner<'_, '_, S, STRICT> {
         Ok(())
     }
 
-    /// Validate a number starting at `self.pos`; return its end.
+    /// Validate a number starting at `self.pos`; return its end, and its value when
+    /// [`lex`]'s common case decides it.
     #[inline]
-    fn number(&mut self) -> R<usize> {
-        let b = self.b;
-        let mut i = self.pos;
-        if b.get(i) == Some(&b'-') {
-            i += 1;
+    fn number(&mut self) -> R<(usize, Option<f64>)> {
+        match lex(self.b, self.pos) {
+            Ok((end, value)) => {
+                self.pos = end;
+                Ok((end, value))
+            }
+            Err(at) => bad(at, "bad number"),
         }
-        match b.get(i) {
-            Some(b'0') => {
-                i += 1;
-            }
-            Some(b'1'..=b'9') => {
-                i += 1;
-                while let Some(b'0'..=b'9') = b.get(i) {
-                    i += 1;
-                }
-            }
-            _ => return bad(i, "bad number"),
-        }
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            if !matches!(b.get(i), Some(b'0'..=b'9')) {
-                return bad(i, "bad number");
-            }
-            while let Some(b'0'..=b'9') = b.get(i) {
-                i += 1;
-            }
-        }
-        if let Some(b'e' | b'E') = b.get(i) {
-            i += 1;
-            if let Some(b'+' | b'-') = b.get(i) {
-                i += 1;
-            }
-            if !matches!(b.get(i), Some(b'0'..=b'9')) {
-                return bad(i, "bad number");
-            }
-            while let Some(b'0'..=b'9') = b.get(i) {
-                i += 1;
-            }
-        }
-        self.pos = i;
-        Ok(i)
     }
 
     fn literal(&mut self, word: &'static [u8]) -> R<()> {
@@ -609,7 +578,7 @@ impl<S: LeafSink, const STRICT: bool> Scanner<'_, '_, S, STRICT> {
     #[inline]
     fn number_leaf(&mut self, field: u32) -> R<()> {
         let start = self.pos;
-        let end = self.number()?;
+        let (end, value) = self.number()?;
         if field != NONE {
             let t = &self.b[start..end];
             debug_assert!(t.is_ascii());
@@ -617,7 +586,7 @@ impl<S: LeafSink, const STRICT: bool> Scanner<'_, '_, S, STRICT> {
             // ASCII is valid UTF-8. (The checked conversion costs more than the rest of a short
             // number's matching.)
             let t = unsafe { std::str::from_utf8_unchecked(t) };
-            self.sink.leaf(field, LeafKind::Num(t), &self.members);
+            self.sink.number(field, t, value, &self.members);
         }
         Ok(())
     }

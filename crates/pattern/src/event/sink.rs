@@ -10,4 +10,12 @@ pub(crate) type Membership = [(u32, u32)];
 /// Receives the leaves of an event on used paths.
 pub(crate) trait LeafSink {
     fn leaf(&mut self, field: u32, kind: LeafKind<'_>, membership: &Membership);
+
+    /// A number leaf, with its value when the scanner's [`lex`](crate::number::lex) decided it
+    /// (then it is exact); the same as [`Self::leaf`] with [`LeafKind::Num`] otherwise.
+    #[inline]
+    fn number(&mut self, field: u32, text: &str, value: Option<f64>, membership: &Membership) {
+        let _ = value;
+        self.leaf(field, LeafKind::Num(text), membership);
+    }
 }
