@@ -32,6 +32,9 @@ pub(crate) struct Compiled {
     slot_field: Vec<u32>,
     slot_branch: Vec<u32>,
     slot_absent: Vec<bool>,
+    /// The slot is its branch's only one and not `exists: false`: its first hit decides the
+    /// branch (any one value is array-consistent on its own), so later hits need no record.
+    slot_solo: Vec<bool>,
     ab_total: u32,
     rules: u32,
 }
@@ -52,6 +55,7 @@ impl Compiled {
             slot_field: Vec::new(),
             slot_branch: Vec::new(),
             slot_absent: Vec::new(),
+            slot_solo: Vec::new(),
             ab_total: 0,
             rules: rules.len() as u32,
         };
@@ -81,6 +85,8 @@ impl Compiled {
                         c.fields[field as usize].add(p, slot, &mut c.ab_total);
                     }
                 }
+                let solo = branch.slots.len() == 1 && !has_absent;
+                c.slot_solo.extend(branch.slots.iter().map(|_| solo));
                 c.branch_start.push(c.slot_field.len() as u32);
                 c.branch_required.push(required);
                 c.branch_has_absent.push(has_absent);
@@ -113,6 +119,7 @@ impl Compiled {
             + v(&self.slot_field)
             + v(&self.slot_branch)
             + v(&self.slot_absent)
+            + v(&self.slot_solo)
     }
 
     pub(crate) fn rule_count(&self) -> usize {
@@ -386,7 +393,9 @@ impl Hits<'_> {
                     s.candidates.push(b as u32);
                 }
             }
-        } else if s.slot_head[sl] != NIL && s.hits[s.slot_head[sl] as usize].0 == self.leaf {
+        } else if m.slot_solo[sl]
+            || (s.slot_head[sl] != NIL && s.hits[s.slot_head[sl] as usize].0 == self.leaf)
+        {
             return;
         }
         let node = s.hits.len() as u32;
@@ -504,11 +513,13 @@ impl Collector<'_> {
             if s.rule_gen[rule as usize] == gen {
                 continue;
             }
-            let ok = if !s.any_array && !m.branch_has_absent[b as usize] {
+            let (lo, hi) = (m.branch_start[b as usize], m.branch_start[b as usize + 1]);
+            let ok = if (!s.any_array && !m.branch_has_absent[b as usize])
+                || m.slot_solo[lo as usize]
+            {
                 true
             } else {
                 s.acc.clear();
-                let (lo, hi) = (m.branch_start[b as usize], m.branch_start[b as usize + 1]);
                 verify(m, s, lo, hi)
             };
             if ok {
