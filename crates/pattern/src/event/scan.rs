@@ -12,6 +12,16 @@ use crate::error::EventError;
 use crate::number::lex;
 use crate::pred::{LeafKind, Lit};
 
+/// Where [`Scanner::skip_compact_unused`] stopped.
+enum Compact {
+    /// It consumed the object's closing brace.
+    End,
+    /// After a member's key: the child it leads to and its early-exit bit.
+    Key(u32, u64),
+    /// At the start of a member, for the general path.
+    General,
+}
+
 struct Scanner<'a, 'b, S: LeafSink, const STRICT: bool> {
     b: &'a [u8],
     pos: usize,
@@ -417,6 +427,69 @@ impl<S: LeafSink, const STRICT: bool> Scanner<'_, '_, S, STRICT> {
         }
     }
 
+    /// Fast mode: skip the members of unused keys at `self.pos` (the start of a member) while
+    /// they are written compactly (`"key":value,` without whitespace, the key without escapes),
+    /// the common case of an event's fields that no rule reads. Values are skipped as
+    /// [`Self::skip_lenient`] does. Stops at the first member it does not skip: with
+    /// [`Compact::Key`] after that member's key when it could read the key, else with
+    /// [`Compact::General`] at the member's start (the general path then reads it, errors
+    /// included).
+    #[inline]
+    fn skip_compact_unused(&mut self, node: u32, depth: usize) -> R<Compact> {
+        let b = self.b;
+        let mut p = self.pos;
+        loop {
+            if b.get(p) != Some(&b'"') {
+                return Ok(Compact::General);
+            }
+            let q = find_string_special(b, p + 1, true);
+            if b.get(q) != Some(&b'"') {
+                return Ok(Compact::General);
+            }
+            let (child, bit) = self.trie.child_bit(node, &b[p + 1..q]);
+            // From here on, stopping leaves `self.pos` after the key.
+            let stop = |sc: &mut Self| {
+                sc.pos = q + 1;
+                Ok(Compact::Key(child, bit))
+            };
+            if child != NONE || b.get(q + 1) != Some(&b':') {
+                return stop(self);
+            }
+            let v = q + 2;
+            let end = match b.get(v) {
+                Some(b'"') => {
+                    let r = find_string_special(b, v + 1, false);
+                    if b.get(r) != Some(&b'"') {
+                        return stop(self);
+                    }
+                    r + 1
+                }
+                Some(b'{' | b'[') => skip_container(b, v, 0, MAX_DEPTH.saturating_sub(depth + 1))?,
+                Some(b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
+                    let mut i = v + 1;
+                    while i < b.len()
+                        && !matches!(b[i], b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t')
+                    {
+                        i += 1;
+                    }
+                    i
+                }
+                _ => return stop(self),
+            };
+            match b.get(end) {
+                Some(b',') => {
+                    p = end + 1;
+                    self.pos = p;
+                }
+                Some(b'}') => {
+                    self.pos = end + 1;
+                    return Ok(Compact::End);
+                }
+                _ => return stop(self),
+            }
+        }
+    }
+
     /// Scan an object body (after `{`) at trie node `node`.
     ///
     /// In fast mode, once every single-segment key the rules use at this node has been read, the
@@ -431,7 +504,15 @@ impl<S: LeafSink, const STRICT: bool> Scanner<'_, '_, S, STRICT> {
         let full = if STRICT { 0 } else { self.trie.full_mask(node) };
         let mut seen = 0u64;
         loop {
-            let (child, bit) = self.key(node)?;
+            let (child, bit) = if STRICT {
+                self.key(node)?
+            } else {
+                match self.skip_compact_unused(node, depth)? {
+                    Compact::End => return Ok(()),
+                    Compact::Key(child, bit) => (child, bit),
+                    Compact::General => self.key(node)?,
+                }
+            };
             self.expect(b':', "expected ':'")?;
             if child == NONE {
                 self.skip_unused(depth + 1)?;
@@ -639,6 +720,39 @@ mod tests {
                 (1, "n:-1.5e3".into(), vec![(0, 1), (1, 1)]),
             ]
         );
+    }
+
+    #[test]
+    fn compact_unused_members_are_skipped_like_any_others() {
+        let trie = PathTrie::build(&["a.b", "c"]);
+        for ev in [
+            &br#"{"u":"x","v":1,"w":{"b":2},"y":[3],"z":true,"a":{"u":"\"","b":"one","q":null},"c":-1.5e3}"#[..],
+            br#"{"u":"x" ,"v":1,"w":{"b":2},"y":[3],"z":true,"a":{"u":"\"","b":"one","q":null},"c":-1.5e3}"#,
+            br#"{"u":"x","v": 1,"w" :{"b":2},"y":[3],"z":true,"a":{"u":"\"","b":"one","q":null},"c":-1.5e3}"#,
+            br#"{"\u0075":"x","v":1,"w":{"b":2},"y":[3],"z":true,"a":{"u":"\"","b":"one","q":null},"c":-1.5e3}"#,
+            br#"{"u":"x","v":1,"w":{"b":2},"y":[3],"z":true,"a":{"u":"\"","b":"one","q":null},"c":-1.5e3 }"#,
+        ] {
+            let mut strict = Collect::default();
+            scan::<_, true>(ev, &trie, &mut strict).unwrap();
+            let mut fast = Collect::default();
+            scan::<_, false>(ev, &trie, &mut fast).unwrap();
+            assert_eq!(fast.0, strict.0, "{}", String::from_utf8_lossy(ev));
+            assert_eq!(
+                strict.0,
+                vec![(0, "s:one".into(), vec![]), (1, "n:-1.5e3".into(), vec![])]
+            );
+        }
+        // An unused member ends the object; errors after a compact member are still found.
+        let mut c = Collect::default();
+        scan::<_, false>(br#"{"c":1,"u":"x"}"#, &trie, &mut c).unwrap();
+        assert_eq!(c.0, vec![(1, "n:1".into(), vec![])]);
+        for bad_ev in [
+            &br#"{"u":"x","v":1,"c":}"#[..],
+            br#"{"u":"x","v":{"#,
+            br#"{"u":"x"x"#,
+        ] {
+            assert!(scan::<_, false>(bad_ev, &trie, &mut c).is_err());
+        }
     }
 
     #[test]
