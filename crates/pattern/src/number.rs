@@ -135,12 +135,7 @@ pub(crate) fn lex(b: &[u8], mut i: usize) -> Result<(usize, Option<f64>), usize>
     let digit = |i: usize| b.get(i).filter(|c| c.is_ascii_digit()).map(|c| c - b'0');
     match b.get(i) {
         Some(b'0') => i += 1,
-        Some(b'1'..=b'9') => {
-            while let Some(d) = digit(i) {
-                m = m.wrapping_mul(10).wrapping_add(u64::from(d));
-                i += 1;
-            }
-        }
+        Some(b'1'..=b'9') => i = digit_run(b, i, &mut m),
         _ => return Err(i),
     }
     let mut digits = i - int_start;
@@ -148,10 +143,7 @@ pub(crate) fn lex(b: &[u8], mut i: usize) -> Result<(usize, Option<f64>), usize>
     if b.get(i) == Some(&b'.') {
         i += 1;
         let frac_start = i;
-        while let Some(d) = digit(i) {
-            m = m.wrapping_mul(10).wrapping_add(u64::from(d));
-            i += 1;
-        }
+        i = digit_run(b, i, &mut m);
         if i == frac_start {
             return Err(i);
         }
@@ -186,6 +178,60 @@ pub(crate) fn lex(b: &[u8], mut i: usize) -> Result<(usize, Option<f64>), usize>
         None
     };
     Ok((i, f.map(|f| if neg { -f } else { f })))
+}
+
+/// `10^n` for the digit counts of [`eight_digits`].
+const POW10_U64: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// The leading ASCII digits of eight bytes read little-endian (the first byte lowest): how many
+/// there are (0 to 8) and their value, without a branch per byte.
+#[inline]
+fn eight_digits(w: u64) -> (usize, u64) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0xf0 * ONES;
+    // A byte is a digit when its high nibble is 3, also after adding 6. (Adding 6 carries out
+    // of a byte only from 0xfa and up, not digits, and only into later bytes.)
+    let not_digit =
+        ((w & HIGH) ^ (0x30 * ONES)) | ((w.wrapping_add(6 * ONES) & HIGH) ^ (0x30 * ONES));
+    let n = (not_digit.trailing_zeros() / 8) as usize;
+    if n == 0 {
+        return (0, 0);
+    }
+    // Digit values (borrows only reach bytes after a non-digit), the first n of them moved to
+    // the top as if preceded by zeros, then combined pairwise (the usual eight-digit method).
+    let mut d = w.wrapping_sub(0x30 * ONES) << (8 * (8 - n));
+    d = d.wrapping_mul(10).wrapping_add(d >> 8);
+    let lo = (d & 0x0000_00ff_0000_00ff).wrapping_mul(100 + (1_000_000 << 32));
+    let hi = ((d >> 16) & 0x0000_00ff_0000_00ff).wrapping_mul(1 + (10_000 << 32));
+    (n, lo.wrapping_add(hi) >> 32)
+}
+
+/// Read a run of digits at `b[i..]` into `m` (`m * 10^len + run`, wrapping); return its end.
+#[inline]
+fn digit_run(b: &[u8], mut i: usize, m: &mut u64) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let (n, v) = eight_digits(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        *m = m.wrapping_mul(POW10_U64[n]).wrapping_add(v);
+        i += n;
+        if n < 8 {
+            return i;
+        }
+    }
+    while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+        *m = m.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+        i += 1;
+    }
+    i
 }
 
 /// [`lex`]'s common-case value of a whole text, `None` for anything else.
@@ -599,6 +645,49 @@ mod tests {
         assert_eq!(fast_value(b"-122.514"), Some(-122.514));
         assert_eq!(fast_value(b"1234567890123456"), None);
         assert_eq!(fast_value(b"1e23"), None);
+    }
+
+    #[test]
+    fn eight_digits_at_a_time() {
+        for text in [
+            "",
+            "x",
+            "0",
+            "7",
+            "12",
+            "123",
+            "98765432",
+            "123456789",
+            "00000001",
+            "1.5",
+            "-3",
+            "42e1",
+            "9999999",
+            "99999999",
+            "1234567\u{ff}",
+            "12\u{fa}45678",
+            "/:09",
+        ] {
+            let mut bytes = [b' '; 8];
+            let t = text.as_bytes();
+            bytes[..t.len().min(8)].copy_from_slice(&t[..t.len().min(8)]);
+            let n = bytes.iter().take_while(|c| c.is_ascii_digit()).count();
+            let v = bytes[..n]
+                .iter()
+                .fold(0u64, |v, c| v * 10 + u64::from(c - b'0'));
+            assert_eq!(eight_digits(u64::from_le_bytes(bytes)), (n, v), "{text:?}");
+        }
+        // Bytes from 0xfa up carry when 6 is added: only into later bytes.
+        let w = u64::from_le_bytes([b'1', b'2', 0xff, b'4', 0xfa, b'6', b'7', b'8']);
+        assert_eq!(eight_digits(w), (2, 12));
+        let w = u64::from_le_bytes([b'9', b'9', b'9', b'9', b'9', b'9', b'9', 0xff]);
+        assert_eq!(eight_digits(w), (7, 9_999_999));
+        let mut m = 0;
+        assert_eq!(digit_run(b"12345678901234567890x", 0, &mut m), 20);
+        assert_eq!(m, 12345678901234567890);
+        let mut m = 7;
+        assert_eq!(digit_run(b"0123", 0, &mut m), 4);
+        assert_eq!(m, 70123);
     }
 
     #[test]
