@@ -13,6 +13,8 @@ pub(crate) const NONE: u32 = u32::MAX;
 /// early exit), multi-segment labels get 0.
 enum Edges {
     None,
+    /// A single edge (the common case of a path's inner nodes): (label, child, bit).
+    One(Box<[u8]>, u32, u64),
     Few(Vec<(Box<[u8]>, u32, u64)>),
     Many(BytesMap<(u32, u64)>),
 }
@@ -59,7 +61,11 @@ impl Node {
         labelled.sort_by_key(|e| e.0.len());
         self.edges = match labelled.len() {
             0 => Edges::None,
-            1..=6 => Edges::Few(labelled),
+            1 => {
+                let (label, child, bit) = labelled.pop().expect("one edge");
+                Edges::One(label, child, bit)
+            }
+            2..=6 => Edges::Few(labelled),
             _ => {
                 let mut m = BytesMap::default();
                 for (l, c, b) in labelled {
@@ -125,6 +131,13 @@ impl PathTrie {
     pub(super) fn child_bit(&self, node: u32, key: &[u8]) -> (u32, u64) {
         match &self.nodes[node as usize].edges {
             Edges::None => (NONE, 0),
+            Edges::One(k, c, bit) => {
+                if eq_bytes(k, key) {
+                    (*c, *bit)
+                } else {
+                    (NONE, 0)
+                }
+            }
             Edges::Few(v) => {
                 for (k, c, bit) in v {
                     if eq_bytes(k, key) {
@@ -158,6 +171,7 @@ impl PathTrie {
         for node in &self.nodes {
             n += match &node.edges {
                 Edges::None => 0,
+                Edges::One(k, _, _) => k.len() + 32,
                 Edges::Few(v) => v.iter().map(|(k, _, _)| k.len() + 32).sum::<usize>(),
                 Edges::Many(m) => m.iter().map(|(k, _)| k.len() + 48).sum::<usize>(),
             };
