@@ -633,11 +633,14 @@ impl<S: LeafSink, const STRICT: bool> Scanner<'_, '_, S, STRICT> {
             self.val_buf = s;
             r
         } else {
-            let s = if STRICT {
-                // Checked up front.
-                std::str::from_utf8(&self.b[start..end]).unwrap_or_default()
+            let raw = &self.b[start..end];
+            let s = if STRICT || raw.is_ascii() {
+                // SAFETY: strict mode checked the whole event up front (and `raw` lies between
+                // two quotes, so on character boundaries); ASCII is valid UTF-8. (`is_ascii`
+                // costs a fraction of the general check on the short values of events.)
+                unsafe { std::str::from_utf8_unchecked(raw) }
             } else {
-                match std::str::from_utf8(&self.b[start..end]) {
+                match std::str::from_utf8(raw) {
                     Ok(s) => s,
                     Err(_) => return bad(start, "invalid UTF-8"),
                 }
