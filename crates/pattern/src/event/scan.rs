@@ -518,7 +518,7 @@ impl<S: LeafSink, const STRICT: bool> Scanner<'_, '_, S, STRICT> {
                 self.skip_unused(depth + 1)?;
             } else {
                 let completes = full != 0 && (seen | bit) == full;
-                self.value(child, depth + 1, stop_when_done && completes)?;
+                self.member_value(child, depth + 1, stop_when_done && completes)?;
                 if self.stopped {
                     return Ok(());
                 }
@@ -545,6 +545,20 @@ impl<S: LeafSink, const STRICT: bool> Scanner<'_, '_, S, STRICT> {
                 }
                 _ => return bad(self.pos, "expected ',' or '}'"),
             }
+        }
+    }
+
+    /// [`Self::value`] for an object member: a string or number written right after the
+    /// colon is read here, without the call (`value` recurses, so it is not inlined).
+    #[inline]
+    fn member_value(&mut self, node: u32, depth: usize, stop_when_done: bool) -> R<()> {
+        match self.peek() {
+            Some(b'"') => {
+                self.pos += 1;
+                self.string_leaf(self.trie.field(node))
+            }
+            Some(b'-' | b'0'..=b'9') => self.number_leaf(self.trie.field(node)),
+            _ => self.value(node, depth, stop_when_done),
         }
     }
 
