@@ -514,14 +514,13 @@ impl Collector<'_> {
                 continue;
             }
             let (lo, hi) = (m.branch_start[b as usize], m.branch_start[b as usize + 1]);
-            let ok = if (!s.any_array && !m.branch_has_absent[b as usize])
-                || m.slot_solo[lo as usize]
-            {
-                true
-            } else {
-                s.acc.clear();
-                verify(m, s, lo, hi)
-            };
+            let ok =
+                if (!s.any_array && !m.branch_has_absent[b as usize]) || m.slot_solo[lo as usize] {
+                    true
+                } else {
+                    s.acc.clear();
+                    verify(m, s, lo, hi)
+                };
             if ok {
                 s.rule_gen[rule as usize] = gen;
                 out.push(rule);
