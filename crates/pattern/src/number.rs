@@ -126,7 +126,7 @@ const EXACT_POW10: [f64; 23] = [
 /// double, as `str::parse` does (Clinger's fast path); and the result, between 1e-22 and 1e37 in
 /// magnitude, is a normal double, whose shortest form a decimal of at most 15 significant digits
 /// always is (DBL_DIG), so the number is exact. Zero, however written, is exact too.
-#[inline]
+#[inline(always)]
 pub(crate) fn lex(b: &[u8], mut i: usize) -> Result<(usize, Option<f64>), usize> {
     let neg = b.get(i) == Some(&b'-');
     i += usize::from(neg);
