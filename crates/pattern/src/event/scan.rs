@@ -12,6 +12,38 @@ use crate::error::EventError;
 use crate::number::lex;
 use crate::pred::{LeafKind, Lit};
 
+/// The end of the member at `p` when it is written `"key":value` with a key and value without
+/// escapes and a string or plain scalar value (letters, digits, `.`, `+`, `-`), else `None`.
+/// Only strings and brackets matter to the container skipper, so skipping such a member leaves
+/// it in the state it started in.
+#[inline]
+fn compact_member_end(b: &[u8], p: usize) -> Option<usize> {
+    if b.get(p) != Some(&b'"') {
+        return None;
+    }
+    let q = find_string_special(b, p + 1, false);
+    if b.get(q) != Some(&b'"') || b.get(q + 1) != Some(&b':') {
+        return None;
+    }
+    let v = q + 2;
+    match b.get(v)? {
+        b'"' => {
+            let r = find_string_special(b, v + 1, false);
+            (b.get(r) == Some(&b'"')).then_some(r + 1)
+        }
+        c if c.is_ascii_alphanumeric() || *c == b'-' => {
+            let mut i = v + 1;
+            while i < b.len()
+                && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'.' | b'+' | b'-'))
+            {
+                i += 1;
+            }
+            Some(i)
+        }
+        _ => None,
+    }
+}
+
 /// Where [`Scanner::skip_compact_unused`] stopped.
 enum Compact {
     /// It consumed the object's closing brace.
@@ -490,6 +522,31 @@ impl<S: LeafSink, const STRICT: bool> Scanner<'_, '_, S, STRICT> {
         }
     }
 
+    /// Fast mode, once every used key of an object was read: skip the rest of its body from the
+    /// start of a member, to the end `skip_container(b, pos, 1, ..)` finds. Members written
+    /// compactly with a string or plain scalar value (the common tail of small objects, like
+    /// the `"z":0` of a point) are stepped over one by one, without setting up the container
+    /// skipper; at anything else, that skipper takes over from the member's start.
+    #[inline]
+    fn skip_rest(&mut self, depth: usize) -> R<()> {
+        let b = self.b;
+        let mut p = self.pos;
+        loop {
+            let end = compact_member_end(b, p);
+            match end.map(|e| (e, b.get(e))) {
+                Some((e, Some(b','))) => p = e + 1,
+                Some((e, Some(b'}'))) => {
+                    self.pos = e + 1;
+                    return Ok(());
+                }
+                _ => {
+                    self.pos = skip_container(b, p, 1, MAX_DEPTH.saturating_sub(depth))?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
     /// Scan an object body (after `{`) at trie node `node`.
     ///
     /// In fast mode, once every single-segment key the rules use at this node has been read, the
@@ -534,9 +591,7 @@ impl<S: LeafSink, const STRICT: bool> Scanner<'_, '_, S, STRICT> {
                 Some(b',') => {
                     self.pos += 1;
                     if done {
-                        self.pos =
-                            skip_container(self.b, self.pos, 1, MAX_DEPTH.saturating_sub(depth))?;
-                        return Ok(());
+                        return self.skip_rest(depth);
                     }
                 }
                 Some(b'}') => {
@@ -768,6 +823,33 @@ mod tests {
             br#"{"u":"x","v":{"#,
             br#"{"u":"x"x"#,
         ] {
+            assert!(scan::<_, false>(bad_ev, &trie, &mut c).is_err());
+        }
+    }
+
+    #[test]
+    fn the_rest_of_a_read_object_is_skipped_whatever_it_holds() {
+        let trie = PathTrie::build(&["p.x", "n"]);
+        let tails = [
+            r#""z":0"#,
+            r#""z":-1.5e+3,"w":true,"v":null"#,
+            r#""z":"}","w":"a\"}""#,
+            r#""z":{"x":[1,{"y":"]"}]},"w":[]"#,
+            r#""z" : 0"#,
+            r#""\u007a":0,"w":"\\""#,
+            r#""z":0 "#,
+        ];
+        for tail in tails {
+            let ev = format!(r#"{{"p":[{{"x":1,{tail}}},{{"x":2,{tail}}}],"n":3}}"#);
+            let mut strict = Collect::default();
+            scan::<_, true>(ev.as_bytes(), &trie, &mut strict).unwrap();
+            let mut fast = Collect::default();
+            scan::<_, false>(ev.as_bytes(), &trie, &mut fast).unwrap();
+            assert_eq!(fast.0, strict.0, "{ev}");
+            assert_eq!(strict.0.len(), 3, "{ev}");
+        }
+        let mut c = Collect::default();
+        for bad_ev in [&br#"{"p":[{"x":1,"z":0"#[..], br#"{"p":[{"x":1,"z":"0}]}"#] {
             assert!(scan::<_, false>(bad_ev, &trie, &mut c).is_err());
         }
     }
