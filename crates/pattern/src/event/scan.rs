@@ -725,7 +725,7 @@ impl<S: LeafSink, const STRICT: bool> Scanner<'_, '_, S, STRICT> {
     }
 
     /// A number at a used node, reported as its text.
-    #[inline]
+    #[inline(always)]
     fn number_leaf(&mut self, field: u32) -> R<()> {
         let start = self.pos;
         let (end, value) = self.number()?;
