@@ -5,7 +5,8 @@
 
 use super::sink::LeafSink;
 use super::structural::{
-    bad, find_string_special, prefetch, skip_container, MAX_DEPTH, R, STR_SPECIAL,
+    bad, find_string_special, prefetch, prefetch_ahead, skip_container, MAX_DEPTH, PREFETCHED, R,
+    STR_SPECIAL,
 };
 use super::trie::{PathTrie, NONE};
 use crate::error::EventError;
@@ -65,6 +66,8 @@ struct Scanner<'a, 'b, S: LeafSink, const STRICT: bool> {
     val_buf: String,
     /// Set when fast mode stopped reading early (every used field of the event was seen).
     stopped: bool,
+    /// Where the cache line requests of fast mode end (see [`prefetch_ahead`]).
+    prefetched: usize,
 }
 
 /// Scan `bytes` as a JSON object event, reporting leaves on used paths to `sink`.
@@ -94,6 +97,7 @@ pub(crate) fn scan<S: LeafSink, const STRICT: bool>(
         key_buf: String::new(),
         val_buf: String::new(),
         stopped: false,
+        prefetched: PREFETCHED,
     };
     sc.ws();
     match sc.peek() {
@@ -667,6 +671,9 @@ impl<S: LeafSink, const STRICT: bool> Scanner<'_, '_, S, STRICT> {
         let mut index = 0u32;
         loop {
             self.members[depth_idx].1 = index;
+            if !STRICT {
+                prefetch_ahead(self.b, self.pos, &mut self.prefetched);
+            }
             // More elements may follow: an element never ends the read.
             self.value(node, depth + 1, false)?;
             self.ws();

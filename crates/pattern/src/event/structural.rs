@@ -49,8 +49,34 @@ pub(super) fn prefetch(b: &[u8]) {
     let _ = b;
 }
 
+/// While reading far into an event (the elements of a long array), ask for the cache lines up
+/// to [`PREFETCH_BYTES`] ahead of `pos` that were not asked for yet (`*asked` is where the
+/// requests so far end; [`prefetch`] asked for the first [`PREFETCH_BYTES`]), so that memory
+/// keeps ahead of the reader. (Asking for more at the start instead slows the events that are
+/// only read at their beginning.)
+#[inline]
+pub(super) fn prefetch_ahead(b: &[u8], pos: usize, asked: &mut usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let want = (pos + PREFETCH_BYTES).min(b.len());
+        while *asked < want {
+            // SAFETY: prefetching has no effect on program state; the address is within `b`.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    b.as_ptr().add(*asked) as *const i8,
+                )
+            };
+            *asked += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (b, pos, asked);
+}
+
+/// Where the requests of [`prefetch`] end.
+pub(super) const PREFETCHED: usize = PREFETCH_BYTES;
+
 /// How much of an event [`prefetch`] asks for.
-#[cfg(target_arch = "x86_64")]
 const PREFETCH_BYTES: usize = 512;
 
 /// Index of the first quote or backslash (and control character when `control`) at or after
