@@ -258,18 +258,18 @@ pub(crate) fn key_of_leaf(text: &str, lexed: Option<f64>) -> Option<NumKey> {
 /// The value of a JSON number's text when it has a key: within ±5e9 and held exactly.
 #[inline]
 pub(crate) fn value_of_text(text: &str) -> Result<f64, NoKey> {
-    if let Some(f) = fast_value(text.as_bytes()) {
-        #[allow(clippy::manual_range_contains)]
-        return if f < -FIVE_BILLION || f > FIVE_BILLION {
-            Err(NoKey::OutOfRange)
-        } else {
-            Ok(f)
-        };
+    match fast_value(text.as_bytes()) {
+        Some(f) if out_of_range(f) => Err(NoKey::OutOfRange),
+        Some(f) => Ok(f),
+        None => general_value_of_text(text),
     }
+}
+
+/// [`value_of_text`] without its fast path: the parser, the range, then the exactness check.
+fn general_value_of_text(text: &str) -> Result<f64, NoKey> {
     let f = parse_f64(text);
     // NaN fails both comparisons (it cannot come from JSON text) and then the exactness check.
-    #[allow(clippy::manual_range_contains)]
-    if f < -FIVE_BILLION || f > FIVE_BILLION {
+    if out_of_range(f) {
         return Err(NoKey::OutOfRange);
     }
     if exact(text.as_bytes(), f) {
@@ -277,6 +277,14 @@ pub(crate) fn value_of_text(text: &str) -> Result<f64, NoKey> {
     } else {
         Err(NoKey::Inexact)
     }
+}
+
+/// Outside the documented ±5.0e9 (see the module comment).
+#[inline]
+fn out_of_range(f: f64) -> bool {
+    #[allow(clippy::manual_range_contains)]
+    let out = f < -FIVE_BILLION || f > FIVE_BILLION;
+    out
 }
 
 /// Comparable key of a JSON number's text, `None` when it has none (see [`value_of_text`]).
@@ -557,20 +565,6 @@ mod tests {
         assert_eq!(value_of_key(key_of_f64(-0.0)).to_bits(), 0);
     }
 
-    /// The general path: the parser and the exactness check, without the fast path.
-    fn slow_value(text: &str) -> Result<f64, NoKey> {
-        let f = parse_f64(text);
-        #[allow(clippy::manual_range_contains)]
-        if f < -FIVE_BILLION || f > FIVE_BILLION {
-            return Err(NoKey::OutOfRange);
-        }
-        if exact(text.as_bytes(), f) {
-            Ok(f)
-        } else {
-            Err(NoKey::Inexact)
-        }
-    }
-
     #[test]
     fn fast_path_agrees_with_the_general_one() {
         let mut texts: Vec<String> = [
@@ -639,7 +633,7 @@ mod tests {
                 assert_eq!(f.to_bits(), parse_f64(t).to_bits(), "{t}");
                 assert!(exact(t.as_bytes(), f), "{t}");
             }
-            let general = slow_value(t).map(key_of_f64);
+            let general = general_value_of_text(t).map(key_of_f64);
             assert_eq!(value_of_text(t).map(key_of_f64), general, "{t}");
         }
         assert_eq!(fast_value(b"-122.514"), Some(-122.514));
