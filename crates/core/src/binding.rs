@@ -212,14 +212,22 @@ pub fn encode_structured(event: &Event) -> Encoded {
     }
 }
 
-/// Binary mode: attributes as percent-encoded `ce-` headers, the data as the body, and
-/// `Content-Type` the event's `datacontenttype` (or `content_type` when given).
+/// Binary mode: attributes as percent-encoded `ce-` headers (the spec's attributes first, then
+/// the extensions in name order), the data as the body, and `Content-Type` the event's
+/// `datacontenttype` (or `content_type` when given).
 pub fn encode_binary(event: &Event, content_type: Option<&str>) -> Encoded {
     let mut headers = Vec::new();
-    for (name, value) in event.iter() {
+    for (name, value) in event.iter_attributes() {
         if matches!(name, "datacontenttype") {
             continue;
         }
+        headers.push((format!("ce-{name}"), percent_encode(&value.to_string())));
+    }
+    // The SDK keeps extensions in a hash map, whose order differs between two events built
+    // alike: in name order, an event has one wire form whichever process encodes it.
+    let mut extensions: Vec<_> = event.iter_extensions().collect();
+    extensions.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    for (name, value) in extensions {
         headers.push((format!("ce-{name}"), percent_encode(&value.to_string())));
     }
     if let Some(time) = event.time() {
@@ -502,6 +510,43 @@ mod tests {
             .contains(&("content-type".into(), "text/plain".into())));
         let structured = encode_structured(&e);
         assert_eq!(parse_structured(&structured.body).unwrap(), e);
+    }
+
+    #[test]
+    fn binary_extensions_go_in_name_order() {
+        // Each event's extensions sit in a hash map of its own, so without sorting two events
+        // built alike would put their headers in different orders.
+        let names = [
+            "tenant", "priority", "zone", "alpha", "region", "beta", "kind", "mode",
+        ];
+        let mut headers_seen = Vec::new();
+        for round in 0..20 {
+            let mut fields = serde_json::Map::new();
+            for (i, name) in names.iter().enumerate() {
+                fields.insert((*name).to_string(), json!(format!("v{i}")));
+            }
+            let mut doc = json!({"specversion": "1.0", "id": round.to_string(), "source": "/s",
+                                 "type": "t"});
+            doc.as_object_mut().unwrap().extend(fields);
+            let e = parse_structured(doc.to_string().as_bytes()).unwrap();
+            let got: Vec<String> = encode_binary(&e, None)
+                .headers
+                .into_iter()
+                .map(|(name, _)| name)
+                .filter(|name| {
+                    !matches!(
+                        name.as_str(),
+                        "ce-specversion" | "ce-id" | "ce-source" | "ce-type"
+                    )
+                })
+                .collect();
+            headers_seen.push(got);
+        }
+        let mut want: Vec<String> = names.iter().map(|n| format!("ce-{n}")).collect();
+        want.sort();
+        for got in headers_seen {
+            assert_eq!(got, want);
+        }
     }
 
     #[test]
