@@ -86,9 +86,10 @@ impl Poster {
         headers: &[(String, String)],
         body: Vec<u8>,
     ) -> Result<HttpAnswer, PostError> {
-        let shown = without_userinfo(url);
+        // The URL is parsed to hide its userinfo only when there is an error to name it in: not
+        // on every delivery.
         let failed = |kind, message| PostError {
-            url: shown.clone(),
+            url: without_userinfo(url),
             kind,
             message,
         };
