@@ -176,6 +176,34 @@ impl Sqs {
         Ok(out.tags.unwrap_or_default())
     }
 
+    /// Set `tags` on a queue; other tags are left as they are (TagQueue adds or overwrites keys).
+    pub async fn tag_queue(
+        &self,
+        url: &str,
+        tags: HashMap<String, String>,
+    ) -> Result<(), AwsError> {
+        self.client
+            .tag_queue()
+            .queue_url(url)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("TagQueue", e))?;
+        Ok(())
+    }
+
+    /// Remove the tags named `keys` from a queue; other tags are left as they are.
+    pub async fn untag_queue(&self, url: &str, keys: Vec<String>) -> Result<(), AwsError> {
+        self.client
+            .untag_queue()
+            .queue_url(url)
+            .set_tag_keys(Some(keys))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("UntagQueue", e))?;
+        Ok(())
+    }
+
     /// URLs of the queues whose names start with `prefix`.
     pub async fn list_queues(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
         let mut urls = Vec::new();
