@@ -69,8 +69,11 @@ Stop that process, or point the tests at it deliberately; this script will not t
     # AWS_DEFAULT_REGION: LocalStack's CloudFormation runs the SAM transform in-process, and the
     # transform resolves the partition from boto3's region (AWS_DEFAULT_REGION, not AWS_REGION).
     # Without it, every stack using AWS::Serverless fails with "AWS Region cannot be found".
+    # SQS_DELAY_RECENTLY_DELETED=1: AWS's 60-s rule, a queue name can't be re-created for 60 s after
+    # DeleteQueue (QueueDeletedRecently); LocalStack allows it at once unless this is set.
     AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-${AWS_REGION:-us-east-1}}" \
     GATEWAY_LISTEN="$host:$port" \
+    SQS_DELAY_RECENTLY_DELETED=1 \
     SQS_ENDPOINT_STRATEGY=path \
     LOCALSTACK_VOLUME_DIR="$run/localstack-data" \
     DNS_ADDRESS=0 \
