@@ -4,7 +4,10 @@
 //!
 //! - [`drive`]: validate the flags, [`provision`] the rules and queue, run the delivery loop
 //!   ([`drive::ferry`]) into a sink, drain, and tear down what it owns if asked;
-//! - [`cleanup_cmd`], [`emit_cmd`], [`pattern_cmd`], [`subscriptions_cmd`]: the other subcommands;
+//! - [`replicas`]: leases on the queue, so many `drive` replicas share one deployment and only
+//!   the last one out cleans up;
+//! - [`cleanup_cmd`], [`emit_cmd`], [`pattern_cmd`], [`status_cmd`], [`subscriptions_cmd`]: the
+//!   other subcommands;
 //! - [`cli`]: what the subcommands share on the command line (AWS flags, `@FILE | - | inline`
 //!   arguments, a runtime per command); [`hints`]: what a person can do about an AWS error.
 
@@ -19,6 +22,8 @@ pub mod emit_cmd;
 pub mod hints;
 pub mod pattern_cmd;
 pub mod provision;
+pub mod replicas;
+pub mod status_cmd;
 pub mod subscriptions_cmd;
 
 /// The command line.
@@ -43,6 +48,8 @@ pub enum Command {
     Pattern(pattern_cmd::PatternCommand),
     /// Sweep the rules, queues and policy statements a killed driver left behind.
     Cleanup(cleanup_cmd::CleanupArgs),
+    /// Show a deployment's queue, rules, policy statements and live replicas (changes nothing).
+    Status(status_cmd::StatusArgs),
     /// Put events on an EventBridge bus (PutEvents) and print their ids.
     Emit(emit_cmd::EmitArgs),
     /// Check router subscription files, and see which subscriptions an event matches and why.
@@ -58,6 +65,7 @@ pub fn run(command: Command) -> ExitCode {
         }
         Command::Pattern(cmd) => pattern_cmd::run(cmd),
         Command::Cleanup(args) => cleanup_cmd::run(args),
+        Command::Status(args) => status_cmd::run(args),
         Command::Emit(args) => emit_cmd::run(args),
         Command::Subscriptions(cmd) => subscriptions_cmd::run(cmd),
     }

@@ -24,7 +24,7 @@ pub enum LogFormat {
 #[derive(Debug, Args)]
 #[command(
     after_help = "Exit status: 0 after a clean shutdown, 2 for bad input or an unusable AWS setup (nothing is created), 1 for a failure while running.\n\
-                  Signals: SIGTERM or SIGINT drains in-flight deliveries (up to --drain-timeout), flushes deletes and, with --clean-up, removes what the driver owns. A second signal exits at once; unacknowledged messages come back, so nothing is lost."
+                  Signals: SIGTERM or SIGINT drains in-flight deliveries (up to --drain-timeout), flushes deletes and, with --clean-up, removes what the instance owns if no other replica is alive (see docs/replicas.md). A second signal exits at once; unacknowledged messages come back, so nothing is lost."
 )]
 pub struct DriveArgs {
     /// EventBridge event patterns: a JSON array of patterns (or one pattern object), @FILE, or - for stdin.
@@ -58,6 +58,23 @@ pub struct DriveArgs {
     #[arg(long, env = "EVENTFERRY_INSTANCE")]
     pub instance: Option<String>,
 
+    /// This replica's id in its lease on the queue (see docs/replicas.md): letters, digits and
+    /// `_ . : / = + @ -`, at most 100. Give each replica its own, e.g. the pod name. Default:
+    /// `<hostname>-<pid>-<random>`.
+    #[arg(long, env = "EVENTFERRY_REPLICA_ID", value_name = "ID")]
+    pub replica_id: Option<String>,
+
+    /// How long this replica's lease lasts without renewal, in seconds (3-3600); it is renewed
+    /// every third of it. A replica killed with SIGKILL stops counting as live this long after its
+    /// last renewal, so `--clean-up` on the last replica out may wait up to this long.
+    #[arg(
+        long,
+        env = "EVENTFERRY_LEASE_TTL",
+        default_value_t = 30,
+        value_name = "SECONDS"
+    )]
+    pub lease_ttl: u64,
+
     /// Long-poll wait of each ReceiveMessage call, in seconds (0-20).
     #[arg(
         long,
@@ -76,7 +93,9 @@ pub struct DriveArgs {
     #[arg(long, env = "EVENTFERRY_TYPE_FORMAT", default_value = "{source}")]
     pub type_format: String,
 
-    /// At shutdown, after draining, delete what this driver owns: targets, rules, queue and DLQ.
+    /// At shutdown, after draining, if this is the last live replica of the instance, delete what
+    /// the instance owns on the queue: targets, rules, the queue policy statement, queue and DLQ.
+    /// With other replicas alive (their leases renewed), everything stays for them.
     #[arg(long, env = "EVENTFERRY_CLEAN_UP")]
     pub clean_up: bool,
 

@@ -195,6 +195,12 @@ async fn poll<Q: MessageQueue, S: Sink>(
                 Metrics::inc(&handles.metrics.receive_errors);
                 let delay = backoff(Duration::from_millis(200), Duration::from_secs(20), errors);
                 match crate::hints::hint(e.kind) {
+                    None if e.kind == eventferry_aws::ErrorKind::NotFound => tracing::error!(
+                        worker,
+                        error = %e,
+                        retry_in = ?delay,
+                        "receive failed: the queue no longer exists; the lease heartbeat provisions it again (see its log)"
+                    ),
                     Some(hint) => {
                         tracing::warn!(worker, error = %e, hint, retry_in = ?delay, "receive failed")
                     }

@@ -2,6 +2,9 @@
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::replicas::ReplicaCounters;
 
 /// What the driver has done so far. Cheap to update from any task.
 #[derive(Debug, Default)]
@@ -16,6 +19,10 @@ pub struct Metrics {
     pub receive_errors: AtomicU64,
     pub in_flight: AtomicI64,
     pub ready: AtomicBool,
+    /// The lease keeper's counters.
+    pub replicas: Arc<ReplicaCounters>,
+    /// The `replica` label on every line (empty: no label).
+    pub replica: String,
 }
 
 impl Metrics {
@@ -33,7 +40,8 @@ impl Metrics {
 
     /// The Prometheus text exposition of every counter.
     pub fn render(&self) -> String {
-        let counters: [(&str, &str, &AtomicU64); 8] = [
+        let r = &self.replicas;
+        let counters: [(&str, &str, &AtomicU64); 11] = [
             ("received", "Messages received from SQS", &self.received),
             ("delivered", "Events the sink acknowledged", &self.delivered),
             (
@@ -66,24 +74,54 @@ impl Metrics {
                 "ReceiveMessage calls that failed",
                 &self.receive_errors,
             ),
+            (
+                "lease_renewals",
+                "Lease renewals on the queue's tags",
+                &r.lease_renewals,
+            ),
+            (
+                "lease_failures",
+                "Lease renewals that failed",
+                &r.lease_failures,
+            ),
+            (
+                "reprovisions",
+                "Times the queue had vanished and was provisioned again",
+                &r.reprovisions,
+            ),
         ];
+        let labels = if self.replica.is_empty() {
+            String::new()
+        } else {
+            format!("{{replica=\"{}\"}}", self.replica)
+        };
         let mut out = String::new();
         for (name, help, value) in counters {
             let _ = writeln!(out, "# HELP eventferry_{name}_total {help}");
             let _ = writeln!(out, "# TYPE eventferry_{name}_total counter");
             let _ = writeln!(
                 out,
-                "eventferry_{name}_total {}",
+                "eventferry_{name}_total{labels} {}",
                 value.load(Ordering::Relaxed)
             );
         }
-        let _ = writeln!(out, "# HELP eventferry_in_flight Deliveries in progress");
-        let _ = writeln!(out, "# TYPE eventferry_in_flight gauge");
-        let _ = writeln!(
-            out,
-            "eventferry_in_flight {}",
-            self.in_flight.load(Ordering::Relaxed)
-        );
+        let gauges = [
+            (
+                "in_flight",
+                "Deliveries in progress",
+                self.in_flight.load(Ordering::Relaxed),
+            ),
+            (
+                "replicas_live",
+                "Live replicas of the instance (this one included) at the last heartbeat",
+                r.replicas_live.load(Ordering::Relaxed) as i64,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP eventferry_{name} {help}");
+            let _ = writeln!(out, "# TYPE eventferry_{name} gauge");
+            let _ = writeln!(out, "eventferry_{name}{labels} {value}");
+        }
         out
     }
 }
@@ -125,5 +163,22 @@ mod tests {
         assert!(text
             .contains("# TYPE eventferry_delivered_total counter\neventferry_delivered_total 3\n"));
         assert!(text.contains("eventferry_in_flight 0\n"));
+        assert!(
+            text.contains("# TYPE eventferry_replicas_live gauge\neventferry_replicas_live 0\n")
+        );
+    }
+
+    #[test]
+    fn every_line_carries_the_replica() {
+        let m = Metrics {
+            replica: "pod-1".into(),
+            ..Metrics::default()
+        };
+        Metrics::inc(&m.replicas.lease_renewals);
+        let text = m.render();
+        assert!(text.contains("eventferry_lease_renewals_total{replica=\"pod-1\"} 1\n"));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.contains("{replica=\"pod-1\"} "), "{line}");
+        }
     }
 }

@@ -23,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{check_endpoint_url, check_region, load_aws_config, read_arg};
 use crate::provision::plan::check_queue_name;
-use crate::provision::{self, ProvisionSpec, Provisioned};
+use crate::provision::{ProvisionError, ProvisionSpec, Provisioned};
+use crate::replicas::{Keeper, LeaseSettings, Left, ReplicaCounters, ReplicaId};
 use args::{DriveArgs, Invocation, LogFormat};
 use ferry::{DrainReport, FerryConfig};
 use metrics::Metrics;
@@ -38,6 +39,7 @@ pub struct DriveInputs {
     pub sink_headers: reqwest::header::HeaderMap,
     pub mapping: MappingOptions,
     pub instance: InstanceId,
+    pub replica: ReplicaId,
 }
 
 /// Validate the flags. Each error names the flag and says what would be right.
@@ -65,6 +67,10 @@ pub fn check_flags(args: &DriveArgs) -> Result<DriveInputs, String> {
         .clone()
         .unwrap_or_else(|| default_instance(&args.queue_name));
     let instance = InstanceId::new(&instance_text).map_err(|e| format!("--instance: {e}"))?;
+    let replica = match &args.replica_id {
+        Some(id) => ReplicaId::new(id).map_err(|e| format!("--replica-id {e}"))?,
+        None => default_replica(),
+    };
     Ok(DriveInputs {
         patterns,
         schedule,
@@ -72,7 +78,19 @@ pub fn check_flags(args: &DriveArgs) -> Result<DriveInputs, String> {
         sink_headers,
         mapping,
         instance,
+        replica,
     })
+}
+
+/// `<hostname>-<pid>-<random>`: unique per process.
+fn default_replica() -> ReplicaId {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default();
+    let random = std::collections::hash_map::RandomState::new();
+    let random = std::hash::BuildHasher::hash_one(&random, std::process::id()) as u16;
+    ReplicaId::generate(host.trim(), std::process::id(), random)
 }
 
 /// The numeric limits, the region and the endpoint.
@@ -83,10 +101,17 @@ fn check_limits(args: &DriveArgs) -> Result<(), String> {
             args.duration
         ));
     }
-    if !(0..=43_200).contains(&args.visibility_timeout) {
+    if !(1..=43_200).contains(&args.visibility_timeout) {
         return Err(format!(
-            "--visibility-timeout {}: use 0 to 43200 seconds",
+            "--visibility-timeout {}: use 1 to 43200 seconds (with 0 every received message \
+             would be handed to other consumers at once while it is delivered)",
             args.visibility_timeout
+        ));
+    }
+    if !(3..=3600).contains(&args.lease_ttl) {
+        return Err(format!(
+            "--lease-ttl {}: use 3 to 3600 seconds",
+            args.lease_ttl
         ));
     }
     if args.dlq && !(1..=1000).contains(&args.max_receive_count) {
@@ -170,7 +195,7 @@ fn parse_patterns(text: &str) -> Result<Vec<Value>, String> {
 
 /// The queue name reduced to `[a-z0-9-]`, at most 40 characters, without a leading
 /// `eventferry-` (rule names already start with it).
-fn default_instance(queue_name: &str) -> String {
+pub fn default_instance(queue_name: &str) -> String {
     let base = queue_name
         .strip_prefix("eventferry-")
         .filter(|rest| !rest.is_empty())
@@ -228,12 +253,33 @@ async fn drive(args: &DriveArgs) -> Result<(), Exit> {
     let config = load_aws_config(args.region.as_deref(), args.endpoint_url.as_deref())
         .await
         .map_err(|message| exit(2, message))?;
-    let metrics = Arc::new(Metrics::default());
+    let counters = Arc::new(ReplicaCounters::default());
+    let metrics = Arc::new(Metrics {
+        replicas: counters.clone(),
+        replica: inputs.replica.to_string(),
+        ..Metrics::default()
+    });
     if let Some(addr) = args.metrics_addr {
         serve_metrics(addr, metrics.clone());
     }
-    let provisioned = provision_resources(&config, args, &inputs).await?;
+    let keeper = Arc::new(Keeper::new(
+        &config,
+        provision_spec(args, &inputs),
+        LeaseSettings {
+            replica: inputs.replica.clone(),
+            ttl: Duration::from_secs(args.lease_ttl),
+        },
+        counters,
+    ));
+    let provisioned = keeper
+        .join()
+        .await
+        .map_err(|e| exit(setup_exit_code(&e), e))?;
     eprintln!("{}", provisioned.summary);
+    let stop_heartbeat = CancellationToken::new();
+    let heartbeat = keeper
+        .clone()
+        .spawn_heartbeat(provisioned.clone(), stop_heartbeat.clone());
 
     let sqs = Sqs::new(&config);
     let ferry_config = ferry_config(args, &inputs, &provisioned, &sqs).await;
@@ -241,21 +287,44 @@ async fn drive(args: &DriveArgs) -> Result<(), Exit> {
     let report = deliver_until_signal(&sqs, &provisioned, sink, ferry_config, &metrics).await;
     print_stopped(&metrics, &report);
 
-    if args.clean_up {
-        match provision::teardown(&config, &provisioned).await {
-            Ok(report) => eprintln!("{report}"),
-            Err(e) => {
-                return Err(exit(
-                    1,
-                    format!(
-                        "clean-up failed: {e}\n  run `eventferry cleanup --owner {}` to finish it",
-                        inputs.instance
-                    ),
-                ))
-            }
+    stop_heartbeat.cancel();
+    let provisioned = heartbeat.await.unwrap_or(provisioned);
+    leave(&keeper, &provisioned, args.clean_up, &inputs.instance).await
+}
+
+/// Release the lease; with `--clean-up`, remove the resources if this is the last replica out.
+async fn leave(
+    keeper: &Keeper,
+    provisioned: &Provisioned,
+    clean_up: bool,
+    instance: &InstanceId,
+) -> Result<(), Exit> {
+    match keeper.leave(provisioned, clean_up).await {
+        Ok(Left::Released) => Ok(()),
+        Ok(Left::Stayed { alive }) => {
+            eprintln!(
+                "eventferry drive: clean-up skipped: {} other replica(s) still hold leases ({}); \
+                 the last one out removes the resources",
+                alive.len(),
+                alive.join(", ")
+            );
+            Ok(())
         }
+        Ok(Left::TornDown(report)) => {
+            eprintln!("eventferry drive: last replica out, removed the resources:\n{report}");
+            Ok(())
+        }
+        Err(e) if !clean_up => {
+            tracing::warn!(error = %e, "cannot release the lease; it expires on its own");
+            Ok(())
+        }
+        Err(e) => Err(exit(
+            1,
+            format!(
+                "clean-up failed: {e}\n  run `eventferry cleanup --owner {instance}` to finish it"
+            ),
+        )),
     }
-    Ok(())
 }
 
 /// Serve `/metrics`, `/healthz` and `/readyz` on `addr` in the background.
@@ -267,13 +336,9 @@ fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) {
     });
 }
 
-/// Create or adopt the queue, rules and policy the flags ask for.
-async fn provision_resources(
-    config: &SdkConfig,
-    args: &DriveArgs,
-    inputs: &DriveInputs,
-) -> Result<Provisioned, Exit> {
-    let spec = ProvisionSpec {
+/// The queue, rules and policy the flags ask for.
+fn provision_spec(args: &DriveArgs, inputs: &DriveInputs) -> ProvisionSpec {
+    ProvisionSpec {
         queue_name: args.queue_name.clone(),
         event_bus: args.event_bus.clone(),
         patterns: inputs.patterns.clone(),
@@ -281,10 +346,7 @@ async fn provision_resources(
         instance: inputs.instance.clone(),
         dlq_max_receive_count: args.dlq.then_some(args.max_receive_count),
         visibility_timeout: Some(args.visibility_timeout),
-    };
-    provision::provision(config, &spec)
-        .await
-        .map_err(|e| exit(setup_exit_code(&e), e))
+    }
 }
 
 /// How the delivery loop runs, with the queue's actual visibility timeout (a foreign queue keeps
@@ -395,7 +457,7 @@ fn print_stopped(metrics: &Metrics, report: &DrainReport) {
 }
 
 /// 2 when the input or the AWS setup (credentials, permissions, endpoint) is unusable, else 1.
-fn setup_exit_code(e: &provision::ProvisionError) -> u8 {
+fn setup_exit_code(e: &ProvisionError) -> u8 {
     use eventferry_aws::ErrorKind::{AccessDenied, Credentials, Unreachable};
     match e.aws_error() {
         Some(aws) if matches!(aws.kind, Credentials | AccessDenied | Unreachable) => 2,
@@ -585,6 +647,33 @@ mod tests {
                 ],
                 "--max-receive-count 0",
             ),
+            (
+                &[
+                    "--schedule-expression",
+                    "rate(5 minutes)",
+                    "--visibility-timeout",
+                    "0",
+                ],
+                "--visibility-timeout 0: use 1 to 43200",
+            ),
+            (
+                &[
+                    "--schedule-expression",
+                    "rate(5 minutes)",
+                    "--lease-ttl",
+                    "2",
+                ],
+                "--lease-ttl 2: use 3 to 3600",
+            ),
+            (
+                &[
+                    "--schedule-expression",
+                    "rate(5 minutes)",
+                    "--replica-id",
+                    "pod 1",
+                ],
+                "--replica-id \"pod 1\" contains ' '",
+            ),
         ];
         for (args, expect) in cases {
             let err = inputs_of(args).expect_err(&format!("{args:?} should be rejected"));
@@ -593,6 +682,25 @@ mod tests {
                 "{args:?}: {err:?} should contain {expect:?}"
             );
         }
+    }
+
+    #[test]
+    fn each_process_gets_its_own_replica_id() {
+        let given = inputs_of(&[
+            "--schedule-expression",
+            "rate(5 minutes)",
+            "--replica-id",
+            "pod-7",
+        ])
+        .unwrap();
+        assert_eq!(given.replica.as_str(), "pod-7");
+        let default = inputs_of(&["--schedule-expression", "rate(5 minutes)"]).unwrap();
+        let pid = format!("-{}-", std::process::id());
+        assert!(
+            default.replica.as_str().contains(&pid),
+            "{}",
+            default.replica
+        );
     }
 
     #[test]

@@ -1,0 +1,344 @@
+//! The AWS side of leases ([`super::lease`]): a replica joins (provision, take its lease, make
+//! sure nobody is tearing the deployment down), keeps its lease alive with a heartbeat (and
+//! re-provisions if the queue vanished), and leaves (releases its lease, or, with `--clean-up`,
+//! removes the deployment's resources only when it is the last replica out).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use eventferry_aws::sqs::Sqs;
+use eventferry_aws::{retry, ErrorKind, StepError};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::lease::{leave_step, now_secs, LeaseView, LeaveStep, ReplicaId};
+use super::ReplicaCounters;
+use crate::provision::{self, ProvisionError, ProvisionSpec, Provisioned, TeardownReport};
+
+/// How long a writer waits between its tag write and its tag read (joining and leaving), so that
+/// a write racing from another replica has landed.
+const SETTLE: Duration = Duration::from_millis(1000);
+/// How often a leaver or a joiner looks at the tags again while it waits.
+const POLL: Duration = Duration::from_secs(1);
+/// Joins that found a closing marker or a vanished queue, at most, before giving up.
+const MAX_JOIN_ROUNDS: u32 = 6;
+
+/// One replica's lease settings.
+#[derive(Debug, Clone)]
+pub struct LeaseSettings {
+    pub replica: ReplicaId,
+    /// A lease lasts this long; it is renewed every third of it.
+    pub ttl: Duration,
+}
+
+impl LeaseSettings {
+    fn ttl_secs(&self) -> u64 {
+        self.ttl.as_secs().max(1)
+    }
+
+    /// The heartbeat period: a third of the TTL, at least one second.
+    pub fn heartbeat(&self) -> Duration {
+        (self.ttl / 3).max(Duration::from_secs(1))
+    }
+}
+
+/// How a replica left.
+#[derive(Debug)]
+pub enum Left {
+    /// Without `--clean-up`: its lease is released, the resources stay.
+    Released,
+    /// With `--clean-up`, but these replicas are alive: the resources stay for them.
+    Stayed { alive: Vec<String> },
+    /// The last one out: the deployment's resources are removed.
+    TornDown(TeardownReport),
+}
+
+/// A replica's view of its deployment: what to provision, and its lease.
+pub struct Keeper {
+    cfg: SdkConfig,
+    sqs: Sqs,
+    spec: ProvisionSpec,
+    lease: LeaseSettings,
+    counters: Arc<ReplicaCounters>,
+}
+
+impl Keeper {
+    pub fn new(
+        cfg: &SdkConfig,
+        spec: ProvisionSpec,
+        lease: LeaseSettings,
+        counters: Arc<ReplicaCounters>,
+    ) -> Self {
+        Keeper {
+            cfg: cfg.clone(),
+            sqs: Sqs::new(cfg),
+            spec,
+            lease,
+            counters,
+        }
+    }
+
+    fn me(&self) -> &ReplicaId {
+        &self.lease.replica
+    }
+
+    /// Provision, take the lease, and make sure no other replica is removing the resources at
+    /// this moment; if one is, wait for it and provision again.
+    pub async fn join(&self) -> Result<Provisioned, ProvisionError> {
+        for _ in 0..MAX_JOIN_ROUNDS {
+            let p = provision::provision(&self.cfg, &self.spec).await?;
+            match self.renew(&p).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    eprintln!(
+                        "eventferry drive: queue {} vanished right after provisioning (removed by \
+                         another replica's clean-up?); provisioning again",
+                        p.queue_name
+                    );
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            tokio::time::sleep(SETTLE).await;
+            let view = match self.view(&p).await {
+                Ok(view) => view,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let closing = view.closing_others(self.me(), now_secs());
+            if closing.is_empty() {
+                eprintln!(
+                    "eventferry drive: lease taken: replica {}, ttl {}s, {} other live replica(s)",
+                    self.me(),
+                    self.lease.ttl_secs(),
+                    view.live_others(self.me(), now_secs()).len()
+                );
+                return Ok(p);
+            }
+            eprintln!(
+                "eventferry drive: replica(s) {} are removing the resources of instance {} as the \
+                 last one out; waiting for them to finish, then provisioning again",
+                ids(closing.keys()),
+                self.spec.instance
+            );
+            self.wait_for_closers(&p, closing).await;
+        }
+        Err(ProvisionError::Conflict(format!(
+            "gave up joining instance {} on queue {} after {MAX_JOIN_ROUNDS} rounds: other \
+             replicas kept removing its resources; start the replicas again once those have stopped",
+            self.spec.instance, self.spec.queue_name
+        )))
+    }
+
+    /// Poll until every marker in `closing` is gone or expired, or the queue is gone.
+    async fn wait_for_closers(&self, p: &Provisioned, closing: BTreeMap<String, u64>) {
+        let until = closing.values().copied().max().unwrap_or_default();
+        while now_secs() < until {
+            tokio::time::sleep(POLL).await;
+            match self.view(p).await {
+                Ok(view) if view.closing_others(self.me(), now_secs()).is_empty() => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => return,
+                Err(e) => tracing::warn!(error = %e, "cannot read the queue's tags; waiting"),
+            }
+        }
+    }
+
+    /// Write (or renew) this replica's lease.
+    async fn renew(&self, p: &Provisioned) -> Result<(), StepError> {
+        let expires = now_secs() + self.lease.ttl_secs();
+        let tag = HashMap::from([(self.me().lease_key(), expires.to_string())]);
+        retry(format!("renew the lease on queue {}", p.queue_name), || {
+            self.sqs.tag_queue(&p.queue_url, tag.clone())
+        })
+        .await
+    }
+
+    /// The leases and markers on the queue.
+    async fn view(&self, p: &Provisioned) -> Result<LeaseView, StepError> {
+        let tags = retry(format!("read the leases on queue {}", p.queue_name), || {
+            self.sqs.tags(&p.queue_url)
+        })
+        .await?;
+        Ok(LeaseView::read(&tags))
+    }
+
+    /// Renew the lease every [`LeaseSettings::heartbeat`] until `stop`; returns the latest
+    /// provisioning (a vanished queue is provisioned again).
+    pub fn spawn_heartbeat(
+        self: Arc<Self>,
+        provisioned: Provisioned,
+        stop: CancellationToken,
+    ) -> JoinHandle<Provisioned> {
+        tokio::spawn(async move {
+            let mut p = provisioned;
+            let mut last_renewal = now_secs();
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return p,
+                    _ = tokio::time::sleep(self.lease.heartbeat()) => {}
+                }
+                match self.beat(&p).await {
+                    Ok(()) => last_renewal = now_secs(),
+                    Err(e) if e.kind() == ErrorKind::NotFound => {
+                        tracing::error!(
+                            queue = %p.queue_name,
+                            "the queue no longer exists (deleted outside this replica?); provisioning it again"
+                        );
+                        if let Some(again) = self.reprovision(&stop).await {
+                            p = again;
+                            last_renewal = now_secs();
+                        }
+                    }
+                    Err(e) => {
+                        self.counters.lease_failures.fetch_add(1, Ordering::Relaxed);
+                        let late = now_secs().saturating_sub(last_renewal);
+                        if late >= self.lease.ttl_secs() {
+                            tracing::error!(error = %e, seconds_since_renewal = late, "the lease has expired: if every other replica leaves with --clean-up now, the resources may be removed under this one");
+                        } else {
+                            tracing::warn!(error = %e, "lease renewal failed; retrying at the next heartbeat");
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// One heartbeat: renew, read the leases (count the live ones, drop long-expired ones).
+    async fn beat(&self, p: &Provisioned) -> Result<(), StepError> {
+        self.renew(p).await?;
+        self.counters.lease_renewals.fetch_add(1, Ordering::Relaxed);
+        let view = self.view(p).await?;
+        let now = now_secs();
+        let live = view.live_others(self.me(), now).len() + 1;
+        self.counters
+            .replicas_live
+            .store(live as u64, Ordering::Relaxed);
+        let stale = view.stale_keys(now, self.lease.ttl_secs());
+        if !stale.is_empty() {
+            tracing::info!(keys = ?stale, "removing expired leases of replicas that are gone");
+            if let Err(e) = self.sqs.untag_queue(&p.queue_url, stale).await {
+                tracing::warn!(error = %e, "cannot remove expired leases; trying again later");
+            }
+        }
+        Ok(())
+    }
+
+    /// Provision again (waiting out SQS's 60-s re-create rule) and retake the lease; `None` when
+    /// stopped first. Failures are logged and retried with backoff.
+    async fn reprovision(&self, stop: &CancellationToken) -> Option<Provisioned> {
+        let mut wait = Duration::from_secs(1);
+        loop {
+            let attempt = async {
+                let p = provision::provision(&self.cfg, &self.spec).await?;
+                self.renew(&p).await?;
+                Ok::<_, ProvisionError>(p)
+            };
+            let outcome = tokio::select! {
+                _ = stop.cancelled() => return None,
+                r = attempt => r,
+            };
+            match outcome {
+                Ok(p) => {
+                    self.counters.reprovisions.fetch_add(1, Ordering::Relaxed);
+                    eprintln!(
+                        "eventferry drive: provisioned queue {} again:\n{}",
+                        p.queue_name, p.summary
+                    );
+                    return Some(p);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, retry_in = ?wait, "provisioning again failed");
+                    tokio::select! {
+                        _ = stop.cancelled() => return None,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+
+    /// Leave: release the lease; with `clean_up`, remove the resources if no other replica is
+    /// alive (see [`leave_step`]).
+    pub async fn leave(&self, p: &Provisioned, clean_up: bool) -> Result<Left, ProvisionError> {
+        let mine = self.me().lease_key();
+        if !clean_up {
+            self.untag(p, vec![mine]).await?;
+            return Ok(Left::Released);
+        }
+        let closing = self.me().closing_key();
+        let expires = now_secs() + self.lease.ttl_secs() + 30;
+        let marker = HashMap::from([(closing.clone(), expires.to_string())]);
+        match retry(format!("mark queue {} as closing", p.queue_name), || {
+            self.sqs.tag_queue(&p.queue_url, marker.clone())
+        })
+        .await
+        {
+            Ok(()) => self.untag(p, vec![mine.clone()]).await?,
+            // Already gone: another replica was the last one out; finish what is left.
+            Err(e) if e.kind() == ErrorKind::NotFound => return self.tear_down(p).await,
+            Err(e) => return Err(e.into()),
+        }
+        tokio::time::sleep(SETTLE).await;
+        let mut first: Option<BTreeMap<String, u64>> = None;
+        let mut announced = Vec::new();
+        loop {
+            let view = match self.view(p).await {
+                Ok(view) => view,
+                Err(e) if e.kind() == ErrorKind::NotFound => return self.tear_down(p).await,
+                Err(e) => return Err(e.into()),
+            };
+            let now = now_secs();
+            let seen = first.get_or_insert_with(|| view.live_others(self.me(), now));
+            match leave_step(seen, &view, self.me(), now) {
+                LeaveStep::TearDown => return self.tear_down(p).await,
+                LeaveStep::Stay { alive } => {
+                    self.untag(p, vec![closing]).await?;
+                    return Ok(Left::Stayed { alive });
+                }
+                LeaveStep::Wait { holders } => {
+                    if holders != announced {
+                        tracing::info!(
+                            replicas = %ids(holders.iter()),
+                            "other leases are live but not renewed yet; waiting (at most until they expire) to see whether their replicas are alive"
+                        );
+                        announced = holders;
+                    }
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        }
+    }
+
+    /// Remove the deployment's resources; on a queue that is not ours (and so stays), also our
+    /// tags.
+    async fn tear_down(&self, p: &Provisioned) -> Result<Left, ProvisionError> {
+        let report = provision::teardown(&self.cfg, p).await?;
+        if !p.queue_owned {
+            let keys = vec![self.me().lease_key(), self.me().closing_key()];
+            self.untag(p, keys).await?;
+        }
+        Ok(Left::TornDown(report))
+    }
+
+    /// Remove tags `keys` from the queue; a queue already gone is fine.
+    async fn untag(&self, p: &Provisioned, keys: Vec<String>) -> Result<(), ProvisionError> {
+        match retry(format!("remove tags from queue {}", p.queue_name), || {
+            self.sqs.untag_queue(&p.queue_url, keys.clone())
+        })
+        .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn ids<'a>(ids: impl Iterator<Item = &'a String>) -> String {
+    ids.map(String::as_str).collect::<Vec<_>>().join(", ")
+}
