@@ -945,3 +945,52 @@ async fn cleanup_sweeps_what_a_crashed_driver_left_and_nothing_else() {
     run_teardown(&cfg, &alive_p).await;
     sqs.delete_queue(&foreign_url).await.unwrap();
 }
+
+#[tokio::test]
+async fn reprovisioning_right_after_teardown_waits_out_queue_deleted_recently() {
+    let cfg = localstack().await;
+    let sqs = Sqs::new(&cfg);
+    let id = instance("again");
+    let queue = unique_name("again");
+    let _leftovers = Leftovers {
+        owners: vec![id.clone()],
+        queue_prefix: queue.clone(),
+        ..Default::default()
+    }
+    .guard();
+    let source = format!("com.eventferry.it.{id}");
+    let s = spec(&queue, &id, vec![pattern(&source, "Again")]);
+    let first = run_provision(&cfg, &s).await;
+    let report = run_teardown(&cfg, &first).await;
+    assert_eq!(report.queues_deleted, vec![first.queue_url.clone()]);
+
+    // SQS (and LocalStack with SQS_DELAY_RECENTLY_DELETED=1) refuses the name for 60 s.
+    let refused = sqs
+        .create_queue(&queue, HashMap::new(), HashMap::new())
+        .await
+        .expect_err("CreateQueue of a name deleted a moment ago is refused");
+    assert!(refused.has_code("QueueDeletedRecently"), "{refused:?}");
+
+    // Provisioning again at once waits it out (about 60 s) and then creates everything.
+    let again = match within(
+        Duration::from_secs(120),
+        "provision after a teardown",
+        provision(&cfg, &s),
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(e) => panic!("provision after a teardown failed: {e}"),
+    };
+    assert!(again.queue_owned);
+    assert!(
+        again
+            .summary
+            .with(Change::Created)
+            .any(|w| w == format!("queue {queue}")),
+        "{}",
+        again.summary
+    );
+    assert!(queue_exists(&cfg, &queue).await);
+    run_teardown(&cfg, &again).await;
+}

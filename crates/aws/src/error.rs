@@ -34,9 +34,21 @@ pub struct AwsError {
     pub message: String,
 }
 
+/// The prefix of SQS's query-compatible error codes (`AWS.SimpleQueueService.QueueDeletedRecently`).
+const SQS_CODE_PREFIX: &str = "AWS.SimpleQueueService.";
+
 impl AwsError {
     pub fn is_transient(&self) -> bool {
         self.kind == ErrorKind::Transient
+    }
+
+    /// Whether the service answered with error code `code`. SQS names a code in two ways (the
+    /// JSON protocol's `QueueDeletedRecently`, the query-compatible
+    /// `AWS.SimpleQueueService.QueueDeletedRecently`); both match `"QueueDeletedRecently"`.
+    pub fn has_code(&self, code: &str) -> bool {
+        self.code
+            .as_deref()
+            .is_some_and(|have| have == code || have.strip_prefix(SQS_CODE_PREFIX) == Some(code))
     }
 
     /// Classify an SDK error.
@@ -129,6 +141,24 @@ fn classify_code(code: Option<&str>) -> ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_match_in_both_sqs_forms() {
+        let err = |code: Option<&str>| AwsError {
+            operation: "CreateQueue",
+            kind: ErrorKind::Other,
+            code: code.map(str::to_owned),
+            message: "m".into(),
+        };
+        assert!(err(Some("QueueDeletedRecently")).has_code("QueueDeletedRecently"));
+        assert!(err(Some("AWS.SimpleQueueService.QueueDeletedRecently"))
+            .has_code("QueueDeletedRecently"));
+        assert!(
+            !err(Some("AWS.SimpleQueueService.QueueDeletedRecently")).has_code("QueueDoesNotExist")
+        );
+        assert!(!err(Some("XQueueDeletedRecently")).has_code("QueueDeletedRecently"));
+        assert!(!err(None).has_code("QueueDeletedRecently"));
+    }
 
     #[test]
     fn codes_are_classified() {

@@ -100,6 +100,60 @@ where
     }
 }
 
+/// How long [`retry_until`] keeps trying a call whose failure passes with time (a queue deleted
+/// less than 60 s ago, a queue created a moment ago and not yet visible).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Patience {
+    /// How long to keep trying, from the first such failure.
+    pub limit: Duration,
+    /// The wait between calls (jittered: drawn from `[interval/2, interval]`).
+    pub interval: Duration,
+}
+
+/// Run `call` (transient errors retried as [`retry`] does); while it fails with an error that
+/// `passes` says will pass with time, call `waiting` (once, at the first such failure: to say why
+/// it waits) and try again every `patience.interval` until `patience.limit` has gone by since that
+/// failure. A failure after the limit names the step and how long it waited.
+pub async fn retry_until<T, F, Fut>(
+    patience: Patience,
+    step: impl Into<Cow<'static, str>>,
+    passes: impl Fn(&AwsError) -> bool,
+    mut waiting: impl FnMut(&AwsError),
+    mut call: F,
+) -> Result<T, StepError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let step: Cow<'static, str> = step.into();
+    let mut first_failure: Option<tokio::time::Instant> = None;
+    let mut slept = false;
+    loop {
+        let err = match retry_with(Backoff::DEFAULT, step.clone(), &mut call).await {
+            Ok(value) => return Ok(value),
+            Err(err) if passes(&err.source) => err,
+            Err(err) => return Err(err),
+        };
+        let since = *first_failure.get_or_insert_with(|| {
+            waiting(&err.source);
+            tokio::time::Instant::now()
+        });
+        let left = patience.limit.saturating_sub(since.elapsed());
+        if left.is_zero() {
+            if !slept {
+                return Err(err);
+            }
+            let waited = since.elapsed().as_secs_f64();
+            return Err(StepError::new(
+                format!("{step} (still refused after waiting {waited:.1} s)"),
+                err.source,
+            ));
+        }
+        slept = true;
+        tokio::time::sleep(jitter(patience.interval).min(left)).await;
+    }
+}
+
 /// A random duration in `[d/2, d]`.
 fn jitter(d: Duration) -> Duration {
     use std::hash::{BuildHasher, Hasher};
@@ -184,6 +238,99 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.to_string(), "create queue q: CreateQueue: no");
         assert_eq!(err.step, "create queue q");
+    }
+
+    fn deleted_recently() -> AwsError {
+        AwsError {
+            operation: "CreateQueue",
+            kind: ErrorKind::Other,
+            code: Some("AWS.SimpleQueueService.QueueDeletedRecently".into()),
+            message: "wait 60 seconds".into(),
+        }
+    }
+
+    const PATIENT: Patience = Patience {
+        limit: Duration::from_millis(200),
+        interval: Duration::from_millis(5),
+    };
+
+    fn passes(e: &AwsError) -> bool {
+        e.has_code("QueueDeletedRecently")
+    }
+
+    #[tokio::test]
+    async fn retry_until_waits_out_an_error_that_passes_and_says_why_once() {
+        let calls = AtomicU32::new(0);
+        let told = AtomicU32::new(0);
+        let out = retry_until(
+            PATIENT,
+            "create queue q",
+            passes,
+            |e| {
+                assert!(passes(e));
+                told.fetch_add(1, Ordering::SeqCst);
+            },
+            || async {
+                if calls.fetch_add(1, Ordering::SeqCst) < 3 {
+                    Err(deleted_recently())
+                } else {
+                    Ok("url")
+                }
+            },
+        )
+        .await;
+        assert_eq!(out.unwrap(), "url");
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        assert_eq!(told.load(Ordering::SeqCst), 1, "one line says why");
+    }
+
+    #[tokio::test]
+    async fn retry_until_gives_up_after_the_limit_naming_the_wait() {
+        let calls = AtomicU32::new(0);
+        let err = retry_until(
+            PATIENT,
+            "create queue q",
+            passes,
+            |_| {},
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(deleted_recently())
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(calls.load(Ordering::SeqCst) > 1, "tried again");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("create queue q (still refused after waiting "),
+            "{text}"
+        );
+        assert!(text.ends_with("CreateQueue: wait 60 seconds"), "{text}");
+
+        // An error that does not pass with time is returned at once, unchanged.
+        let calls = AtomicU32::new(0);
+        let told = AtomicU32::new(0);
+        let err = retry_until(
+            PATIENT,
+            "create queue q",
+            passes,
+            |_| {
+                told.fetch_add(1, Ordering::SeqCst);
+            },
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(AwsError {
+                    kind: ErrorKind::AccessDenied,
+                    code: Some("AccessDenied".into()),
+                    ..deleted_recently()
+                })
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.step, "create queue q");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(told.load(Ordering::SeqCst), 0);
     }
 
     #[test]

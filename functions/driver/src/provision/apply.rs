@@ -7,12 +7,15 @@
 //! [`ProvisionError`].
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 use eventferry_aws::eventbridge::{EventBridge, TargetInfo};
+use eventferry_aws::retry::{retry_until, Patience};
 use eventferry_aws::sqs::Sqs;
-use eventferry_aws::{retry, ErrorKind};
+use eventferry_aws::{retry, AwsError, ErrorKind, StepError};
 use eventferry_core::names::{target_id, InstanceId};
 use serde_json::Value;
 
@@ -169,6 +172,84 @@ async fn ensure_main_queue(
     .await
 }
 
+/// How long to wait out `QueueDeletedRecently`: SQS refuses to re-create a name for 60 s after
+/// `DeleteQueue` (a replica's teardown, or an operator's); 65 s leaves room for clock skew.
+pub const DELETED_RECENTLY: Patience = Patience {
+    limit: Duration::from_secs(65),
+    interval: Duration::from_secs(2),
+};
+
+/// How long a queue we just created may still answer `QueueDoesNotExist` (AWS: "wait at least
+/// one second after the queue is created to be able to use the queue").
+pub const NEW_QUEUE: Patience = Patience {
+    limit: Duration::from_secs(5),
+    interval: Duration::from_millis(250),
+};
+
+/// What `CreateQueue` came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Created {
+    /// Created (or an identical queue existed): its URL.
+    Url(String),
+    /// A queue of that name exists with other attributes (a concurrent creator: another replica,
+    /// or an older version of eventferry): look it up and adopt it.
+    NameTaken,
+}
+
+/// `CreateQueue` for `name`, waiting out `QueueDeletedRecently` for up to `patience.limit` (with
+/// one warning saying why), and turning `QueueNameExists` (`QueueAlreadyExists` in the
+/// query-compatible form) into [`Created::NameTaken`].
+async fn create_queue_patiently<F, Fut>(
+    label: &str,
+    name: &str,
+    patience: Patience,
+    call: F,
+) -> Result<Created, StepError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<String, AwsError>>,
+{
+    let waiting = |_: &AwsError| {
+        tracing::warn!(
+            "{label} {name} was deleted less than 60 s ago; SQS refuses to re-create it until \
+             then (QueueDeletedRecently): waiting, up to {} s",
+            patience.limit.as_secs()
+        )
+    };
+    let deleted_recently = |e: &AwsError| e.has_code("QueueDeletedRecently");
+    let step = format!("create {label} {name}");
+    match retry_until(patience, step, deleted_recently, waiting, call).await {
+        Ok(url) => Ok(Created::Url(url)),
+        Err(e)
+            if e.source.has_code("QueueNameExists") || e.source.has_code("QueueAlreadyExists") =>
+        {
+            Ok(Created::NameTaken)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A queue not (yet) visible: `QueueDoesNotExist`.
+fn not_visible(e: &AwsError) -> bool {
+    e.kind == ErrorKind::NotFound
+}
+
+/// `GetQueueUrl` found no queue `name` although `CreateQueue` said it exists.
+fn not_visible_yet(name: &str) -> AwsError {
+    AwsError {
+        operation: "GetQueueUrl",
+        kind: ErrorKind::NotFound,
+        code: Some("QueueDoesNotExist".into()),
+        message: format!("queue {name} exists (CreateQueue said so) but is not visible yet"),
+    }
+}
+
+/// No waiting: a queue that exists for a while answers at once.
+const NO_WAIT: Patience = Patience {
+    limit: Duration::ZERO,
+    interval: Duration::ZERO,
+};
+
 /// Create the queue `name` (tagged, with `attrs`) or find it. For an existing queue of ours,
 /// set the attributes in `attrs` that differ; a foreign queue is left exactly as it is.
 async fn ensure_queue(
@@ -179,25 +260,46 @@ async fn ensure_queue(
     attrs: HashMap<QueueAttributeName, String>,
     summary: &mut ProvisionSummary,
 ) -> Result<QueueState, ProvisionError> {
-    let found = retry(format!("look up {label} {name}"), || sqs.queue_url(name)).await?;
-    let Some(url) = found else {
-        let url = retry(format!("create {label} {name}"), || {
+    let mut found = retry(format!("look up {label} {name}"), || sqs.queue_url(name)).await?;
+    if found.is_none() {
+        let created = create_queue_patiently(label, name, DELETED_RECENTLY, || {
             sqs.create_queue(name, attrs.clone(), owner_tags(instance))
         })
         .await?;
-        let arn = queue_attributes(sqs, label, name, &url).await?.0;
-        summary.push(Change::Created, format!("{label} {name}"));
-        return Ok(QueueState {
-            url,
-            arn,
-            owned: true,
-        });
-    };
+        match created {
+            Created::Url(url) => {
+                let arn = queue_attributes(sqs, label, name, &url, NEW_QUEUE).await?.0;
+                summary.push(Change::Created, format!("{label} {name}"));
+                return Ok(QueueState {
+                    url,
+                    arn,
+                    owned: true,
+                });
+            }
+            Created::NameTaken => {
+                let step = format!("look up {label} {name} (created at the same time elsewhere)");
+                let url = retry_until(
+                    NEW_QUEUE,
+                    step,
+                    not_visible,
+                    |_| {},
+                    || async {
+                        sqs.queue_url(name)
+                            .await?
+                            .ok_or_else(|| not_visible_yet(name))
+                    },
+                )
+                .await?;
+                found = Some(url);
+            }
+        }
+    }
+    let url = found.expect("found, or looked up after NameTaken");
     let tags = retry(format!("read the tags of {label} {name}"), || {
         sqs.tags(&url)
     })
     .await?;
-    let (arn, current) = queue_attributes(sqs, label, name, &url).await?;
+    let (arn, current) = queue_attributes(sqs, label, name, &url, NO_WAIT).await?;
     if !is_ours(&tags, Some(instance)) {
         summary.push(
             Change::Kept,
@@ -275,17 +377,17 @@ fn attribute_matches(
     }
 }
 
-/// The queue's ARN and all its attributes.
+/// The queue's ARN and all its attributes; `QueueDoesNotExist` is waited out for up to
+/// `patience.limit` (a queue created a moment ago may not be visible yet).
 async fn queue_attributes(
     sqs: &Sqs,
     label: &str,
     name: &str,
     url: &str,
+    patience: Patience,
 ) -> Result<(String, HashMap<String, String>), ProvisionError> {
-    let attrs = retry(format!("read the attributes of {label} {name}"), || {
-        sqs.attributes(url)
-    })
-    .await?;
+    let step = format!("read the attributes of {label} {name}");
+    let attrs = retry_until(patience, step, not_visible, |_| {}, || sqs.attributes(url)).await?;
     match attrs.get("QueueArn") {
         Some(arn) if arn_account(arn).is_some() => Ok((arn.clone(), attrs)),
         other => Err(ProvisionError::Conflict(format!(
@@ -615,4 +717,139 @@ pub(crate) async fn set_policy(
     })
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    const SHORT: Patience = Patience {
+        limit: Duration::from_millis(300),
+        interval: Duration::from_millis(5),
+    };
+
+    fn sqs_error(code: &str) -> AwsError {
+        AwsError {
+            operation: "CreateQueue",
+            kind: ErrorKind::Other,
+            code: Some(code.into()),
+            message: format!("refused ({code})"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_recently_deleted_name_is_waited_out_in_both_code_forms() {
+        for code in [
+            "QueueDeletedRecently",
+            "AWS.SimpleQueueService.QueueDeletedRecently",
+        ] {
+            let calls = AtomicU32::new(0);
+            let created = create_queue_patiently("queue", "orders", SHORT, || async {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0..=2 => Err(sqs_error(code)),
+                    _ => Ok("http://sqs/1/orders".to_owned()),
+                }
+            })
+            .await
+            .unwrap();
+            assert_eq!(created, Created::Url("http://sqs/1/orders".into()));
+            assert_eq!(calls.load(Ordering::SeqCst), 4, "{code}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_name_still_refused_after_the_deadline_fails_saying_so() {
+        let err = create_queue_patiently("queue", "orders", SHORT, || async {
+            Err::<String, _>(sqs_error("QueueDeletedRecently"))
+        })
+        .await
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("create queue orders (still refused after waiting"),
+            "{text}"
+        );
+        assert!(text.contains("QueueDeletedRecently"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_name_taken_by_a_concurrent_creator_is_adopted_not_an_error() {
+        for code in [
+            "QueueNameExists",
+            "AWS.SimpleQueueService.QueueNameExists",
+            "QueueAlreadyExists",
+        ] {
+            let calls = AtomicU32::new(0);
+            let created = create_queue_patiently("queue", "orders", SHORT, || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<String, _>(sqs_error(code))
+            })
+            .await
+            .unwrap();
+            assert_eq!(created, Created::NameTaken, "{code}");
+            assert_eq!(calls.load(Ordering::SeqCst), 1, "not retried: {code}");
+        }
+        // Other errors stay errors, untried again.
+        let err = create_queue_patiently("queue", "orders", SHORT, || async {
+            Err::<String, _>(sqs_error("InvalidAttributeValue"))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.step, "create queue orders");
+    }
+
+    #[tokio::test]
+    async fn a_new_queue_not_visible_yet_is_retried_for_a_few_seconds() {
+        assert!(
+            NEW_QUEUE.limit >= Duration::from_secs(2) && NEW_QUEUE.limit <= Duration::from_secs(10)
+        );
+        assert!(DELETED_RECENTLY.limit > Duration::from_secs(60));
+        let missing = AwsError {
+            operation: "GetQueueAttributes",
+            kind: ErrorKind::NotFound,
+            code: Some("AWS.SimpleQueueService.NonExistentQueue".into()),
+            message: "The specified queue does not exist.".into(),
+        };
+        assert!(not_visible(&missing));
+        assert!(not_visible(&not_visible_yet("orders")));
+        let calls = AtomicU32::new(0);
+        let arn = retry_until(
+            SHORT,
+            "read",
+            not_visible,
+            |_| {},
+            || async {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0 | 1 => Err(AwsError {
+                        message: missing.message.clone(),
+                        code: missing.code.clone(),
+                        ..missing
+                    }),
+                    _ => Ok("arn"),
+                }
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(arn, "arn");
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        // With no patience (an existing queue) the first QueueDoesNotExist is the answer.
+        let calls = AtomicU32::new(0);
+        let err = retry_until(
+            NO_WAIT,
+            "read",
+            not_visible,
+            |_| {},
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(not_visible_yet("orders"))
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
 }
