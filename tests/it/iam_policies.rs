@@ -28,7 +28,8 @@ const UNSCOPABLE_ACTIONS: &[&str] = &[
 const DRIVER_ACTIONS: &[&str] = &[
     "sqs:GetQueueUrl", // provision::ensure_queue, sweep (find queue / DLQ by name)
     "sqs:CreateQueue", // provision::ensure_queue
-    "sqs:TagQueue",    // CreateQueue with tags (eventferry-owner) needs it
+    "sqs:TagQueue",    // CreateQueue with tags (eventferry-owner) needs it; replicas' leases
+    "sqs:UntagQueue",  // replicas: release a lease, remove expired leases and closing markers
     "sqs:GetQueueAttributes", // provision (policy, redrive), drive (visibility timeout), sweep
     "sqs:SetQueueAttributes", // provision (policy merge, redrive), cleanup (policy statements)
     "sqs:ListQueueTags", // provision and sweep (ownership check)

@@ -176,7 +176,7 @@ async fn queue_state(
         .filter(|sid| *sid == prefix || is_owned_sid(sid, &prefix))
         .map(Value::String)
         .collect();
-    Ok((queue, Value::Array(statements), leases(&tags)))
+    Ok((queue, Value::Array(statements), leases(&tags, instance)))
 }
 
 fn missing(name: &str) -> (Value, Value, Value) {
@@ -188,8 +188,8 @@ fn missing(name: &str) -> (Value, Value, Value) {
 }
 
 /// Live and expired leases, and closing markers, with seconds to (or since) expiry.
-fn leases(tags: &std::collections::HashMap<String, String>) -> Value {
-    let view = LeaseView::read(tags);
+fn leases(tags: &std::collections::HashMap<String, String>, instance: &InstanceId) -> Value {
+    let view = LeaseView::read(tags, instance);
     let now = now_secs() as i64;
     let entry = |(id, expires): (&String, &u64)| json!({"replica": id, "expires_in_secs": *expires as i64 - now});
     let live: Vec<Value> = view
@@ -360,12 +360,16 @@ mod tests {
     fn leases_split_into_live_expired_and_closing() {
         let now = now_secs();
         let tags = std::collections::HashMap::from([
-            ("eventferry-lease:a".to_owned(), (now + 20).to_string()),
-            ("eventferry-lease:b".to_owned(), (now - 5).to_string()),
-            ("eventferry-closing:c".to_owned(), (now + 9).to_string()),
+            ("eventferry-lease:prod:a".to_owned(), (now + 20).to_string()),
+            ("eventferry-lease:prod:b".to_owned(), (now - 5).to_string()),
+            (
+                "eventferry-closing:prod:c".to_owned(),
+                (now + 9).to_string(),
+            ),
+            ("eventferry-lease:dev:d".to_owned(), (now + 20).to_string()),
             ("managed-by".to_owned(), "eventferry".to_owned()),
         ]);
-        let v = leases(&tags);
+        let v = leases(&tags, &InstanceId::new("prod").unwrap());
         assert_eq!(v["live"][0]["replica"], "a");
         assert_eq!(v["live"].as_array().unwrap().len(), 1);
         assert_eq!(v["expired"][0]["replica"], "b");

@@ -59,7 +59,7 @@ pub struct DriveArgs {
     pub instance: Option<String>,
 
     /// This replica's id in its lease on the queue (see docs/replicas.md): letters, digits and
-    /// `_ . : / = + @ -`, at most 100. Give each replica its own, e.g. the pod name. Default:
+    /// `_ . : / = + @ -`, at most 64. Give each replica its own, e.g. the pod name. Default:
     /// `<hostname>-<pid>-<random>`.
     #[arg(long, env = "EVENTFERRY_REPLICA_ID", value_name = "ID")]
     pub replica_id: Option<String>,

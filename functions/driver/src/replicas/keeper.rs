@@ -150,7 +150,10 @@ impl Keeper {
     /// Write (or renew) this replica's lease.
     async fn renew(&self, p: &Provisioned) -> Result<(), StepError> {
         let expires = now_secs() + self.lease.ttl_secs();
-        let tag = HashMap::from([(self.me().lease_key(), expires.to_string())]);
+        let tag = HashMap::from([(
+            self.me().lease_key(&self.spec.instance),
+            expires.to_string(),
+        )]);
         retry(format!("renew the lease on queue {}", p.queue_name), || {
             self.sqs.tag_queue(&p.queue_url, tag.clone())
         })
@@ -163,7 +166,7 @@ impl Keeper {
             self.sqs.tags(&p.queue_url)
         })
         .await?;
-        Ok(LeaseView::read(&tags))
+        Ok(LeaseView::read(&tags, &self.spec.instance))
     }
 
     /// Renew the lease every [`LeaseSettings::heartbeat`] until `stop`; returns the latest
@@ -265,12 +268,12 @@ impl Keeper {
     /// Leave: release the lease; with `clean_up`, remove the resources if no other replica is
     /// alive (see [`leave_step`]).
     pub async fn leave(&self, p: &Provisioned, clean_up: bool) -> Result<Left, ProvisionError> {
-        let mine = self.me().lease_key();
+        let mine = self.me().lease_key(&self.spec.instance);
         if !clean_up {
             self.untag(p, vec![mine]).await?;
             return Ok(Left::Released);
         }
-        let closing = self.me().closing_key();
+        let closing = self.me().closing_key(&self.spec.instance);
         let expires = now_secs() + self.lease.ttl_secs() + 30;
         let marker = HashMap::from([(closing.clone(), expires.to_string())]);
         match retry(format!("mark queue {} as closing", p.queue_name), || {
@@ -319,7 +322,10 @@ impl Keeper {
     async fn tear_down(&self, p: &Provisioned) -> Result<Left, ProvisionError> {
         let report = provision::teardown(&self.cfg, p).await?;
         if !p.queue_owned {
-            let keys = vec![self.me().lease_key(), self.me().closing_key()];
+            let keys = vec![
+                self.me().lease_key(&self.spec.instance),
+                self.me().closing_key(&self.spec.instance),
+            ];
             self.untag(p, keys).await?;
         }
         Ok(Left::TornDown(report))

@@ -1,9 +1,11 @@
 //! Leases as queue tags: pure functions, no I/O.
 //!
 //! Every replica of a deployment holds a lease on the queue it consumes: the tag
-//! `eventferry-lease:<replica id>` whose value is the lease's expiry in Unix seconds. SQS's
+//! `eventferry-lease:<instance>:<replica id>` whose value is the lease's expiry in Unix seconds.
+//! (The instance is in the key so that two deployments sharing a queue never count each other's
+//! replicas.) SQS's
 //! TagQueue sets one key without touching the others, so replicas never overwrite each other's
-//! leases. A replica that leaves with `--clean-up` first tags `eventferry-closing:<replica id>`
+//! leases. A replica that leaves with `--clean-up` first tags `eventferry-closing:<instance>:<replica id>`
 //! (same value form) and then looks for other live leases; a joining replica first takes its
 //! lease and then looks for closing markers. Write first, read second, on both sides: either the
 //! leaver sees the joiner's lease (and stays its hand) or the joiner sees the marker (and
@@ -12,12 +14,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use eventferry_core::names::InstanceId;
+
 /// Tag key prefix of a replica's lease.
 pub const LEASE_PREFIX: &str = "eventferry-lease:";
 /// Tag key prefix of a leaving replica's closing marker.
 pub const CLOSING_PREFIX: &str = "eventferry-closing:";
-/// Longest replica id: a tag key is at most 128 characters, and the prefix takes 19.
-pub const MAX_REPLICA_ID: usize = 100;
+/// Longest replica id: a tag key is at most 128 characters; the prefix takes 19 and the instance
+/// (at most 40) and its separator 41.
+pub const MAX_REPLICA_ID: usize = 64;
 
 /// The id of one replica: `[A-Za-z0-9_.:/=+@-]`, 1 to [`MAX_REPLICA_ID`] characters (what an SQS
 /// tag key allows, without spaces).
@@ -59,14 +64,14 @@ impl ReplicaId {
         &self.0
     }
 
-    /// This replica's lease tag key.
-    pub fn lease_key(&self) -> String {
-        format!("{LEASE_PREFIX}{}", self.0)
+    /// This replica's lease tag key in deployment `instance`.
+    pub fn lease_key(&self, instance: &InstanceId) -> String {
+        format!("{LEASE_PREFIX}{instance}:{}", self.0)
     }
 
-    /// This replica's closing marker tag key.
-    pub fn closing_key(&self) -> String {
-        format!("{CLOSING_PREFIX}{}", self.0)
+    /// This replica's closing marker tag key in deployment `instance`.
+    pub fn closing_key(&self, instance: &InstanceId) -> String {
+        format!("{CLOSING_PREFIX}{instance}:{}", self.0)
     }
 }
 
@@ -88,28 +93,44 @@ pub fn now_secs() -> u64 {
         .as_secs()
 }
 
-/// What a queue's tags say about the deployment's replicas: replica id -> expiry (Unix seconds),
-/// for leases and for closing markers. Tags whose value is not a number are ignored.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a queue's tags say about one deployment's replicas: replica id -> expiry (Unix
+/// seconds), for leases and for closing markers. Other deployments' tags, and tags whose value is
+/// not a number, are ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseView {
+    pub instance: InstanceId,
     pub leases: BTreeMap<String, u64>,
     pub closing: BTreeMap<String, u64>,
 }
 
 impl LeaseView {
-    pub fn read(tags: &HashMap<String, String>) -> Self {
-        let mut view = LeaseView::default();
+    pub fn read(tags: &HashMap<String, String>, instance: &InstanceId) -> Self {
+        let mut view = LeaseView::empty(instance);
+        let of_instance = |rest: &str| {
+            rest.strip_prefix(instance.as_str())
+                .and_then(|r| r.strip_prefix(':'))
+                .map(str::to_owned)
+        };
         for (key, value) in tags {
             let Ok(expires) = value.trim().parse::<u64>() else {
                 continue;
             };
-            if let Some(id) = key.strip_prefix(LEASE_PREFIX) {
-                view.leases.insert(id.to_owned(), expires);
-            } else if let Some(id) = key.strip_prefix(CLOSING_PREFIX) {
-                view.closing.insert(id.to_owned(), expires);
+            if let Some(id) = key.strip_prefix(LEASE_PREFIX).and_then(of_instance) {
+                view.leases.insert(id, expires);
+            } else if let Some(id) = key.strip_prefix(CLOSING_PREFIX).and_then(of_instance) {
+                view.closing.insert(id, expires);
             }
         }
         view
+    }
+
+    /// No leases and no markers.
+    pub fn empty(instance: &InstanceId) -> Self {
+        LeaseView {
+            instance: instance.clone(),
+            leases: BTreeMap::new(),
+            closing: BTreeMap::new(),
+        }
     }
 
     /// Leases of replicas other than `me` that have not expired at `now`.
@@ -128,9 +149,10 @@ impl LeaseView {
         let old = |expires: &u64| expires.saturating_add(grace) < now;
         let leases = self.leases.iter().filter(|(_, e)| old(e));
         let closing = self.closing.iter().filter(|(_, e)| old(e));
+        let instance = &self.instance;
         leases
-            .map(|(id, _)| format!("{LEASE_PREFIX}{id}"))
-            .chain(closing.map(|(id, _)| format!("{CLOSING_PREFIX}{id}")))
+            .map(|(id, _)| format!("{LEASE_PREFIX}{instance}:{id}"))
+            .chain(closing.map(|(id, _)| format!("{CLOSING_PREFIX}{instance}:{id}")))
             .collect()
     }
 }
@@ -190,11 +212,24 @@ mod tests {
         ReplicaId::new(s).unwrap()
     }
 
-    fn tags(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
+    fn prod() -> InstanceId {
+        InstanceId::new("prod").unwrap()
+    }
+
+    /// A view of tags written as `lease:ID` / `closing:ID` for instance prod, or in full.
+    fn view(pairs: &[(&str, &str)]) -> LeaseView {
+        let tags: HashMap<String, String> = pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+            .map(|(k, v)| {
+                let key = match k.split_once(':') {
+                    Some(("lease", id)) => format!("{LEASE_PREFIX}prod:{id}"),
+                    Some(("closing", id)) => format!("{CLOSING_PREFIX}prod:{id}"),
+                    _ => k.to_string(),
+                };
+                (key, v.to_string())
+            })
+            .collect();
+        LeaseView::read(&tags, &prod())
     }
 
     #[test]
@@ -202,28 +237,33 @@ mod tests {
         assert!(ReplicaId::new("pod-7f9c/abc_1.2:3=4+5@x").is_ok());
         let err = ReplicaId::new("has space").unwrap_err();
         assert!(err.contains("' '") && err.contains("pod name"), "{err}");
-        assert!(ReplicaId::new("").unwrap_err().contains("1 to 100"));
-        assert!(ReplicaId::new(&"a".repeat(101)).is_err());
+        assert!(ReplicaId::new("").unwrap_err().contains("1 to 64"));
+        assert!(ReplicaId::new(&"a".repeat(65)).is_err());
         let generated = ReplicaId::generate("ip-10-0-0-1.ec2 internal", 4242, 0xbeef);
         assert_eq!(generated.as_str(), "ip-10-0-0-1.ec2-internal-4242-beef");
         assert!(ReplicaId::new(generated.as_str()).is_ok());
         let long = ReplicaId::generate(&"h".repeat(300), u32::MAX, 0xffff);
         assert!(ReplicaId::new(long.as_str()).is_ok(), "{long}");
         assert_eq!(ReplicaId::generate("", 1, 1).as_str(), "replica-1-0001");
-        assert_eq!(id("a").lease_key(), "eventferry-lease:a");
-        assert!(id(&"a".repeat(100)).lease_key().len() <= 128);
-        assert!(id(&"a".repeat(100)).closing_key().len() <= 128);
+        assert_eq!(id("a").lease_key(&prod()), "eventferry-lease:prod:a");
+        assert_eq!(id("a").closing_key(&prod()), "eventferry-closing:prod:a");
+        let longest = InstanceId::new(&"i".repeat(40)).unwrap();
+        assert!(id(&"a".repeat(64)).lease_key(&longest).len() <= 128);
+        assert!(id(&"a".repeat(64)).closing_key(&longest).len() <= 128);
     }
 
     #[test]
     fn the_view_reads_leases_and_markers_and_ignores_the_rest() {
-        let view = LeaseView::read(&tags(&[
-            ("eventferry-lease:a", "100"),
-            ("eventferry-lease:b", "not-a-number"),
-            ("eventferry-closing:c", "90"),
+        let view = view(&[
+            ("lease:a", "100"),
+            ("lease:b", "not-a-number"),
+            ("closing:c", "90"),
             ("managed-by", "eventferry"),
             ("eventferry-owner", "prod"),
-        ]));
+            ("eventferry-lease:other:x", "100"),
+            ("eventferry-lease:prod-eu:y", "100"),
+            ("eventferry-closing:other:z", "100"),
+        ]);
         assert_eq!(view.leases, BTreeMap::from([("a".to_owned(), 100)]));
         assert_eq!(view.closing, BTreeMap::from([("c".to_owned(), 90)]));
         let me = id("a");
@@ -242,27 +282,30 @@ mod tests {
 
     #[test]
     fn stale_keys_are_only_those_long_expired() {
-        let view = LeaseView::read(&tags(&[
-            ("eventferry-lease:old", "100"),
-            ("eventferry-lease:new", "200"),
-            ("eventferry-closing:gone", "50"),
-        ]));
+        let view = view(&[
+            ("lease:old", "100"),
+            ("lease:new", "200"),
+            ("closing:gone", "50"),
+        ]);
         let mut keys = view.stale_keys(131, 30);
         keys.sort();
-        assert_eq!(keys, ["eventferry-closing:gone", "eventferry-lease:old"]);
-        assert!(view.stale_keys(130, 30) == ["eventferry-closing:gone"]);
+        assert_eq!(
+            keys,
+            ["eventferry-closing:prod:gone", "eventferry-lease:prod:old"]
+        );
+        assert!(view.stale_keys(130, 30) == ["eventferry-closing:prod:gone"]);
     }
 
     #[test]
     fn the_leaver_tears_down_only_when_no_live_lease_is_left() {
         let me = id("me");
-        let empty = LeaseView::default();
+        let empty = LeaseView::empty(&prod());
         assert_eq!(
             leave_step(&BTreeMap::new(), &empty, &me, 10),
             LeaveStep::TearDown
         );
         // Only my own lease (not yet untagged): nobody else.
-        let mine = LeaseView::read(&tags(&[("eventferry-lease:me", "99")]));
+        let mine = view(&[("lease:me", "99")]);
         assert_eq!(
             leave_step(&BTreeMap::new(), &mine, &me, 10),
             LeaveStep::TearDown
@@ -273,17 +316,14 @@ mod tests {
     fn a_renewed_or_new_lease_proves_its_replica_alive() {
         let me = id("me");
         let first = BTreeMap::from([("b".to_owned(), 40)]);
-        let renewed = LeaseView::read(&tags(&[("eventferry-lease:b", "45")]));
+        let renewed = view(&[("lease:b", "45")]);
         assert_eq!(
             leave_step(&first, &renewed, &me, 20),
             LeaveStep::Stay {
                 alive: vec!["b".into()]
             }
         );
-        let joined = LeaseView::read(&tags(&[
-            ("eventferry-lease:b", "40"),
-            ("eventferry-lease:c", "50"),
-        ]));
+        let joined = view(&[("lease:b", "40"), ("lease:c", "50")]);
         assert_eq!(
             leave_step(&first, &joined, &me, 20),
             LeaveStep::Stay {
@@ -297,7 +337,7 @@ mod tests {
         // A SIGKILLed replica: its lease only ages.
         let me = id("me");
         let first = BTreeMap::from([("dead".to_owned(), 40)]);
-        let same = LeaseView::read(&tags(&[("eventferry-lease:dead", "40")]));
+        let same = view(&[("lease:dead", "40")]);
         assert_eq!(
             leave_step(&first, &same, &me, 20),
             LeaveStep::Wait {
