@@ -494,9 +494,17 @@ async fn http_get(addr: &str, path: &str) -> (u16, String) {
 }
 
 /// The value of an unlabelled metric in Prometheus text, or -1 when it is absent.
+/// The value of metric `name` (whatever its labels; every line carries `replica="..."`).
 fn metric(text: &str, name: &str) -> f64 {
     text.lines()
-        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let value = match rest.strip_prefix('{') {
+                Some(labelled) => labelled.split_once("} ")?.1,
+                None => rest.strip_prefix(' ')?,
+            };
+            Some(value)
+        })
         .find_map(|v| v.trim().parse().ok())
         .unwrap_or(-1.0)
 }
