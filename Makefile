@@ -12,7 +12,7 @@ export AWS_REGION ?= us-east-1
 export AWS_ENDPOINT_URL ?= http://127.0.0.1:4566
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: hakari help install localstack-up localstack-down localstack-status test demo lint fmt lock-python bench bench-quick bench-patterns bench-driver bench-router bench-plots bench-lint bench-build validate chaos
+.PHONY: hakari help install localstack-up localstack-down localstack-status test demo lint fmt lock-python bench bench-quick bench-patterns bench-driver bench-router bench-plots bench-lint bench-build validate chaos chaos-replicas
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -105,3 +105,6 @@ validate: ## sam validate --lint (SAM CLI in .venv-sam/) and cargo lambda build 
 
 chaos: ## 10,000 events through the driver under faults; last line: chaos: sent=.. lost=.. (not in make test)
 	@CHAOS_ARGS="$(CHAOS_ARGS)" scripts/chaos.sh
+
+chaos-replicas: ## 10,000 events through 3 replicas: rolling restarts, a SIGKILL, a cut; last line: chaos-replicas: sent=.. lost=.. (not in make test)
+	@CHAOS_ARGS="--mode replicas $(CHAOS_ARGS)" scripts/chaos.sh

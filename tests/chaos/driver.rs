@@ -112,6 +112,21 @@ impl Driver {
         }
     }
 
+    /// Whether a stderr line so far contains `needle`.
+    pub fn said(&self, needle: &str) -> bool {
+        self.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains(needle))
+    }
+
+    /// The last `n` stderr lines.
+    pub fn tail(&self, n: usize) -> String {
+        let lines = self.stderr.lock().unwrap();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
     pub async fn kill(&mut self) {
         self.signal(SIGKILL);
         self.wait(Duration::from_secs(10)).await;
@@ -121,6 +136,8 @@ impl Driver {
 /// Starts drivers with the same arguments, numbering their logs `driver-NN.log`.
 pub struct Launcher {
     args: Vec<String>,
+    /// The fault-injecting proxy in front of LocalStack.
+    proxy_url: String,
     logs: PathBuf,
     /// Drivers started so far.
     pub starts: u32,
@@ -140,8 +157,6 @@ impl Launcher {
             pattern,
             "--queue-name",
             queue,
-            "--endpoint-url",
-            &format!("http://127.0.0.1:{proxy_port}"),
             "--region",
             "us-east-1",
             "--sink",
@@ -162,21 +177,61 @@ impl Launcher {
         .collect();
         Launcher {
             args,
+            proxy_url: format!("http://127.0.0.1:{proxy_port}"),
             logs,
             starts: 0,
         }
     }
 
-    /// A new driver, with `--clean-up` when `clean_up`.
+    /// A new driver talking to LocalStack through the proxy, with `--clean-up` when `clean_up`.
     pub fn start(&mut self, clean_up: bool) -> Driver {
+        let mut extra = vec!["--endpoint-url".to_owned(), self.proxy_url.clone()];
+        if clean_up {
+            extra.push("--clean-up".into());
+        }
+        self.start_with(&extra, "")
+    }
+
+    /// A replica of deployment `instance` with `--clean-up`: replica id `id`, lease TTL
+    /// `lease_ttl`, through the proxy when `via_proxy`, else straight to LocalStack. Its log is
+    /// `driver-NN-<id>.log`.
+    pub fn start_replica(
+        &mut self,
+        instance: &str,
+        id: &str,
+        lease_ttl: u64,
+        via_proxy: bool,
+    ) -> Driver {
+        let endpoint = if via_proxy {
+            self.proxy_url.clone()
+        } else {
+            eventferry_tests::endpoint()
+        };
+        let extra: Vec<String> = [
+            "--endpoint-url",
+            &endpoint,
+            "--instance",
+            instance,
+            "--replica-id",
+            id,
+            "--lease-ttl",
+            &lease_ttl.to_string(),
+            "--clean-up",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        self.start_with(&extra, &format!("-{id}"))
+    }
+
+    fn start_with(&mut self, extra: &[String], log_suffix: &str) -> Driver {
         self.starts += 1;
         let mut args = self.args.clone();
-        if clean_up {
-            args.push("--clean-up".into());
-        }
+        args.extend_from_slice(extra);
         Driver::start(
             &args,
-            self.logs.join(format!("driver-{:02}.log", self.starts)),
+            self.logs
+                .join(format!("driver-{:02}{log_suffix}.log", self.starts)),
         )
     }
 }

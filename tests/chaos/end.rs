@@ -10,39 +10,11 @@ use crate::driver::{eventferry_bin, SIGTERM};
 use crate::log::log;
 use crate::run::Chaos;
 
-/// What the run left behind: rules named after the instance (and their targets), rules of any
-/// name targeting the queue, queues named after it.
+/// What the run left behind (see [`eventferry_tests::leftovers`]): the instance's rules and
+/// their targets, rules of any name targeting the queue, the queue and its DLQ if they are the
+/// instance's, and replica tags and policy statements on a foreign queue.
 pub async fn leaked(config: &SdkConfig, instance: &str, queue: &str) -> (u64, Vec<String>) {
-    let mut found = Vec::new();
-    let eb = aws_sdk_eventbridge::Client::new(config);
-    let rules =
-        eventferry_tests::rules_with_prefix(config, "default", &format!("eventferry-{instance}"))
-            .await;
-    for rule in &rules {
-        found.push(format!("rule {rule}"));
-        if let Ok(t) = eb.list_targets_by_rule().rule(rule).send().await {
-            for target in t.targets() {
-                found.push(format!("target {} of rule {rule}", target.id()));
-            }
-        }
-    }
-    // Rules of any name still pointing at our queue.
-    let queue_arn = format!("arn:aws:sqs:us-east-1:000000000000:{queue}");
-    if let Ok(out) = eb
-        .list_rule_names_by_target()
-        .target_arn(&queue_arn)
-        .send()
-        .await
-    {
-        for rule in out.rule_names() {
-            if !rules.contains(rule) {
-                found.push(format!("rule {rule} targeting {queue_arn}"));
-            }
-        }
-    }
-    for url in eventferry_tests::queues_with_prefix(config, queue).await {
-        found.push(format!("queue {url}"));
-    }
+    let found = eventferry_tests::leftovers(config, instance, queue).await;
     (found.len() as u64, found)
 }
 
@@ -76,16 +48,7 @@ pub async fn stop_with_clean_up(chaos: &mut Chaos) {
     let code = last.wait(Duration::from_secs(90)).await;
     log(format!(
         "final driver (ready={was_ready}) exited with {code:?} after SIGTERM; last lines:\n{}",
-        last.stderr
-            .lock()
-            .unwrap()
-            .iter()
-            .rev()
-            .take(4)
-            .rev()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
+        last.tail(4)
     ));
     let instance = &chaos.instance;
     let cleanup = tokio::process::Command::new(eventferry_bin())
@@ -114,8 +77,9 @@ pub async fn stop_with_clean_up(chaos: &mut Chaos) {
     }
 }
 
-/// Prints the summary and the last line; success when nothing is lost or leaked.
-pub fn result(chaos: &Chaos, sent_n: u64, leaked_n: u64) -> ExitCode {
+/// Prints the summary and the last line, `<label>: sent=.. delivered_unique=.. lost=..
+/// duplicates=.. leaked_resources=..`; success when nothing is lost or leaked.
+pub fn result(chaos: &Chaos, label: &str, sent_n: u64, leaked_n: u64) -> ExitCode {
     let n = chaos.opts.events;
     let st = chaos.sink.state.lock().unwrap();
     let delivered_unique = (0..n).filter(|id| st.delivered.contains_key(id)).count() as u64;
@@ -130,11 +94,15 @@ pub fn result(chaos: &Chaos, sent_n: u64, leaked_n: u64) -> ExitCode {
         log(format!("first missing ids: {missing:?}"));
     }
     log(format!(
-        "sink: {} requests, {} failed (incl. hangs answered 503), {} hung, {} foreign; {} driver starts; elapsed {:?}; seed={}",
-        st.requests, st.failed, st.hung, st.foreign, chaos.launcher.starts, chaos.started.elapsed(), chaos.opts.seed
+        "sink: {} requests, {} failed (incl. hangs answered 503), {} hung, {} foreign; {} driver starts; seed={}",
+        st.requests, st.failed, st.hung, st.foreign, chaos.launcher.starts, chaos.opts.seed
+    ));
+    log(format!(
+        "total time: {:.1} s",
+        chaos.started.elapsed().as_secs_f64()
     ));
     println!(
-        "chaos: sent={sent_n} delivered_unique={delivered_unique} lost={lost} duplicates={duplicates} leaked_resources={leaked_n}"
+        "{label}: sent={sent_n} delivered_unique={delivered_unique} lost={lost} duplicates={duplicates} leaked_resources={leaked_n}"
     );
     if lost == 0 && leaked_n == 0 && sent_n == n {
         ExitCode::SUCCESS

@@ -10,8 +10,10 @@ use aws_config::SdkConfig;
 use crate::driver::Driver;
 use crate::log::log;
 use crate::opts::Opts;
+use crate::proxy::Proxy;
 use crate::rng::Rng;
 use crate::run::Chaos;
+use crate::sink::Sink;
 
 /// PutEvents of ids 0..`events` (10 a call, 4 workers, retried), counted in `sent`.
 async fn put_all(
@@ -85,6 +87,20 @@ async fn put_all(
     Ok(())
 }
 
+/// [`put_all`] of the run's events in the background.
+pub fn spawn_sender(
+    chaos: &Chaos,
+    sent: Arc<AtomicU64>,
+) -> tokio::task::JoinHandle<Result<(), String>> {
+    let (config, run, source, n) = (
+        chaos.config.clone(),
+        chaos.run.clone(),
+        chaos.source.clone(),
+        chaos.opts.events,
+    );
+    tokio::spawn(async move { put_all(&config, &run, &source, n, sent).await })
+}
+
 /// Faults fire when the count of unique deliveries crosses random thresholds, so they land
 /// while events are flowing whatever the machine's speed.
 struct Faults {
@@ -150,18 +166,9 @@ impl Faults {
 /// Puts every event while the faults fire; returns once every sent id is delivered (or a time
 /// limit is reached) and the cut is over. The count of events put is returned.
 pub async fn load(chaos: &mut Chaos, driver: &mut Driver) -> Arc<AtomicU64> {
-    let n = chaos.opts.events;
     let mut faults = Faults::schedule(&mut chaos.rng, &chaos.opts);
     let sent = Arc::new(AtomicU64::new(0));
-    let mut sender = Some({
-        let (config, run, source, sent) = (
-            chaos.config.clone(),
-            chaos.run.clone(),
-            chaos.source.clone(),
-            sent.clone(),
-        );
-        tokio::spawn(async move { put_all(&config, &run, &source, n, sent).await })
-    });
+    let mut sender = Some(spawn_sender(chaos, sent.clone()));
     let mut send_done_at: Option<Instant> = None;
     let mut last_report = Instant::now();
     let hard_limit = Duration::from_secs(chaos.opts.drain_secs + 600);
@@ -210,13 +217,21 @@ pub async fn load(chaos: &mut Chaos, driver: &mut Driver) -> Arc<AtomicU64> {
 }
 
 fn log_progress(chaos: &Chaos, sent_now: u64, kills_done: usize) {
-    let st = chaos.sink.state.lock().unwrap();
     log(format!(
-        "sent={sent_now} unique={} requests={} failed={} hung={} kills={kills_done} proxy_conns={}",
+        "{} kills={kills_done}",
+        progress(&chaos.sink, &chaos.proxy, sent_now)
+    ));
+}
+
+/// `sent=.. unique=.. requests=.. failed=.. hung=.. proxy_conns=..`.
+pub fn progress(sink: &Sink, proxy: &Proxy, sent_now: u64) -> String {
+    let st = sink.state.lock().unwrap();
+    format!(
+        "sent={sent_now} unique={} requests={} failed={} hung={} proxy_conns={}",
         st.delivered.len(),
         st.requests,
         st.failed,
         st.hung,
-        chaos.proxy.connections.load(Ordering::Relaxed)
-    ));
+        proxy.connections.load(Ordering::Relaxed)
+    )
 }

@@ -8,11 +8,17 @@
 //! PutEvents from the harness go to LocalStack directly. Everything listens on 127.0.0.1.
 //!
 //! Flags (all optional): --seed N, --events N, --kills N, --cycles N, --fail-rate F, --hang-rate F,
-//! --hang-secs N, --cut-secs N, --drain-secs N.
+//! --hang-secs N, --cut-secs N, --drain-secs N, --mode single|replicas; for the replicas mode
+//! --replicas N (3), --restarts N (2), --lease-ttl N (10), and --kills defaults to 1.
+//!
+//! `--mode replicas` (`make chaos-replicas`, [`replicas`]): several replicas with `--clean-up` on
+//! one queue through rolling restarts, a SIGKILL and a cut in front of one replica; the last line
+//! is `chaos-replicas: sent=N delivered_unique=N lost=N duplicates=N leaked_resources=N`.
 //!
 //! Modules, one job each: [`opts`] (the flags), [`rng`], [`log`], [`sink`], [`proxy`], [`driver`]
 //! (the driver processes), [`run`] (what every phase shares), [`load`] (the load phase under
-//! faults), [`end`] (crash cycles, clean-up, leak check, the result line).
+//! faults), [`end`] (crash cycles, clean-up, leak check, the result line), [`replicas`] (the
+//! replicas mode).
 
 mod driver;
 mod end;
@@ -20,6 +26,7 @@ mod load;
 mod log;
 mod opts;
 mod proxy;
+mod replicas;
 mod rng;
 mod run;
 mod sink;
@@ -31,7 +38,7 @@ use std::time::Duration;
 use crate::end::{crash_cycles, leaked, result, stop_with_clean_up};
 use crate::load::load;
 use crate::log::log;
-use crate::opts::parse_opts;
+use crate::opts::{parse_opts, Mode};
 use crate::run::Chaos;
 
 #[tokio::main]
@@ -44,6 +51,9 @@ async fn main() -> ExitCode {
         }
     };
     let mut chaos = Chaos::set_up(opts).await;
+    if chaos.opts.mode == Mode::Replicas {
+        return replicas::run(&mut chaos).await;
+    }
 
     let mut driver = chaos.launcher.start(false);
     if !driver.wait_ready(Duration::from_secs(120)).await {
@@ -63,5 +73,5 @@ async fn main() -> ExitCode {
     for l in &leaked_list {
         log(format!("LEAKED: {l}"));
     }
-    result(&chaos, sent.load(Ordering::SeqCst), leaked_n)
+    result(&chaos, "chaos", sent.load(Ordering::SeqCst), leaked_n)
 }

@@ -2,8 +2,19 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// What the run exercises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One driver: SIGKILLs, a proxy cut, then crash cycles (`make chaos`).
+    Single,
+    /// Replicas on one queue with rolling restarts, a SIGKILL and a proxy cut in front of one
+    /// of them (`make chaos-replicas`).
+    Replicas,
+}
+
 #[derive(Debug, Clone)]
 pub struct Opts {
+    pub mode: Mode,
     pub seed: u64,
     pub events: u64,
     pub kills: usize,
@@ -14,10 +25,17 @@ pub struct Opts {
     pub cut_secs: u64,
     /// After the last PutEvents, how long to wait for every id at the sink.
     pub drain_secs: u64,
+    /// Replicas mode: how many run at once.
+    pub replicas: usize,
+    /// Replicas mode: full rolling restarts (every replica SIGTERMed in turn and replaced).
+    pub restarts: usize,
+    /// Replicas mode: each replica's --lease-ttl.
+    pub lease_ttl: u64,
 }
 
 pub fn parse_opts() -> Result<Opts, String> {
     let mut o = Opts {
+        mode: Mode::Single,
         seed: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -30,7 +48,11 @@ pub fn parse_opts() -> Result<Opts, String> {
         hang_secs: 14,
         cut_secs: 10,
         drain_secs: 600,
+        replicas: 3,
+        restarts: 2,
+        lease_ttl: 10,
     };
+    let mut kills_given = false;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -42,7 +64,20 @@ pub fn parse_opts() -> Result<Opts, String> {
         match flag {
             "--seed" => o.seed = value.parse().map_err(|e| bad(&e))?,
             "--events" => o.events = value.parse().map_err(|e| bad(&e))?,
-            "--kills" => o.kills = value.parse().map_err(|e| bad(&e))?,
+            "--mode" => {
+                o.mode = match value.as_str() {
+                    "single" => Mode::Single,
+                    "replicas" => Mode::Replicas,
+                    _ => return Err(bad(&"the mode is single or replicas")),
+                }
+            }
+            "--kills" => {
+                o.kills = value.parse().map_err(|e| bad(&e))?;
+                kills_given = true;
+            }
+            "--replicas" => o.replicas = value.parse().map_err(|e| bad(&e))?,
+            "--restarts" => o.restarts = value.parse().map_err(|e| bad(&e))?,
+            "--lease-ttl" => o.lease_ttl = value.parse().map_err(|e| bad(&e))?,
             "--cycles" => o.cycles = value.parse().map_err(|e| bad(&e))?,
             "--fail-rate" => o.fail_rate = value.parse().map_err(|e| bad(&e))?,
             "--hang-rate" => o.hang_rate = value.parse().map_err(|e| bad(&e))?,
@@ -55,6 +90,13 @@ pub fn parse_opts() -> Result<Opts, String> {
     }
     if o.events == 0 || o.fail_rate + o.hang_rate >= 1.0 {
         return Err("--events must be > 0 and --fail-rate + --hang-rate < 1".into());
+    }
+    if o.replicas < 2 || !(3..=3600).contains(&o.lease_ttl) {
+        return Err("--replicas must be >= 2 and --lease-ttl in 3..=3600".into());
+    }
+    if o.mode == Mode::Replicas && !kills_given {
+        // One SIGKILL among the replicas; the single mode's default is 5.
+        o.kills = 1;
     }
     Ok(o)
 }

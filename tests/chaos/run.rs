@@ -9,7 +9,7 @@ use aws_config::SdkConfig;
 
 use crate::driver::Launcher;
 use crate::log::log;
-use crate::opts::Opts;
+use crate::opts::{Mode, Opts};
 use crate::proxy::{start_proxy, Proxy};
 use crate::rng::Rng;
 use crate::sink::{start_sink, Sink};
@@ -39,9 +39,15 @@ impl Chaos {
         let instance = queue.clone();
         let source = format!("chaos.{run}");
         log(format!(
-            "seed={} run={run} queue={queue} events={} kills={} cycles={} fail_rate={} hang_rate={} hang={}s cut={}s",
-            opts.seed, opts.events, opts.kills, opts.cycles, opts.fail_rate, opts.hang_rate, opts.hang_secs, opts.cut_secs
+            "mode={:?} seed={} run={run} queue={queue} events={} kills={} cycles={} fail_rate={} hang_rate={} hang={}s cut={}s",
+            opts.mode, opts.seed, opts.events, opts.kills, opts.cycles, opts.fail_rate, opts.hang_rate, opts.hang_secs, opts.cut_secs
         ));
+        if opts.mode == Mode::Replicas {
+            log(format!(
+                "replicas={} restarts={} lease_ttl={}s",
+                opts.replicas, opts.restarts, opts.lease_ttl
+            ));
+        }
         let logs = PathBuf::from(std::env::var("CHAOS_LOG_DIR").unwrap_or_else(|_| {
             std::env::temp_dir()
                 .join(format!("eventferry-chaos-{run}"))

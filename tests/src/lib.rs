@@ -388,3 +388,141 @@ pub async fn assert_nothing_left(config: &SdkConfig, queue: &str) {
         "queues left"
     );
 }
+
+// ---- Replicas (tests/it/replicas.rs, tests/chaos): what a deployment left on LocalStack. ----
+
+/// The URL of queue `name`, or `None` when it does not exist.
+pub async fn queue_url(config: &SdkConfig, name: &str) -> Option<String> {
+    let client = aws_sdk_sqs::Client::new(config);
+    match client.get_queue_url().queue_name(name).send().await {
+        Ok(out) => out.queue_url().map(str::to_owned),
+        Err(e) => {
+            let text = format!("{e:?}");
+            assert!(
+                text.contains("NonExistentQueue") || text.contains("QueueDoesNotExist"),
+                "GetQueueUrl {name}: {text}"
+            );
+            None
+        }
+    }
+}
+
+/// The tags of the queue at `url` (empty when it has none).
+pub async fn queue_tags(
+    config: &SdkConfig,
+    url: &str,
+) -> std::collections::HashMap<String, String> {
+    let client = aws_sdk_sqs::Client::new(config);
+    let out = client
+        .list_queue_tags()
+        .queue_url(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListQueueTags {url}: {e:?}"));
+    out.tags().cloned().unwrap_or_default()
+}
+
+/// The Sids of the statements in the queue's policy (empty without a policy).
+pub async fn queue_policy_sids(config: &SdkConfig, url: &str) -> Vec<String> {
+    let client = aws_sdk_sqs::Client::new(config);
+    let out = client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetQueueAttributes {url}: {e:?}"));
+    let Some(policy) = out
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::Policy))
+    else {
+        return Vec::new();
+    };
+    let policy: serde_json::Value =
+        serde_json::from_str(policy).unwrap_or_else(|e| panic!("policy of {url}: {e}: {policy}"));
+    policy["Statement"]
+        .as_array()
+        .map(|sts| {
+            sts.iter()
+                .map(|s| s["Sid"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The target ids of rule `rule` on `bus`.
+pub async fn rule_target_ids(config: &SdkConfig, bus: &str, rule: &str) -> Vec<String> {
+    let client = aws_sdk_eventbridge::Client::new(config);
+    let out = client
+        .list_targets_by_rule()
+        .event_bus_name(bus)
+        .rule(rule)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListTargetsByRule {rule}: {e:?}"));
+    out.targets().iter().map(|t| t.id().to_owned()).collect()
+}
+
+/// Whether `key` is a tag a replica of `instance` puts on the queue: its lease
+/// (`eventferry-lease:<instance>:<replica>`) or its closing marker
+/// (`eventferry-closing:<instance>:<replica>`).
+pub fn is_replica_tag(key: &str, instance: &str) -> bool {
+    ["eventferry-lease:", "eventferry-closing:"]
+        .iter()
+        .any(|p| {
+            key.strip_prefix(p)
+                .and_then(|rest| rest.strip_prefix(instance))
+                .is_some_and(|rest| rest.starts_with(':'))
+        })
+}
+
+/// What deployment `instance` on queue `queue` left on the default bus and in SQS, one line per
+/// resource: its rules (and their targets), rules of any name targeting the queue, queues named
+/// `queue` or `queue-dlq`, and on a queue that is not the instance's own (a foreign one, which
+/// must stay) the replica tags and the instance's policy statements.
+pub async fn leftovers(config: &SdkConfig, instance: &str, queue: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let prefix = format!("eventferry-{instance}");
+    let rules = rules_with_prefix(config, "default", &prefix).await;
+    for rule in &rules {
+        found.push(format!("rule {rule}"));
+        for target in rule_target_ids(config, "default", rule).await {
+            found.push(format!("target {target} of rule {rule}"));
+        }
+    }
+    let eb = aws_sdk_eventbridge::Client::new(config);
+    let queue_arn = format!("arn:aws:sqs:us-east-1:000000000000:{queue}");
+    let by_target = eb
+        .list_rule_names_by_target()
+        .target_arn(&queue_arn)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListRuleNamesByTarget {queue_arn}: {e:?}"));
+    for rule in by_target.rule_names() {
+        if !rules.contains(rule) {
+            found.push(format!("rule {rule} targeting {queue_arn}"));
+        }
+    }
+    for name in [queue.to_owned(), format!("{queue}-dlq")] {
+        let Some(url) = queue_url(config, &name).await else {
+            continue;
+        };
+        let tags = queue_tags(config, &url).await;
+        let ours = tags.get("managed-by").map(String::as_str) == Some("eventferry")
+            && tags.get("eventferry-owner").map(String::as_str) == Some(instance);
+        if ours {
+            found.push(format!("queue {url}"));
+            continue;
+        }
+        for key in tags.keys().filter(|k| is_replica_tag(k, instance)) {
+            found.push(format!("tag {key} on foreign queue {url}"));
+        }
+        for sid in queue_policy_sids(config, &url).await {
+            if sid.starts_with(&prefix) {
+                found.push(format!("policy statement {sid} on foreign queue {url}"));
+            }
+        }
+    }
+    found
+}
+// ---- end of the replicas block ----
