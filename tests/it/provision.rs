@@ -326,27 +326,23 @@ async fn provision_creates_everything_delivers_and_teardown_removes_it() {
         assert_eq!(targets[0].arn, p.queue_arn);
     }
 
-    // The policy: one statement per rule, each with both conditions.
+    // The policy: one statement for the instance, allowing its rules by ARN pattern.
     let st = statements(&cfg, &p.queue_url).await;
-    assert_eq!(st.len(), 2, "{st:?}");
-    for rule in &p.rules {
-        let s = st
-            .iter()
-            .find(|s| s["Sid"] == rule.name.as_str())
-            .unwrap_or_else(|| panic!("no statement for {}: {st:?}", rule.name));
-        assert_eq!(s["Effect"], "Allow");
-        assert_eq!(s["Principal"], json!({"Service": "events.amazonaws.com"}));
-        assert_eq!(s["Action"], "sqs:SendMessage");
-        assert_eq!(s["Resource"], p.queue_arn.as_str());
-        assert_eq!(
-            s["Condition"]["ArnEquals"]["aws:SourceArn"],
-            rule.arn.as_str()
-        );
-        assert_eq!(
-            s["Condition"]["StringEquals"]["aws:SourceAccount"],
-            "000000000000"
-        );
-    }
+    assert_eq!(st.len(), 1, "{st:?}");
+    let s = &st[0];
+    assert_eq!(s["Sid"], format!("eventferry-{id}"));
+    assert_eq!(s["Effect"], "Allow");
+    assert_eq!(s["Principal"], json!({"Service": "events.amazonaws.com"}));
+    assert_eq!(s["Action"], "sqs:SendMessage");
+    assert_eq!(s["Resource"], p.queue_arn.as_str());
+    assert_eq!(
+        s["Condition"]["ArnLike"]["aws:SourceArn"],
+        format!("arn:aws:events:us-east-1:000000000000:rule/eventferry-{id}-????????")
+    );
+    assert_eq!(
+        s["Condition"]["StringEquals"]["aws:SourceAccount"],
+        "000000000000"
+    );
 
     // A matching event lands in the queue; a non-matching one (put first) does not.
     put_event(&cfg, "default", &source, "Unwanted", json!({"n": 0})).await;
@@ -430,7 +426,7 @@ async fn provisioning_twice_adopts_and_changed_patterns_replace_stale_rules() {
             .collect::<BTreeSet<_>>()
     };
     assert_eq!(arns(&first), arns(&second));
-    assert_eq!(statements(&cfg, &second.queue_url).await.len(), 2);
+    assert_eq!(statements(&cfg, &second.queue_url).await.len(), 1);
 
     // A changed pattern set: B's rule and statement go, C's come, A's stays.
     let rule_of = |p: &Provisioned, pattern: &Value| {
@@ -456,8 +452,8 @@ async fn provisioning_twice_adopts_and_changed_patterns_replace_stale_rules() {
     let sids_now = sids(&statements(&cfg, &third.queue_url).await);
     assert_eq!(
         sids_now,
-        third.rules.iter().map(|r| r.name.clone()).collect(),
-        "statements follow the rules"
+        BTreeSet::from([format!("eventferry-{id}")]),
+        "one statement covers the rules, old and new"
     );
 
     // Events of the removed pattern no longer arrive; the new one's do.
@@ -546,7 +542,7 @@ async fn foreign_queue_is_used_its_policy_kept_and_never_deleted() {
     let st = statements(&cfg, &url).await;
     assert_eq!(st.len(), 2, "{st:?}");
     assert_eq!(st[0], theirs, "their statement kept as it was");
-    assert_eq!(st[1]["Sid"], p.rules[0].name.as_str());
+    assert_eq!(st[1]["Sid"], format!("eventferry-{id}"));
 
     // Events still arrive.
     put_event(&cfg, "default", &source, "X", json!({"k": "v"})).await;
@@ -557,7 +553,7 @@ async fn foreign_queue_is_used_its_policy_kept_and_never_deleted() {
     let report = run_teardown(&cfg, &p).await;
     assert_eq!(report.queues_kept, vec![url.clone()]);
     assert!(report.queues_deleted.is_empty());
-    assert_eq!(report.statements_removed, vec![p.rules[0].name.clone()]);
+    assert_eq!(report.statements_removed, vec![format!("eventferry-{id}")]);
     assert!(
         queue_exists(&cfg, &queue).await,
         "foreign queue never deleted"
@@ -638,19 +634,16 @@ async fn custom_bus_rules_have_bus_in_arn_and_schedule_goes_to_default() {
         rule_names(&cfg, &bus, &prefix).await,
         BTreeSet::from([on_bus.name.clone()])
     );
+    // One statement: the rules on the default bus (schedule) and on the custom bus.
     let st = statements(&cfg, &p.queue_url).await;
-    assert_eq!(sids(&st).len(), 2);
-    for s in &st {
-        let rule = p
-            .rules
-            .iter()
-            .find(|r| s["Sid"] == r.name.as_str())
-            .unwrap();
-        assert_eq!(
-            s["Condition"]["ArnEquals"]["aws:SourceArn"],
-            rule.arn.as_str()
-        );
-    }
+    assert_eq!(sids(&st), BTreeSet::from([format!("eventferry-{id}")]));
+    assert_eq!(
+        st[0]["Condition"]["ArnLike"]["aws:SourceArn"],
+        json!([
+            format!("arn:aws:events:us-east-1:000000000000:rule/eventferry-{id}-????????"),
+            format!("arn:aws:events:us-east-1:000000000000:rule/{bus}/eventferry-{id}-????????"),
+        ])
+    );
 
     // An event on the custom bus arrives; the same event on the default bus does not.
     put_event(
@@ -993,4 +986,67 @@ async fn reprovisioning_right_after_teardown_waits_out_queue_deleted_recently() 
     );
     assert!(queue_exists(&cfg, &queue).await);
     run_teardown(&cfg, &again).await;
+}
+
+#[tokio::test]
+async fn twenty_five_patterns_share_one_statement_and_old_per_rule_statements_migrate() {
+    let cfg = localstack().await;
+    let sqs = Sqs::new(&cfg);
+    let id = instance("many");
+    let queue = unique_name("many");
+    let _leftovers = Leftovers {
+        owners: vec![id.clone()],
+        queue_prefix: queue.clone(),
+        ..Default::default()
+    }
+    .guard();
+    let source = format!("com.eventferry.it.{id}");
+    let patterns: Vec<Value> = (0..25)
+        .map(|i| pattern(&source, &format!("Kind{i}")))
+        .collect();
+    let mut s = spec(&queue, &id, patterns);
+    s.schedule = Some("rate(1 day)".into());
+    let p = run_provision(&cfg, &s).await;
+    assert_eq!(p.rules.len(), 26);
+    let ours = format!("eventferry-{id}");
+    let st = statements(&cfg, &p.queue_url).await;
+    assert_eq!(sids(&st), BTreeSet::from([ours.clone()]), "{st:?}");
+
+    // What an older eventferry left: one statement per rule, next to someone else's.
+    let theirs = json!({"Sid": "Theirs", "Effect": "Allow", "Principal": {"AWS": "000000000000"},
+                        "Action": "sqs:SendMessage", "Resource": p.queue_arn});
+    let mut old: Vec<Value> = vec![theirs.clone()];
+    old.extend(p.rules.iter().take(3).map(|r| {
+        json!({"Sid": r.name, "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+               "Action": "sqs:SendMessage", "Resource": p.queue_arn,
+               "Condition": {"ArnEquals": {"aws:SourceArn": r.arn}}})
+    }));
+    let policy = json!({"Version": "2012-10-17", "Statement": old});
+    sqs.set_attributes(
+        &p.queue_url,
+        HashMap::from([(QueueAttributeName::Policy, policy.to_string())]),
+    )
+    .await
+    .expect("set the old policy");
+
+    let again = run_provision(&cfg, &s).await;
+    let removed: BTreeSet<String> = again
+        .summary
+        .with(Change::Removed)
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(removed.len(), 3, "{}", again.summary);
+    let st = statements(&cfg, &p.queue_url).await;
+    assert_eq!(st.len(), 2, "{st:?}");
+    assert_eq!(st[0], theirs, "their statement kept as it was");
+    assert_eq!(st[1]["Sid"], ours.as_str());
+
+    // An event of the 25th pattern arrives.
+    put_event(&cfg, "default", &source, "Kind24", json!({"n": 24})).await;
+    let bodies = drain(&cfg, &p.queue_url, |b| !b.is_empty()).await;
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(bodies[0]["detail-type"], "Kind24");
+
+    run_teardown(&cfg, &again).await;
+    assert!(!queue_exists(&cfg, &queue).await);
 }

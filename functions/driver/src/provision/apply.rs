@@ -1,5 +1,5 @@
 //! The AWS calls that make a [`ProvisionSpec`] true: [`provision`] creates or adopts the queue
-//! (and DLQ), the rules, the queue policy statements and the targets, in that order, and removes
+//! (and DLQ), the rules, the queue policy statement and the targets, in that order, and removes
 //! the rules this instance and queue no longer want. Also the removal calls that teardown and
 //! cleanup share ([`remove_rule`], [`delete_queue`], [`set_policy`]).
 //!
@@ -55,7 +55,7 @@ pub async fn provision(
         arn: &queue.arn,
         account: &account,
     };
-    allow_rules_to_send(&sqs, &policy_queue, spec, &rules, &stale, &mut summary).await?;
+    allow_rules_to_send(&sqs, &policy_queue, spec, &mut summary).await?;
     ensure_targets(&eb, &spec.queue_name, &queue.arn, &rules, &mut summary).await?;
     remove_stale_rules(&eb, &stale, &mut summary).await?;
 
@@ -69,6 +69,7 @@ pub async fn provision(
         rules,
         queue_owned: queue.owned,
         instance: spec.instance.clone(),
+        event_bus: spec.event_bus.clone(),
         summary,
     })
 }
@@ -633,26 +634,24 @@ pub(crate) struct PolicyQueue<'a> {
     pub account: &'a str,
 }
 
-/// Our statements in (one per rule), the stale rules' out, everyone else's untouched.
+/// Our one statement in (allowing every rule of the instance), the instance's older per-rule
+/// statements out, everyone else's untouched.
 async fn allow_rules_to_send(
     sqs: &Sqs,
     queue: &PolicyQueue<'_>,
     spec: &ProvisionSpec,
-    rules: &[OwnedRule],
-    stale: &[RuleRef],
     summary: &mut ProvisionSummary,
 ) -> Result<(), ProvisionError> {
-    let statements: Vec<WantedStatement> = rules
-        .iter()
-        .map(|r| WantedStatement {
-            sid: r.name.clone(),
-            rule_arn: r.arn.clone(),
-        })
-        .collect();
-    let stale_names: Vec<String> = stale.iter().map(|r| r.name.clone()).collect();
     let prefix = rule_prefix(&spec.instance);
-    let owned = |sid: &str| policy::is_owned_sid(sid, &prefix);
-    apply_policy(sqs, queue, &statements, &stale_names, owned, summary).await?;
+    let wanted =
+        policy::instance_statement(queue.arn, &prefix, &spec.event_bus).map_err(|source| {
+            ProvisionError::Policy {
+                queue: queue.name.to_owned(),
+                source,
+            }
+        })?;
+    let owned = |sid: &str| policy::is_instance_sid(sid, &prefix);
+    apply_policy(sqs, queue, &[wanted], &[], owned, summary).await?;
     Ok(())
 }
 
@@ -680,6 +679,12 @@ pub(crate) async fn apply_policy(
     )?;
     if change == PolicyChange::Unchanged {
         return Ok(Vec::new());
+    }
+    if let PolicyChange::Set { document, .. } = &change {
+        policy::check_limits(document).map_err(|source| ProvisionError::Policy {
+            queue: name.to_owned(),
+            source,
+        })?;
     }
     set_policy(sqs, name, queue.url, &change).await?;
     let statement = |sid: &String| format!("policy statement {sid} on queue {name}");

@@ -1,6 +1,6 @@
 //! Provisioning and teardown of the resources `eventferry drive` uses: the queue (and its
 //! dead-letter queue), one EventBridge rule per pattern (and one for a schedule), each with the
-//! queue as its target, and the queue policy statements that let those rules send.
+//! queue as its target, and the queue policy statement that lets those rules send.
 //!
 //! Everything is idempotent and owned:
 //!
@@ -12,8 +12,9 @@
 //!   and the canonical pattern (or schedule expression), so a restart adopts the rules it made
 //!   instead of adding new ones, and a changed pattern yields a new rule while the old one is
 //!   removed;
-//! - the queue policy is merged (see [`policy`]): one statement per rule, `Sid` = rule name, and
-//!   statements of others are never touched.
+//! - the queue policy is merged (see [`policy`]): one statement per instance, `Sid` =
+//!   `eventferry-<instance>`, allowing the instance's rules by ARN pattern; statements of others
+//!   are never touched, and the write is checked against AWS's policy limits first.
 //!
 //! The rooms follow the lifecycle: [`report`] (what is asked for and what comes back), [`plan`]
 //! (pure checks and the rules wanted), [`apply`] (the AWS calls of [`provision`]), [`teardown`]

@@ -55,6 +55,8 @@ pub struct Provisioned {
     /// `false` when there is no DLQ or it existed and is not eventferry's.
     pub dlq_owned: bool,
     pub instance: InstanceId,
+    /// The bus of the pattern rules (the spec's); schedule rules are on the default bus.
+    pub event_bus: String,
     pub summary: ProvisionSummary,
 }
 

@@ -7,7 +7,7 @@
 //! - Queues (optionally only those whose name starts with a prefix) tagged the same way,
 //!   dead-letter queues included: deleted.
 //! - Queues that are not ours but that our rules delivered to (or whose names match the prefix):
-//!   the policy statements of those rules (and any other statement of the owner's shape,
+//!   the owner's policy statements (`eventferry-<owner>`, and the per-rule ones of older versions,
 //!   `eventferry-<owner>-<hash>`) are removed; everything else in their policies stays.
 
 use std::collections::BTreeMap;
@@ -50,13 +50,21 @@ impl Owner {
         }
     }
 
-    /// Whether a policy Sid has the shape of a rule name of this owner (or of any owner).
+    /// Whether a policy Sid is a statement of this owner (or of any owner): the instance's one
+    /// statement (`eventferry-<owner>`) or a per-rule one of older versions
+    /// (`eventferry-<owner>-<8 hex>`).
     fn owns_sid(&self, sid: &str) -> bool {
         match self {
-            Owner::One(id) => policy::is_owned_sid(sid, &rule_prefix(id)),
-            Owner::AllOwned => sid.rsplit_once('-').is_some_and(|(prefix, _)| {
-                prefix.starts_with("eventferry-") && policy::is_owned_sid(sid, prefix)
-            }),
+            Owner::One(id) => policy::is_instance_sid(sid, &rule_prefix(id)),
+            Owner::AllOwned => {
+                let per_rule = sid.rsplit_once('-').is_some_and(|(prefix, _)| {
+                    prefix.starts_with("eventferry-") && policy::is_owned_sid(sid, prefix)
+                });
+                let instance = sid
+                    .strip_prefix("eventferry-")
+                    .is_some_and(|id| InstanceId::new(id).is_ok());
+                per_rule || instance
+            }
         }
     }
 }
@@ -356,9 +364,15 @@ mod tests {
         assert_eq!(one.listing_prefix(), "eventferry-prod-");
         assert_eq!(Owner::AllOwned.listing_prefix(), "eventferry-");
         assert!(one.owns_sid("eventferry-prod-0123abcd"));
+        assert!(one.owns_sid("eventferry-prod"));
         assert!(!one.owns_sid("eventferry-prod-eu-0123abcd"));
+        assert!(!one.owns_sid("eventferry-prod-eu"));
+        assert!(Owner::AllOwned.owns_sid("eventferry-prod-eu"));
+        assert!(!Owner::AllOwned.owns_sid("eventferry-"));
+        assert!(!Owner::AllOwned.owns_sid("eventferry-Not An Id"));
         assert!(Owner::AllOwned.owns_sid("eventferry-prod-eu-0123abcd"));
-        assert!(!Owner::AllOwned.owns_sid("eventferry-0123abcd"));
+        // The one statement of instance `0123abcd`.
+        assert!(Owner::AllOwned.owns_sid("eventferry-0123abcd"));
         assert!(!Owner::AllOwned.owns_sid("AllowSns"));
         assert!(!Owner::AllOwned.owns_sid("mine-prod-0123abcd"));
     }

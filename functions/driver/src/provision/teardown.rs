@@ -9,6 +9,8 @@ use eventferry_aws::ErrorKind;
 
 use super::apply::{apply_policy, delete_queue, remove_rule, PolicyQueue};
 use super::error::ProvisionError;
+use super::ownership::rule_prefix;
+use super::policy;
 use super::report::{ProvisionSummary, Provisioned, TeardownReport};
 
 /// Remove the targets and delete the rules, remove our statements from the policy of a foreign
@@ -52,7 +54,8 @@ async fn delete_rules(
     }
 }
 
-/// Delete the queue if it is ours; otherwise keep it and take our statements out of its policy.
+/// Delete the queue if it is ours; otherwise keep it and take the instance's statements (the one
+/// statement, and per-rule ones of older versions) out of its policy.
 async fn release_queue(
     sqs: &Sqs,
     p: &Provisioned,
@@ -67,7 +70,8 @@ async fn release_queue(
         }
         return;
     }
-    let ours: Vec<String> = p.rules.iter().map(|r| r.name.clone()).collect();
+    let prefix = rule_prefix(&p.instance);
+    let owned = |sid: &str| policy::is_instance_sid(sid, &prefix);
     let queue = PolicyQueue {
         name: &p.queue_name,
         url: &p.queue_url,
@@ -75,7 +79,7 @@ async fn release_queue(
         account: &p.account,
     };
     let mut ignored = ProvisionSummary::default();
-    match apply_policy(sqs, &queue, &[], &ours, |_| false, &mut ignored).await {
+    match apply_policy(sqs, &queue, &[], &[], owned, &mut ignored).await {
         Ok(removed) => report.statements_removed.extend(removed),
         Err(ProvisionError::Aws(e)) if e.kind() == ErrorKind::NotFound => {}
         Err(e) => errors.push(e),
