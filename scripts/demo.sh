@@ -36,7 +36,10 @@ step "A2. Building eventferry, the router and the recorder (one cargo call; the 
 # `cargo lambda watch` in part B runs `cargo run --bin router|recorder`, which finds them built.
 cargo build --bin eventferry --bin router --bin recorder
 bin=target/debug/eventferry
-queue="eventferry-demo"
+# A name per run: SQS (and LocalStack, started with SQS_DELAY_RECENTLY_DELETED=1) refuses to re-create
+# a queue name for 60 s after it was deleted, and each run deletes its queues at the end.
+run_id=$(date +%s)
+queue="eventferry-demo-$run_id"
 
 step "A3. Starting the driver: rule from events/demo-patterns.json -> SQS queue '$queue' -> stdout"
 cat events/demo-patterns.json
@@ -80,8 +83,8 @@ grep -v "receiving" "$run/driver.log" | tail -n +2 | sed 's/^/   driver: /'
 # ---------------------------------------------------------------------------------------------
 py=.venv/bin/python  # boto3 comes with LocalStack's install
 watch_port=${DEMO_WATCH_PORT:-9100}
-recorded_queue="eventferry-demo-recorded"
-router_queue="eventferry-demo-router"
+recorded_queue="eventferry-demo-recorded-$run_id"
+router_queue="eventferry-demo-router-$run_id"
 
 step "B1. The recorder's queue and the router's subscriptions (router and recorder were built in A2)"
 recorded_url=$("$py" - "$recorded_queue" <<'PY'
