@@ -41,7 +41,7 @@ impl Metrics {
     /// The Prometheus text exposition of every counter.
     pub fn render(&self) -> String {
         let r = &self.replicas;
-        let counters: [(&str, &str, &AtomicU64); 11] = [
+        let counters: [(&str, &str, &AtomicU64); 12] = [
             ("received", "Messages received from SQS", &self.received),
             ("delivered", "Events the sink acknowledged", &self.delivered),
             (
@@ -88,6 +88,11 @@ impl Metrics {
                 "reprovisions",
                 "Times the queue had vanished and was provisioned again",
                 &r.reprovisions,
+            ),
+            (
+                "policy_repairs",
+                "Times the instance's queue policy statement was missing and was written again",
+                &r.policy_repairs,
             ),
         ];
         let labels = if self.replica.is_empty() {

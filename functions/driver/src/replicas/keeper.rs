@@ -23,6 +23,8 @@ use crate::provision::{self, ProvisionError, ProvisionSpec, Provisioned, Teardow
 const SETTLE: Duration = Duration::from_millis(1000);
 /// How often a leaver or a joiner looks at the tags again while it waits.
 const POLL: Duration = Duration::from_secs(1);
+/// Every this many heartbeats (once per TTL), check the queue policy statement.
+const POLICY_CHECK_EVERY: u64 = 3;
 /// Joins that found a closing marker or a vanished queue, at most, before giving up.
 const MAX_JOIN_ROUNDS: u32 = 6;
 
@@ -179,13 +181,20 @@ impl Keeper {
         tokio::spawn(async move {
             let mut p = provisioned;
             let mut last_renewal = now_secs();
+            let mut beats = 0u64;
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => return p,
                     _ = tokio::time::sleep(self.lease.heartbeat()) => {}
                 }
+                beats += 1;
                 match self.beat(&p).await {
-                    Ok(()) => last_renewal = now_secs(),
+                    Ok(()) => {
+                        last_renewal = now_secs();
+                        if beats.is_multiple_of(POLICY_CHECK_EVERY) {
+                            self.check_policy(&p).await;
+                        }
+                    }
                     Err(e) if e.kind() == ErrorKind::NotFound => {
                         tracing::error!(
                             queue = %p.queue_name,
@@ -208,6 +217,20 @@ impl Keeper {
                 }
             }
         })
+    }
+
+    /// Put the instance's queue policy statement back if a racing writer (another instance
+    /// merging its own statement into the same policy) dropped it.
+    async fn check_policy(&self, p: &Provisioned) {
+        match provision::ensure_policy(&self.cfg, p).await {
+            Ok(true) => {
+                self.counters.policy_repairs.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check the queue policy; trying again later")
+            }
+        }
     }
 
     /// One heartbeat: renew, read the leases (count the live ones, drop long-expired ones).

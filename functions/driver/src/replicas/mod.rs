@@ -23,4 +23,6 @@ pub struct ReplicaCounters {
     pub replicas_live: AtomicU64,
     /// Times the queue had vanished and was provisioned again.
     pub reprovisions: AtomicU64,
+    /// Times the instance's queue policy statement was missing and was written again.
+    pub policy_repairs: AtomicU64,
 }
