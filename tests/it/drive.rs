@@ -350,6 +350,79 @@ async fn sigkill_then_cleanup_leaves_nothing() {
     assert_nothing_left(&config, &queue).await;
 }
 
+/// Someone deletes the queue under a running driver: it says so, waits out SQS's 60-s re-create
+/// rule (LocalStack runs with SQS_DELAY_RECENTLY_DELETED=1), provisions again and keeps delivering.
+#[tokio::test]
+async fn a_queue_deleted_under_a_running_driver_is_provisioned_again() {
+    let config = localstack().await;
+    let queue = queue_name("vanish");
+    let source = format!("demo.{queue}");
+    let sink = RecordingHttpServer::start(0).await;
+    let patterns = pattern_for(&source);
+    let mut driver = Proc::start(
+        &[
+            "drive",
+            "--event-patterns",
+            &patterns,
+            "--queue-name",
+            &queue,
+            "--sink",
+            &sink.url,
+            "--duration",
+            "1",
+            "--lease-ttl",
+            "3",
+            "--clean-up",
+        ],
+        &[],
+    );
+    driver.wait_stderr(READY, START).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let url = sqs
+        .get_queue_url()
+        .queue_name(&queue)
+        .send()
+        .await
+        .expect("the driver's queue exists")
+        .queue_url
+        .expect("a queue URL");
+    sqs.delete_queue()
+        .queue_url(&url)
+        .send()
+        .await
+        .expect("DeleteQueue");
+
+    driver
+        .wait_stderr("no longer exists", Duration::from_secs(30))
+        .await;
+    driver
+        .wait_stderr(
+            &format!("provisioned queue {queue} again"),
+            Duration::from_secs(150),
+        )
+        .await;
+    let id = put_event(&config, "default", &source, "OrderPlaced", "{}").await;
+    wait_for(
+        Duration::from_secs(60),
+        "the event sent after the queue came back",
+        || {
+            sink.accepted()
+                .into_iter()
+                .find(|r| r.headers.get("ce-id") == Some(&id))
+        },
+    )
+    .await;
+
+    driver.signal(SIGTERM);
+    assert_eq!(
+        driver.wait(STOP).await,
+        Some(0),
+        "stderr:\n{}",
+        driver.stderr_text()
+    );
+    assert_nothing_left(&config, &queue).await;
+}
+
 #[tokio::test]
 async fn a_rate_schedule_delivers_a_scheduled_event() {
     let config = localstack().await;

@@ -121,6 +121,11 @@ impl Metrics {
                 "Live replicas of the instance (this one included) at the last heartbeat",
                 r.replicas_live.load(Ordering::Relaxed) as i64,
             ),
+            (
+                "rules_missing",
+                "Rules of this replica's configuration found missing at the last check (restart to re-create)",
+                r.rules_missing.load(Ordering::Relaxed) as i64,
+            ),
         ];
         for (name, help, value) in gauges {
             let _ = writeln!(out, "# HELP eventferry_{name} {help}");

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use eventferry_aws::eventbridge::EventBridge;
 use eventferry_aws::sqs::Sqs;
 use eventferry_aws::{retry, ErrorKind, StepError};
 use tokio::task::JoinHandle;
@@ -62,6 +63,7 @@ pub enum Left {
 pub struct Keeper {
     cfg: SdkConfig,
     sqs: Sqs,
+    eb: EventBridge,
     spec: ProvisionSpec,
     lease: LeaseSettings,
     counters: Arc<ReplicaCounters>,
@@ -77,6 +79,7 @@ impl Keeper {
         Keeper {
             cfg: cfg.clone(),
             sqs: Sqs::new(cfg),
+            eb: EventBridge::new(cfg),
             spec,
             lease,
             counters,
@@ -193,6 +196,7 @@ impl Keeper {
                         last_renewal = now_secs();
                         if beats.is_multiple_of(POLICY_CHECK_EVERY) {
                             self.check_policy(&p).await;
+                            self.check_rules(&p).await;
                         }
                     }
                     Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -231,6 +235,41 @@ impl Keeper {
                 tracing::warn!(error = %e, "cannot check the queue policy; trying again later")
             }
         }
+    }
+
+    /// Say loudly when a rule of this replica's configuration is gone. It is not re-created:
+    /// during a rolling update that changes the patterns, the new replicas remove the old rules
+    /// on purpose, and old replicas putting them back would undo the update.
+    async fn check_rules(&self, p: &Provisioned) {
+        let mut missing = 0;
+        let mut buses: Vec<&str> = p.rules.iter().map(|r| r.bus.as_str()).collect();
+        buses.sort_unstable();
+        buses.dedup();
+        let prefix = format!("{}-", crate::provision::ownership::rule_prefix(&p.instance));
+        for bus in buses {
+            let found = match self.eb.list_rules(bus, &prefix).await {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list the rules; trying again later");
+                    return;
+                }
+            };
+            for rule in p.rules.iter().filter(|r| r.bus == bus) {
+                if !found.iter().any(|f| f.name == rule.name) {
+                    missing += 1;
+                    tracing::error!(
+                        rule = %rule.name,
+                        bus,
+                        "a rule of this replica's configuration no longer exists, so its events no \
+                         longer reach the queue: deleted by hand, or replaced by replicas with a newer \
+                         configuration; restart this replica to provision it again"
+                    );
+                }
+            }
+        }
+        self.counters
+            .rules_missing
+            .store(missing, Ordering::Relaxed);
     }
 
     /// One heartbeat: renew, read the leases (count the live ones, drop long-expired ones).

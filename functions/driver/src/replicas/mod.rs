@@ -25,4 +25,6 @@ pub struct ReplicaCounters {
     pub reprovisions: AtomicU64,
     /// Times the instance's queue policy statement was missing and was written again.
     pub policy_repairs: AtomicU64,
+    /// Rules of this replica's configuration found missing at the last check.
+    pub rules_missing: AtomicU64,
 }
