@@ -135,8 +135,11 @@ pub(super) fn envelope_attributes(
 ) -> EventBuilderV10 {
     let source = options.source.clone().unwrap_or_else(|| {
         format!(
-            "arn:aws:events:{}:{}:event-bus/{}",
-            event.region, event.account, options.event_bus
+            "arn:{}:events:{}:{}:event-bus/{}",
+            options.partition_for(event.region),
+            event.region,
+            event.account,
+            options.event_bus
         )
     });
     let builder = EventBuilderV10::new()

@@ -14,8 +14,9 @@
 //!    - `id` and `time`: the event's;
 //!    - `type`: rendered by [`TypeFormat`] (default: the EventBridge `source`, e.g. `aws.s3`);
 //!    - `source`: the configured override, else the event bus ARN
-//!      `arn:aws:events:{region}:{account}:event-bus/{bus}` (the bus name is configured: events
-//!      delivered to SQS don't carry it);
+//!      `arn:{partition}:events:{region}:{account}:event-bus/{bus}` (the bus name is configured:
+//!      events delivered to SQS don't carry it; the partition is configured from an API answer,
+//!      e.g. the queue ARN, else inferred from the region, see [`options::partition_of_region`]);
 //!    - `subject`: the resource when `resources` holds exactly one non-empty string;
 //!    - extensions [`EXT_DETAIL_TYPE`], [`EXT_ACCOUNT`], [`EXT_REGION`];
 //!    - `data`: the whole event, `application/json`.
@@ -36,7 +37,7 @@ mod eventbridge;
 mod sqs;
 
 pub use eventbridge::{from_eventbridge, EnvelopeError, EXT_ACCOUNT, EXT_DETAIL_TYPE, EXT_REGION};
-pub use options::{ConfigError, MappingOptions, TypeFormat};
+pub use options::{partition_of_region, ConfigError, MappingOptions, TypeFormat};
 pub use sqs::{from_sqs_message, MessageError, SqsMessage, SQS_MESSAGE_TYPE};
 
 #[cfg(test)]

@@ -157,6 +157,7 @@ pub struct MappingOptions {
     pub(super) type_format: TypeFormat,
     pub(super) source: Option<String>,
     pub(super) event_bus: String,
+    pub(super) partition: Option<String>,
 }
 
 impl Default for MappingOptions {
@@ -165,6 +166,7 @@ impl Default for MappingOptions {
             type_format: TypeFormat::default(),
             source: None,
             event_bus: "default".to_owned(),
+            partition: None,
         }
     }
 }
@@ -186,6 +188,28 @@ impl MappingOptions {
         Ok(self)
     }
 
+    /// Sets the AWS partition (`aws`, `aws-cn`, `aws-us-gov`, ...) of the default CloudEvent
+    /// `source` ARN, as an API answer gave it (e.g. the queue's ARN). Without it the partition is
+    /// inferred from the event's region ([`partition_of_region`]). Anything that is not a
+    /// partition name (`[a-z0-9-]`, starting with `aws`) is ignored.
+    pub fn with_partition(mut self, partition: &str) -> Self {
+        let valid = partition.starts_with("aws")
+            && partition
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if valid {
+            self.partition = Some(partition.to_owned());
+        }
+        self
+    }
+
+    /// The partition of the default `source` ARN for an event from `region`.
+    pub(super) fn partition_for(&self, region: &str) -> &str {
+        self.partition
+            .as_deref()
+            .unwrap_or_else(|| partition_of_region(region))
+    }
+
     /// Sets the name of the event bus the rules are on, used in the default CloudEvent `source`.
     pub fn with_event_bus(mut self, name: &str) -> Result<Self, ConfigError> {
         let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/');
@@ -195,4 +219,24 @@ impl MappingOptions {
         self.event_bus = name.to_owned();
         Ok(self)
     }
+}
+
+/// The AWS partition a region belongs to, by the region name prefixes of AWS's own partition
+/// table (the `partitions.json` the SDKs ship): `cn-*` is `aws-cn`, `us-gov-*` is `aws-us-gov`,
+/// `us-iso-*` `aws-iso`, `us-isob-*` `aws-iso-b`, `eu-isoe-*` `aws-iso-e`, `us-isof-*`
+/// `aws-iso-f`, `eusc-*` `aws-eusc`; every other region is in `aws`.
+pub fn partition_of_region(region: &str) -> &'static str {
+    const PREFIXES: [(&str, &str); 7] = [
+        ("us-isob-", "aws-iso-b"),
+        ("us-isof-", "aws-iso-f"),
+        ("us-iso-", "aws-iso"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-gov-", "aws-us-gov"),
+        ("cn-", "aws-cn"),
+        ("eusc-", "aws-eusc"),
+    ];
+    PREFIXES
+        .iter()
+        .find(|(prefix, _)| region.starts_with(prefix))
+        .map_or("aws", |(_, partition)| partition)
 }

@@ -759,3 +759,31 @@ fn structured_json_is_what_the_sdk_serialises() {
         serde_json::to_value(&v03).unwrap()
     );
 }
+
+#[test]
+fn the_source_arn_has_the_partition_of_the_region_or_the_one_configured() {
+    for (region, partition) in [
+        ("cn-north-1", "aws-cn"),
+        ("us-gov-west-1", "aws-us-gov"),
+        ("us-iso-east-1", "aws-iso"),
+        ("us-isob-east-1", "aws-iso-b"),
+        ("eu-west-1", "aws"),
+    ] {
+        assert_eq!(crate::mapping::partition_of_region(region), partition);
+        let envelope = with(s3_event(), "region", json!(region));
+        let event = map(&envelope.to_string());
+        assert_eq!(
+            event.source().as_str(),
+            format!("arn:{partition}:events:{region}:123456789012:event-bus/default")
+        );
+    }
+    // A partition from an API answer wins over the inference; junk is ignored.
+    let options = MappingOptions::default().with_partition("aws-cn");
+    let event = from_eventbridge(s3_event(), &options).unwrap();
+    assert!(event
+        .source()
+        .starts_with("arn:aws-cn:events:ca-central-1:"));
+    let ignored = MappingOptions::default().with_partition("not a partition");
+    let event = from_eventbridge(s3_event(), &ignored).unwrap();
+    assert!(event.source().starts_with("arn:aws:events:"));
+}

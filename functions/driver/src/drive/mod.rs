@@ -377,7 +377,11 @@ async fn ferry_config(
         delete_interval: Duration::from_millis(50),
         base_backoff: Duration::from_secs(1),
         max_backoff: Duration::from_secs(300),
-        mapping: inputs.mapping.clone(),
+        // The partition of the CloudEvent source ARN, from an API answer rather than assumed.
+        mapping: match provisioned.queue_arn.split(':').nth(1) {
+            Some(partition) => inputs.mapping.clone().with_partition(partition),
+            None => inputs.mapping.clone(),
+        },
         queue_arn: provisioned.queue_arn.clone(),
     }
 }
