@@ -15,12 +15,14 @@ use crate::rng::Rng;
 use crate::run::Chaos;
 use crate::sink::Sink;
 
-/// PutEvents of ids 0..`events` (10 a call, 4 workers, retried), counted in `sent`.
+/// PutEvents of ids 0..`events` (10 a call, 4 workers, retried), counted in `sent`; at most
+/// `rate` events a second when `rate` > 0.
 async fn put_all(
     config: &SdkConfig,
     run: &str,
     source: &str,
     events: u64,
+    rate: f64,
     sent: Arc<AtomicU64>,
 ) -> Result<(), String> {
     use aws_sdk_eventbridge::types::PutEventsRequestEntry;
@@ -32,6 +34,7 @@ async fn put_all(
         .collect();
     let next = Arc::new(AtomicU64::new(0));
     let batches = Arc::new(batches);
+    let start = tokio::time::Instant::now();
     let mut workers = Vec::new();
     for _ in 0..4 {
         let (client, next, batches, sent) =
@@ -43,6 +46,10 @@ async fn put_all(
                 let Some(batch) = batches.get(i) else {
                     return Ok::<(), String>(());
                 };
+                if rate > 0.0 {
+                    let due = start + Duration::from_secs_f64((i * 10) as f64 / rate);
+                    tokio::time::sleep_until(due).await;
+                }
                 let mut pending: Vec<u64> = batch.clone();
                 for attempt in 0..20 {
                     let entries: Vec<PutEventsRequestEntry> = pending
@@ -92,13 +99,14 @@ pub fn spawn_sender(
     chaos: &Chaos,
     sent: Arc<AtomicU64>,
 ) -> tokio::task::JoinHandle<Result<(), String>> {
-    let (config, run, source, n) = (
+    let (config, run, source, n, rate) = (
         chaos.config.clone(),
         chaos.run.clone(),
         chaos.source.clone(),
         chaos.opts.events,
+        chaos.opts.rate,
     );
-    tokio::spawn(async move { put_all(&config, &run, &source, n, sent).await })
+    tokio::spawn(async move { put_all(&config, &run, &source, n, rate, sent).await })
 }
 
 /// Faults fire when the count of unique deliveries crosses random thresholds, so they land

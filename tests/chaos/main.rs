@@ -8,8 +8,9 @@
 //! PutEvents from the harness go to LocalStack directly. Everything listens on 127.0.0.1.
 //!
 //! Flags (all optional): --seed N, --events N, --kills N, --cycles N, --fail-rate F, --hang-rate F,
-//! --hang-secs N, --cut-secs N, --drain-secs N, --mode single|replicas; for the replicas mode
-//! --replicas N (3), --restarts N (2), --lease-ttl N (10), and --kills defaults to 1.
+//! --hang-secs N, --cut-secs N, --drain-secs N, --rate N (PutEvents pace, events a second; 0 = as
+//! fast as possible), --mode single|replicas; for the replicas mode --replicas N (3),
+//! --restarts N (2), --lease-ttl N (10), and the defaults --kills 1 and --rate 30.
 //!
 //! `--mode replicas` (`make chaos-replicas`, [`replicas`]): several replicas with `--clean-up` on
 //! one queue through rolling restarts, a SIGKILL and a cut in front of one replica; the last line

@@ -25,6 +25,8 @@ pub struct Opts {
     pub cut_secs: u64,
     /// After the last PutEvents, how long to wait for every id at the sink.
     pub drain_secs: u64,
+    /// PutEvents pace in events a second; 0: as fast as LocalStack takes them.
+    pub rate: f64,
     /// Replicas mode: how many run at once.
     pub replicas: usize,
     /// Replicas mode: full rolling restarts (every replica SIGTERMed in turn and replaced).
@@ -48,11 +50,12 @@ pub fn parse_opts() -> Result<Opts, String> {
         hang_secs: 14,
         cut_secs: 10,
         drain_secs: 600,
+        rate: 0.0,
         replicas: 3,
         restarts: 2,
         lease_ttl: 10,
     };
-    let mut kills_given = false;
+    let (mut kills_given, mut rate_given) = (false, false);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -74,6 +77,10 @@ pub fn parse_opts() -> Result<Opts, String> {
             "--kills" => {
                 o.kills = value.parse().map_err(|e| bad(&e))?;
                 kills_given = true;
+            }
+            "--rate" => {
+                o.rate = value.parse().map_err(|e| bad(&e))?;
+                rate_given = true;
             }
             "--replicas" => o.replicas = value.parse().map_err(|e| bad(&e))?,
             "--restarts" => o.restarts = value.parse().map_err(|e| bad(&e))?,
@@ -97,6 +104,14 @@ pub fn parse_opts() -> Result<Opts, String> {
     if o.mode == Mode::Replicas && !kills_given {
         // One SIGKILL among the replicas; the single mode's default is 5.
         o.kills = 1;
+    }
+    if o.mode == Mode::Replicas && !rate_given {
+        // Paced so the events flow through every restart (each takes the drain, up to 20 s):
+        // 10,000 events take about 330 s.
+        o.rate = 30.0;
+    }
+    if !(o.rate >= 0.0 && o.rate.is_finite()) {
+        return Err(format!("--rate {}: events a second, 0 or more", o.rate));
     }
     Ok(o)
 }

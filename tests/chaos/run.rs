@@ -44,8 +44,8 @@ impl Chaos {
         ));
         if opts.mode == Mode::Replicas {
             log(format!(
-                "replicas={} restarts={} lease_ttl={}s",
-                opts.replicas, opts.restarts, opts.lease_ttl
+                "replicas={} restarts={} lease_ttl={}s rate={}/s",
+                opts.replicas, opts.restarts, opts.lease_ttl, opts.rate
             ));
         }
         let logs = PathBuf::from(std::env::var("CHAOS_LOG_DIR").unwrap_or_else(|_| {
