@@ -13,7 +13,8 @@ use eventferry_aws::sqs::{MessageQueue, Receipt, Sqs};
 use eventferry_core::names::InstanceId;
 use eventferry_driver::provision::sweep::{sweep, Owner, SweepSpec};
 use eventferry_driver::provision::{
-    provision, teardown, Change, ProvisionError, ProvisionSpec, Provisioned, TeardownReport,
+    ensure_policy, provision, teardown, Change, ProvisionError, ProvisionSpec, Provisioned,
+    TeardownReport,
 };
 use eventferry_tests::{localstack, unique_name, within};
 use serde_json::{json, Value};
@@ -1048,5 +1049,148 @@ async fn twenty_five_patterns_share_one_statement_and_old_per_rule_statements_mi
     assert_eq!(bodies[0]["detail-type"], "Kind24");
 
     run_teardown(&cfg, &again).await;
+    assert!(!queue_exists(&cfg, &queue).await);
+}
+
+/// Remove the queue's policy.
+async fn clear_policy(cfg: &SdkConfig, url: &str) {
+    Sqs::new(cfg)
+        .set_attributes(
+            url,
+            HashMap::from([(QueueAttributeName::Policy, String::new())]),
+        )
+        .await
+        .expect("clear the policy");
+}
+
+#[tokio::test]
+async fn two_instances_provisioning_one_queue_at_once_both_keep_their_statement() {
+    let cfg = localstack().await;
+    let (a, b) = (instance("race-a"), instance("race-b"));
+    let queue = unique_name("race");
+    let _leftovers = Leftovers {
+        owners: vec![a.clone(), b.clone()],
+        queue_prefix: queue.clone(),
+        ..Default::default()
+    }
+    .guard();
+    let source = format!("com.eventferry.it.{a}");
+    let spec_a = spec(&queue, &a, vec![pattern(&source, "A")]);
+    let spec_b = spec(&queue, &b, vec![pattern(&source, "B")]);
+    let want = BTreeSet::from([format!("eventferry-{a}"), format!("eventferry-{b}")]);
+    let (pa, pb) = tokio::join!(
+        within(WAIT, "provision a", provision(&cfg, &spec_a)),
+        within(WAIT, "provision b", provision(&cfg, &spec_b)),
+    );
+    let pa = pa.unwrap_or_else(|e| panic!("provision a: {e}"));
+    let pb = pb.unwrap_or_else(|e| panic!("provision b: {e}"));
+    assert_eq!(pa.queue_url, pb.queue_url);
+    assert!(
+        pa.queue_owned != pb.queue_owned,
+        "one of them owns the queue"
+    );
+    let st = statements(&cfg, &pa.queue_url).await;
+    assert_eq!(sids(&st), want, "{st:?}");
+    assert_eq!(st.len(), 2, "{st:?}");
+
+    // Rounds of the policy step alone, from an empty policy: both read it empty at the same
+    // moment and write their own statement, so the second write drops the first; the re-read
+    // after the write sees that and writes again.
+    for round in 0..5 {
+        clear_policy(&cfg, &pa.queue_url).await;
+        let (ra, rb) = tokio::join!(
+            within(WAIT, "ensure_policy a", ensure_policy(&cfg, &pa)),
+            within(WAIT, "ensure_policy b", ensure_policy(&cfg, &pb)),
+        );
+        assert!(ra.unwrap_or_else(|e| panic!("round {round}: a: {e}")));
+        assert!(rb.unwrap_or_else(|e| panic!("round {round}: b: {e}")));
+        let st = statements(&cfg, &pa.queue_url).await;
+        assert_eq!(sids(&st), want, "round {round}: {st:?}");
+        assert_eq!(st.len(), 2, "round {round}: {st:?}");
+    }
+    // With both statements in place there is nothing to repair.
+    for p in [&pa, &pb] {
+        let repaired = within(WAIT, "ensure_policy", ensure_policy(&cfg, p))
+            .await
+            .expect("ensure_policy");
+        assert!(!repaired);
+    }
+    clear_policy(&cfg, &pa.queue_url).await;
+
+    // A statement a racing writer dropped is put back by ensure_policy.
+    assert!(within(WAIT, "ensure_policy", ensure_policy(&cfg, &pa))
+        .await
+        .expect("ensure_policy"));
+    assert_eq!(
+        sids(&statements(&cfg, &pa.queue_url).await),
+        BTreeSet::from([format!("eventferry-{a}")])
+    );
+
+    // The queue's non-owner leaves first (its statement goes), then the owner (the queue goes).
+    let (owner, guest) = if pa.queue_owned { (pa, pb) } else { (pb, pa) };
+    let report = run_teardown(&cfg, &guest).await;
+    assert_eq!(report.queues_kept, vec![guest.queue_url.clone()]);
+    run_teardown(&cfg, &owner).await;
+    assert!(!queue_exists(&cfg, &queue).await);
+}
+
+#[tokio::test]
+async fn three_replicas_provisioning_one_spec_at_once_make_each_resource_once() {
+    let cfg = localstack().await;
+    let id = instance("trio");
+    let queue = unique_name("trio");
+    let _leftovers = Leftovers {
+        owners: vec![id.clone()],
+        queue_prefix: queue.clone(),
+        ..Default::default()
+    }
+    .guard();
+    let source = format!("com.eventferry.it.{id}");
+    let mut s = spec(
+        &queue,
+        &id,
+        vec![pattern(&source, "One"), pattern(&source, "Two")],
+    );
+    s.dlq_max_receive_count = Some(3);
+    let (p1, p2, p3) = tokio::join!(
+        within(WAIT, "replica 1", provision(&cfg, &s)),
+        within(WAIT, "replica 2", provision(&cfg, &s)),
+        within(WAIT, "replica 3", provision(&cfg, &s)),
+    );
+    let all: Vec<Provisioned> = [p1, p2, p3]
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| p.unwrap_or_else(|e| panic!("replica {}: {e}", i + 1)))
+        .collect();
+    for p in &all {
+        assert!(p.queue_owned && p.dlq_owned, "{}", p.summary);
+        assert_eq!(p.queue_url, all[0].queue_url);
+    }
+    let sqs = Sqs::new(&cfg);
+    assert_eq!(
+        sqs.list_queues(&queue).await.unwrap().len(),
+        2,
+        "queue + DLQ"
+    );
+    let prefix = format!("eventferry-{id}-");
+    let names = rule_names(&cfg, "default", &prefix).await;
+    assert_eq!(names.len(), 2, "{names:?}");
+    for name in &names {
+        let targets = EventBridge::new(&cfg)
+            .list_targets_by_rule(name, "default")
+            .await
+            .unwrap();
+        assert_eq!(targets.len(), 1, "{name}: {targets:?}");
+        assert_eq!(targets[0].arn, all[0].queue_arn);
+    }
+    let st = statements(&cfg, &all[0].queue_url).await;
+    assert_eq!(
+        sids(&st),
+        BTreeSet::from([format!("eventferry-{id}")]),
+        "{st:?}"
+    );
+    assert_eq!(st.len(), 1, "{st:?}");
+
+    run_teardown(&cfg, &all[0]).await;
     assert!(!queue_exists(&cfg, &queue).await);
 }

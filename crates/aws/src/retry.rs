@@ -154,6 +154,12 @@ where
     }
 }
 
+/// A random duration in `[lo, hi]` (`lo` when `hi` is not above it), e.g. a pause that racing
+/// callers should not take in step.
+pub fn jittered(lo: Duration, hi: Duration) -> Duration {
+    lo + jitter(hi.saturating_sub(lo) * 2).saturating_sub(hi.saturating_sub(lo))
+}
+
 /// A random duration in `[d/2, d]`.
 fn jitter(d: Duration) -> Duration {
     use std::hash::{BuildHasher, Hasher};
@@ -331,6 +337,19 @@ mod tests {
         assert_eq!(err.step, "create queue q");
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert_eq!(told.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn jittered_stays_within_its_bounds() {
+        let (lo, hi) = (Duration::from_millis(100), Duration::from_millis(500));
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..100 {
+            let j = jittered(lo, hi);
+            assert!(j >= lo && j <= hi, "{j:?}");
+            seen.insert(j);
+        }
+        assert!(seen.len() > 1, "not a constant");
+        assert_eq!(jittered(hi, lo), hi);
     }
 
     #[test]

@@ -17,17 +17,18 @@ use eventferry_aws::retry::{retry_until, Patience};
 use eventferry_aws::sqs::Sqs;
 use eventferry_aws::{retry, AwsError, ErrorKind, StepError};
 use eventferry_core::names::{target_id, InstanceId};
-use serde_json::Value;
 
 use super::error::ProvisionError;
 use super::ownership::{
     arn_account, is_ours, owner_tags, rule_prefix, MANAGED_BY, TAG_MANAGED_BY, TAG_OWNER, TAG_QUEUE,
 };
 use super::plan::{
-    plan_rules, redrive_matches, redrive_policy, rule_differs, searched_buses, WantedRule,
+    attribute_matches, plan_rules, redrive_policy, rule_differs, searched_buses, WantedRule,
     DLQ_SUFFIX,
 };
-use super::policy::{self, PolicyChange, WantedStatement};
+use super::policy::{
+    self, PolicyChange, PolicyError, PolicyWrites, WantedStatement, POLICY_ATTEMPTS,
+};
 use super::report::{Change, OwnedRule, ProvisionSpec, ProvisionSummary, Provisioned};
 
 /// Create or adopt the queue, DLQ, rules, targets and policy statements `spec` asks for, and
@@ -261,22 +262,15 @@ async fn ensure_queue(
     attrs: HashMap<QueueAttributeName, String>,
     summary: &mut ProvisionSummary,
 ) -> Result<QueueState, ProvisionError> {
-    let mut found = retry(format!("look up {label} {name}"), || sqs.queue_url(name)).await?;
-    if found.is_none() {
-        let created = create_queue_patiently(label, name, DELETED_RECENTLY, || {
+    let found = retry(format!("look up {label} {name}"), || sqs.queue_url(name)).await?;
+    let (url, created) = match found {
+        Some(url) => (url, false),
+        None => match create_queue_patiently(label, name, DELETED_RECENTLY, || {
             sqs.create_queue(name, attrs.clone(), owner_tags(instance))
         })
-        .await?;
-        match created {
-            Created::Url(url) => {
-                let arn = queue_attributes(sqs, label, name, &url, NEW_QUEUE).await?.0;
-                summary.push(Change::Created, format!("{label} {name}"));
-                return Ok(QueueState {
-                    url,
-                    arn,
-                    owned: true,
-                });
-            }
+        .await?
+        {
+            Created::Url(url) => (url, true),
             Created::NameTaken => {
                 let step = format!("look up {label} {name} (created at the same time elsewhere)");
                 let url = retry_until(
@@ -291,16 +285,16 @@ async fn ensure_queue(
                     },
                 )
                 .await?;
-                found = Some(url);
+                (url, false)
             }
-        }
-    }
-    let url = found.expect("found, or looked up after NameTaken");
-    let tags = retry(format!("read the tags of {label} {name}"), || {
-        sqs.tags(&url)
-    })
-    .await?;
-    let (arn, current) = queue_attributes(sqs, label, name, &url, NO_WAIT).await?;
+        },
+    };
+    // A queue just created may not be visible for a moment. And CreateQueue answers with the URL
+    // of an identical queue someone else created at the same time: its tags say whose it is.
+    let patience = if created { NEW_QUEUE } else { NO_WAIT };
+    let step = format!("read the tags of {label} {name}");
+    let tags = retry_until(patience, step, not_visible, |_| {}, || sqs.tags(&url)).await?;
+    let (arn, current) = queue_attributes(sqs, label, name, &url, patience).await?;
     if !is_ours(&tags, Some(instance)) {
         summary.push(
             Change::Kept,
@@ -315,7 +309,11 @@ async fn ensure_queue(
             owned: false,
         });
     }
-    update_queue_attributes(sqs, label, name, &url, attrs, &current, summary).await?;
+    if created {
+        summary.push(Change::Created, format!("{label} {name}"));
+    } else {
+        update_queue_attributes(sqs, label, name, &url, attrs, &current, summary).await?;
+    }
     Ok(QueueState {
         url,
         arn,
@@ -352,30 +350,6 @@ async fn update_queue_attributes(
         format!("{label} {name} ({})", what.join(", ")),
     );
     Ok(())
-}
-
-/// Whether the queue's `current` attributes already say what `key` = `value` wants.
-fn attribute_matches(
-    key: &QueueAttributeName,
-    value: &str,
-    current: &HashMap<String, String>,
-) -> bool {
-    let have = current.get(key.as_str()).map(String::as_str);
-    match key {
-        // A KMS key is encryption too.
-        QueueAttributeName::SqsManagedSseEnabled => {
-            have == Some("true") || current.get("KmsMasterKeyId").is_some_and(|k| !k.is_empty())
-        }
-        QueueAttributeName::RedrivePolicy => {
-            let v: Value = serde_json::from_str(value).unwrap_or_default();
-            redrive_matches(
-                have,
-                v["deadLetterTargetArn"].as_str().unwrap_or_default(),
-                v["maxReceiveCount"].as_i64().unwrap_or_default() as i32,
-            )
-        }
-        _ => have == Some(value),
-    }
 }
 
 /// The queue's ARN and all its attributes; `QueueDoesNotExist` is waited out for up to
@@ -655,8 +629,37 @@ async fn allow_rules_to_send(
     Ok(())
 }
 
-/// Read the queue's policy, merge (see [`policy::merge`]), and write it back if it changed.
-/// Returns the Sids removed.
+/// Put the instance's statement back into the queue's policy if it is missing or changed (a
+/// writer racing ours replaced the policy without it), and take the instance's older per-rule
+/// statements out. For a running replica to call now and then. `Ok(true)`: it had to write.
+pub async fn ensure_policy(cfg: &SdkConfig, p: &Provisioned) -> Result<bool, ProvisionError> {
+    let prefix = rule_prefix(&p.instance);
+    let wanted =
+        policy::instance_statement(&p.queue_arn, &prefix, &p.event_bus).map_err(|source| {
+            ProvisionError::Policy {
+                queue: p.queue_name.clone(),
+                source,
+            }
+        })?;
+    let queue = PolicyQueue {
+        name: &p.queue_name,
+        url: &p.queue_url,
+        arn: &p.queue_arn,
+        account: &p.account,
+    };
+    let owned = |sid: &str| policy::is_instance_sid(sid, &prefix);
+    let mut summary = ProvisionSummary::default();
+    let done = apply_policy(&Sqs::new(cfg), &queue, &[wanted], &[], owned, &mut summary).await?;
+    if done.writes > 0 {
+        tracing::warn!(queue = %p.queue_name, "{summary}: the instance's queue policy statement was missing or changed");
+    }
+    Ok(done.writes > 0)
+}
+
+/// Make the queue's policy hold `wanted` (and not `remove` or other statements `owned` says are
+/// ours; see [`policy::merge`]): read, merge, check against AWS's limits, write; then re-read after
+/// a pause, because the write replaced the whole policy and a writer racing us may have replaced
+/// ours. Repeat until a re-read shows the policy as wanted, at most [`POLICY_ATTEMPTS`] writes.
 pub(crate) async fn apply_policy(
     sqs: &Sqs,
     queue: &PolicyQueue<'_>,
@@ -664,45 +667,52 @@ pub(crate) async fn apply_policy(
     remove: &[String],
     owned: impl Fn(&str) -> bool,
     summary: &mut ProvisionSummary,
-) -> Result<Vec<String>, ProvisionError> {
+) -> Result<PolicyWrites, ProvisionError> {
     let name = queue.name;
-    let attrs = retry(format!("read the policy of queue {name}"), || {
-        sqs.attributes(queue.url)
-    })
-    .await?;
-    let current = attrs.get("Policy").map(String::as_str);
-    let change = policy::merge(current, queue.arn, queue.account, wanted, remove, owned).map_err(
-        |source| ProvisionError::Policy {
-            queue: name.to_owned(),
-            source,
-        },
-    )?;
-    if change == PolicyChange::Unchanged {
-        return Ok(Vec::new());
+    let policy_error = |source| ProvisionError::Policy {
+        queue: name.to_owned(),
+        source,
+    };
+    let mut done = PolicyWrites::default();
+    loop {
+        let attrs = retry(format!("read the policy of queue {name}"), || {
+            sqs.attributes(queue.url)
+        })
+        .await?;
+        let current = attrs.get("Policy").map(String::as_str);
+        let change = policy::merge(current, queue.arn, queue.account, wanted, remove, &owned)
+            .map_err(policy_error)?;
+        if change == PolicyChange::Unchanged {
+            break;
+        }
+        if done.writes == POLICY_ATTEMPTS {
+            return Err(policy_error(PolicyError::overwritten(&change, done.writes)));
+        }
+        if let PolicyChange::Set { document, .. } = &change {
+            policy::check_limits(document).map_err(policy_error)?;
+        }
+        if done.writes > 0 {
+            tracing::warn!(
+                queue = name,
+                writes = done.writes,
+                "the queue policy changed under us (a concurrent writer?); merging and writing again"
+            );
+        }
+        set_policy(sqs, name, queue.url, &change).await?;
+        done.record(&change);
+        tokio::time::sleep(policy::pause_after_write(done.writes)).await;
     }
-    if let PolicyChange::Set { document, .. } = &change {
-        policy::check_limits(document).map_err(|source| ProvisionError::Policy {
-            queue: name.to_owned(),
-            source,
-        })?;
-    }
-    set_policy(sqs, name, queue.url, &change).await?;
     let statement = |sid: &String| format!("policy statement {sid} on queue {name}");
-    if let PolicyChange::Set {
-        added, replaced, ..
-    } = &change
-    {
-        for sid in added {
-            summary.push(Change::Created, statement(sid));
-        }
-        for sid in replaced {
-            summary.push(Change::Updated, statement(sid));
-        }
+    for sid in &done.added {
+        summary.push(Change::Created, statement(sid));
     }
-    for sid in change.removed() {
+    for sid in &done.replaced {
+        summary.push(Change::Updated, statement(sid));
+    }
+    for sid in &done.removed {
         summary.push(Change::Removed, statement(sid));
     }
-    Ok(change.removed().to_vec())
+    Ok(done)
 }
 
 /// Write a policy change to queue `name` at `url` (an empty policy for `Clear`).

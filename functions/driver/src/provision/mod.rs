@@ -30,7 +30,7 @@ pub mod report;
 pub mod sweep;
 pub mod teardown;
 
-pub use apply::provision;
+pub use apply::{ensure_policy, provision};
 pub use error::ProvisionError;
 pub use report::{Change, OwnedRule, ProvisionSpec, ProvisionSummary, Provisioned, TeardownReport};
 pub use teardown::teardown;

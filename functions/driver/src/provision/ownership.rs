@@ -14,6 +14,8 @@ pub const MANAGED_BY: &str = "eventferry";
 pub const TAG_OWNER: &str = "eventferry-owner";
 /// Tag naming the queue a rule delivers to.
 pub const TAG_QUEUE: &str = "eventferry-queue";
+/// The default event bus; schedule rules always live there.
+pub const DEFAULT_BUS: &str = "default";
 
 /// The prefix of every rule name (and queue policy Sid) of `instance`: `eventferry-<instance>`.
 pub fn rule_prefix(instance: &InstanceId) -> String {

@@ -1,7 +1,10 @@
 //! Pure planning, no I/O: check a [`ProvisionSpec`] and work out the rules it wants
 //! ([`plan_rules`]), and compare what exists with what is wanted ([`rule_differs`],
-//! [`redrive_matches`]).
+//! [`attribute_matches`], [`redrive_matches`]).
 
+use std::collections::HashMap;
+
+use aws_sdk_sqs::types::QueueAttributeName;
 use eventferry_aws::eventbridge::{RuleInfo, RuleTrigger};
 use eventferry_core::names::{canonical_json, rule_name};
 use eventferry_core::schedule::ScheduleExpression;
@@ -13,8 +16,7 @@ use super::report::ProvisionSpec;
 
 /// Suffix of the dead-letter queue's name.
 pub const DLQ_SUFFIX: &str = "-dlq";
-/// The default event bus; schedule rules always live there.
-pub const DEFAULT_BUS: &str = "default";
+pub use super::ownership::DEFAULT_BUS;
 /// Longest SQS queue name (AWS's limit).
 pub const MAX_QUEUE_NAME: usize = 80;
 
@@ -180,6 +182,30 @@ pub fn rule_differs(have: &RuleInfo, want: &WantedRule) -> bool {
     trigger_differs
         || have.state.as_deref() != Some("ENABLED")
         || have.description.as_deref() != Some(want.description.as_str())
+}
+
+/// Whether the queue's `current` attributes already say what `key` = `value` wants.
+pub fn attribute_matches(
+    key: &QueueAttributeName,
+    value: &str,
+    current: &HashMap<String, String>,
+) -> bool {
+    let have = current.get(key.as_str()).map(String::as_str);
+    match key {
+        // A KMS key is encryption too.
+        QueueAttributeName::SqsManagedSseEnabled => {
+            have == Some("true") || current.get("KmsMasterKeyId").is_some_and(|k| !k.is_empty())
+        }
+        QueueAttributeName::RedrivePolicy => {
+            let v: Value = serde_json::from_str(value).unwrap_or_default();
+            redrive_matches(
+                have,
+                v["deadLetterTargetArn"].as_str().unwrap_or_default(),
+                v["maxReceiveCount"].as_i64().unwrap_or_default() as i32,
+            )
+        }
+        _ => have == Some(value),
+    }
 }
 
 /// The RedrivePolicy document for `dlq_arn`.

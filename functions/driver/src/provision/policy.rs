@@ -6,11 +6,16 @@
 //! bus) in the queue's account. Older versions wrote one statement per rule (`Sid` = the rule
 //! name, `eventferry-<instance>-<8 hex digits>`); those are the instance's too and are migrated
 //! away. Everything else in a policy belongs to someone else and is kept as it is, in its order.
-//! [`check_limits`] holds a document to AWS's queue policy limits before it is written.
+//! [`check_limits`] holds a document to AWS's queue policy limits before it is written;
+//! [`PolicyWrites`], [`pause_after_write`] and [`POLICY_ATTEMPTS`] are the rules of the
+//! write-and-verify loop that outlasts a racing writer.
 
+use std::time::Duration;
+
+use eventferry_aws::retry::jittered;
 use serde_json::{json, Map, Value};
 
-use super::plan::DEFAULT_BUS;
+use super::ownership::DEFAULT_BUS;
 
 /// The IAM policy language version used for a policy eventferry creates.
 const POLICY_VERSION: &str = "2012-10-17";
@@ -69,9 +74,88 @@ pub enum PolicyError {
          owners count too: remove the ones no longer needed, or give eventferry a queue of its own"
     )]
     OverLimit { limit: String, found: String },
+    /// A writer racing ours kept replacing the policy: after `writes` writes a re-read still
+    /// differs (`differs`: what).
+    #[error(
+        "the policy did not stay as written: after {writes} writes a re-read still shows \
+         {differs}; another writer keeps replacing the queue's policy (another eventferry \
+         instance, a deployment tool?): stop it or let it finish, then run again"
+    )]
+    Overwritten { writes: u32, differs: String },
     /// The queue ARN is not `arn:<partition>:sqs:<region>:<account>:<name>`.
     #[error("can't build the rule ARN patterns from queue ARN {0:?}")]
     QueueArn(String),
+}
+
+impl PolicyError {
+    /// [`PolicyError::Overwritten`]: `change` is what a re-read after `writes` writes still needs.
+    pub fn overwritten(change: &PolicyChange, writes: u32) -> Self {
+        let mut differs = Vec::new();
+        if let PolicyChange::Set {
+            added, replaced, ..
+        } = change
+        {
+            differs.extend(added.iter().map(|sid| format!("statement {sid} missing")));
+            differs.extend(
+                replaced
+                    .iter()
+                    .map(|sid| format!("statement {sid} changed")),
+            );
+        }
+        differs.extend(
+            change
+                .removed()
+                .iter()
+                .map(|sid| format!("statement {sid} back")),
+        );
+        PolicyError::Overwritten {
+            writes,
+            differs: differs.join(", "),
+        }
+    }
+}
+
+/// How often a policy is written before giving up on a writer that keeps overwriting it.
+pub const POLICY_ATTEMPTS: u32 = 8;
+
+/// What the writes of one policy update did, over all its attempts.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PolicyWrites {
+    /// How often the policy was written (0: it was as wanted).
+    pub writes: u32,
+    pub added: Vec<String>,
+    pub replaced: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl PolicyWrites {
+    /// Count one write of `change`; each Sid is listed once.
+    pub fn record(&mut self, change: &PolicyChange) {
+        fn note(into: &mut Vec<String>, sids: &[String]) {
+            for sid in sids {
+                if !into.contains(sid) {
+                    into.push(sid.clone());
+                }
+            }
+        }
+        self.writes += 1;
+        if let PolicyChange::Set {
+            added, replaced, ..
+        } = change
+        {
+            note(&mut self.added, added);
+            note(&mut self.replaced, replaced);
+        }
+        note(&mut self.removed, change.removed());
+    }
+}
+
+/// The pause before re-reading a policy just written for the `writes`-th time: 100-500 ms the
+/// first time, then up to 1, 2, 4, 8 s (SQS may take a while to show a new attribute value
+/// everywhere), jittered so that racing writers do not write again in step.
+pub fn pause_after_write(writes: u32) -> Duration {
+    let ceiling = Duration::from_millis(500) * 2u32.pow(writes.saturating_sub(1).min(4));
+    jittered(Duration::from_millis(100), ceiling)
 }
 
 /// The statement allowing EventBridge rules matching `source_arns` in `account` to send to
@@ -666,6 +750,47 @@ mod tests {
         assert!(is_instance_sid("eventferry-prod-0123abcd", PREFIX));
         assert!(!is_instance_sid("eventferry-prod-eu", PREFIX));
         assert!(!is_instance_sid("eventferry-pro", PREFIX));
+    }
+
+    #[test]
+    fn writes_are_recorded_once_per_sid_and_an_overwrite_names_what_differs() {
+        let (doc, ..) = set(merge(Some(FOREIGN), QUEUE, ACCOUNT, &[ours()], &[], owned).unwrap());
+        let first = merge(None, QUEUE, ACCOUNT, &[ours()], &[], owned).unwrap();
+        let mut writes = PolicyWrites::default();
+        writes.record(&first);
+        writes.record(&first);
+        let legacy_doc = policy_of(vec![legacy("0000000a")]);
+        let migrate = merge(Some(&legacy_doc), QUEUE, ACCOUNT, &[ours()], &[], owned).unwrap();
+        writes.record(&migrate);
+        assert_eq!(
+            writes,
+            PolicyWrites {
+                writes: 3,
+                added: vec![PREFIX.to_owned()],
+                replaced: vec![],
+                removed: vec![format!("{PREFIX}-0000000a")],
+            }
+        );
+        assert_eq!(
+            merge(Some(&doc), QUEUE, ACCOUNT, &[ours()], &[], owned).unwrap(),
+            PolicyChange::Unchanged,
+            "a re-read that shows our write ends the loop"
+        );
+        let err = PolicyError::overwritten(&migrate, POLICY_ATTEMPTS);
+        assert!(
+            err.to_string().starts_with(
+                "the policy did not stay as written: after 8 writes a re-read still shows \
+                 statement eventferry-prod missing, statement eventferry-prod-0000000a back; \
+                 another writer"
+            ),
+            "{err}"
+        );
+        for writes in 1..=POLICY_ATTEMPTS {
+            let pause = pause_after_write(writes);
+            assert!(pause >= Duration::from_millis(100), "{pause:?}");
+            assert!(pause <= Duration::from_secs(8), "{pause:?}");
+        }
+        assert!(pause_after_write(1) <= Duration::from_millis(500));
     }
 
     #[test]

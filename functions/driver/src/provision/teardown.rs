@@ -80,7 +80,7 @@ async fn release_queue(
     };
     let mut ignored = ProvisionSummary::default();
     match apply_policy(sqs, &queue, &[], &[], owned, &mut ignored).await {
-        Ok(removed) => report.statements_removed.extend(removed),
+        Ok(done) => report.statements_removed.extend(done.removed),
         Err(ProvisionError::Aws(e)) if e.kind() == ErrorKind::NotFound => {}
         Err(e) => errors.push(e),
     }
