@@ -12,7 +12,7 @@ export AWS_REGION ?= us-east-1
 export AWS_ENDPOINT_URL ?= http://127.0.0.1:4566
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: hakari help install localstack-up localstack-down localstack-status test demo lint fmt lock-python bench bench-quick bench-patterns bench-driver bench-router bench-plots bench-lint bench-build validate chaos chaos-replicas
+.PHONY: hakari help install localstack-up localstack-down localstack-status test demo smoke-aws lint fmt lock-python bench bench-quick bench-patterns bench-driver bench-router bench-plots bench-lint bench-build validate chaos chaos-replicas
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -34,6 +34,12 @@ test: ## make validate, build, start LocalStack, run every test and the SAM depl
 
 demo: ## The main job on the embedded default: LocalStack up, events through, results shown
 	@scripts/demo.sh
+
+# Real AWS: drop the LocalStack defaults exported above (credentials, region, endpoint) unless they came
+# from your environment or the command line, so the standard credential chain decides.
+SMOKE_UNSET := $(foreach v,AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_ENDPOINT_URL,$(if $(filter file,$(origin $(v))),-u $(v)))
+smoke-aws: ## Provision, emit, receive, clean up on the AWS account of your credentials (asks for EVENTFERRY_SMOKE_CONFIRM=yes)
+	@env $(SMOKE_UNSET) scripts/smoke-aws.sh
 
 lint: ## rustfmt, clippy, no module import cycle in a crate, no file over 800 lines before its tests
 	cargo fmt --all -- --check
