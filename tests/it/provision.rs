@@ -550,11 +550,27 @@ async fn foreign_queue_is_used_its_policy_kept_and_never_deleted() {
     let bodies = drain(&cfg, &url, |b| !b.is_empty()).await;
     assert_eq!(bodies.len(), 1);
 
-    // Teardown: our rule and statement go, the queue and their statement stay.
+    // An older version's per-rule statement is the instance's too.
+    let mut doc: Value =
+        serde_json::from_str(&queue_attr(&cfg, &url, "Policy").await.unwrap()).unwrap();
+    let mut legacy = doc["Statement"][1].clone();
+    legacy["Sid"] = json!(p.rules[0].name);
+    doc["Statement"].as_array_mut().unwrap().push(legacy);
+    sqs.set_attributes(
+        &url,
+        HashMap::from([(QueueAttributeName::Policy, doc.to_string())]),
+    )
+    .await
+    .expect("add an old per-rule statement");
+
+    // Teardown: our rule and statements go, the queue and their statement stay.
     let report = run_teardown(&cfg, &p).await;
     assert_eq!(report.queues_kept, vec![url.clone()]);
     assert!(report.queues_deleted.is_empty());
-    assert_eq!(report.statements_removed, vec![format!("eventferry-{id}")]);
+    assert_eq!(
+        report.statements_removed,
+        vec![format!("eventferry-{id}"), p.rules[0].name.clone()]
+    );
     assert!(
         queue_exists(&cfg, &queue).await,
         "foreign queue never deleted"
@@ -1193,4 +1209,73 @@ async fn three_replicas_provisioning_one_spec_at_once_make_each_resource_once() 
 
     run_teardown(&cfg, &all[0]).await;
     assert!(!queue_exists(&cfg, &queue).await);
+}
+
+#[tokio::test]
+async fn teardown_removes_every_rule_of_the_instance_on_the_queue_whatever_version_made_it() {
+    let cfg = localstack().await;
+    let id = instance("last");
+    let stranger = instance("stranger");
+    let queue = unique_name("last");
+    let other_queue = format!("{queue}-other");
+    let _leftovers = Leftovers {
+        owners: vec![id.clone(), stranger.clone()],
+        queue_prefix: queue.clone(),
+        ..Default::default()
+    }
+    .guard();
+    let source = format!("com.eventferry.it.{id}");
+    let (x, z) = (pattern(&source, "X"), pattern(&source, "Z"));
+
+    // An older replica knows only pattern X and no DLQ; a newer one adds Z, a schedule and a DLQ.
+    let old = run_provision(&cfg, &spec(&queue, &id, vec![x.clone()])).await;
+    let mut newer = spec(&queue, &id, vec![x.clone(), z.clone()]);
+    newer.schedule = Some("rate(3 days)".into());
+    newer.dlq_max_receive_count = Some(2);
+    let new = run_provision(&cfg, &newer).await;
+    assert_eq!(new.rules.len(), 3);
+    // The same instance on another queue, and another instance on this queue: both stay.
+    let elsewhere = run_provision(&cfg, &spec(&other_queue, &id, vec![x.clone()])).await;
+    let guest = run_provision(&cfg, &spec(&queue, &stranger, vec![x.clone()])).await;
+    assert!(!guest.queue_owned);
+
+    // The older replica is the last one out: it removes what the newer one made too.
+    let report = run_teardown(&cfg, &old).await;
+    println!("teardown:\n{report}");
+    let deleted: BTreeSet<String> = report.rules_deleted.iter().cloned().collect();
+    let expected: BTreeSet<String> = new
+        .rules
+        .iter()
+        .map(|r| format!("{} (bus {})", r.name, r.bus))
+        .collect();
+    assert_eq!(deleted, expected);
+    assert_eq!(
+        report
+            .queues_deleted
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from([new.queue_url.clone(), new.dlq_url.clone().unwrap()])
+    );
+    assert!(!queue_exists(&cfg, &queue).await);
+    assert!(!queue_exists(&cfg, &format!("{queue}-dlq")).await);
+    let left = rule_names(&cfg, "default", &format!("eventferry-{id}-")).await;
+    assert_eq!(
+        left,
+        elsewhere.rules.iter().map(|r| r.name.clone()).collect(),
+        "the instance's rule for the other queue stays"
+    );
+    assert_eq!(
+        rule_names(&cfg, "default", &format!("eventferry-{stranger}-"))
+            .await
+            .len(),
+        1,
+        "another instance's rule stays"
+    );
+
+    run_teardown(&cfg, &guest).await;
+    run_teardown(&cfg, &elsewhere).await;
+    assert!(rule_names(&cfg, "default", &format!("eventferry-{id}-"))
+        .await
+        .is_empty());
 }

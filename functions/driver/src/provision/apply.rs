@@ -460,31 +460,44 @@ async fn ensure_rule(
 }
 
 /// A rule by name and bus.
-#[derive(Debug, Clone)]
-struct RuleRef {
-    name: String,
-    bus: String,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RuleRef {
+    pub name: String,
+    pub bus: String,
 }
 
-/// Rules of this instance for this queue (by tags) that `wanted` no longer has, on the spec's bus
-/// and the default bus (where schedule rules live).
+/// Rules of this instance for this queue (by tags) that `wanted` no longer has.
 async fn stale_rules(
     eb: &EventBridge,
     spec: &ProvisionSpec,
     wanted: &[WantedRule],
 ) -> Result<Vec<RuleRef>, ProvisionError> {
-    let prefix = rule_prefix(&spec.instance);
+    let all = instance_rules(eb, &spec.instance, &spec.queue_name, &spec.event_bus).await?;
+    Ok(all
+        .into_iter()
+        .filter(|r| !wanted.iter().any(|w| w.name == r.name && w.bus == r.bus))
+        .collect())
+}
+
+/// Every rule of `instance` that delivers to queue `queue_name`, whichever version of eventferry
+/// made it: named `eventferry-<instance>-<8 hex>` and tagged with the instance and the queue, on
+/// `bus` and the default bus (where schedule rules live).
+pub(crate) async fn instance_rules(
+    eb: &EventBridge,
+    instance: &InstanceId,
+    queue_name: &str,
+    bus: &str,
+) -> Result<Vec<RuleRef>, ProvisionError> {
+    let prefix = rule_prefix(instance);
     let listing = format!("{prefix}-");
-    let mut stale = Vec::new();
-    for bus in searched_buses(&spec.event_bus) {
+    let mut rules = Vec::new();
+    for bus in searched_buses(bus) {
         let found = retry(format!("list rules {listing}* on bus {bus}"), || {
             eb.list_rules(&bus, &listing)
         })
         .await?;
         for rule in found {
-            if wanted.iter().any(|w| w.name == rule.name && w.bus == bus)
-                || !policy::is_owned_sid(&rule.name, &prefix)
-            {
+            if !policy::is_owned_sid(&rule.name, &prefix) {
                 continue;
             }
             let step = format!("read the tags of rule {} (bus {bus})", rule.name);
@@ -493,17 +506,17 @@ async fn stale_rules(
                 Err(e) if e.kind() == ErrorKind::NotFound => continue,
                 Err(e) => return Err(e.into()),
             };
-            if is_ours(&tags, Some(&spec.instance))
-                && tags.get(TAG_QUEUE).map(String::as_str) == Some(spec.queue_name.as_str())
+            if is_ours(&tags, Some(instance))
+                && tags.get(TAG_QUEUE).map(String::as_str) == Some(queue_name)
             {
-                stale.push(RuleRef {
+                rules.push(RuleRef {
                     name: rule.name,
                     bus: bus.clone(),
                 });
             }
         }
     }
-    Ok(stale)
+    Ok(rules)
 }
 
 /// Make each rule deliver to the queue, once the queue accepts the rules' messages.

@@ -1,21 +1,25 @@
-//! Undo [`provision`](super::provision): delete the rules (targets first), take our statements
-//! out of a foreign queue's policy, and delete the queue and DLQ if they are ours. Every step
-//! runs even if an earlier one failed; the failures come back together.
+//! Undo [`provision`](super::provision) for the whole instance on this queue, not only what this
+//! process set up: replicas of other versions may have left other rules. Every rule of the
+//! instance that is tagged with this queue is deleted (targets first), on the instance's bus and
+//! the default bus; the instance's policy statements (the one statement, and per-rule ones of older
+//! versions) leave a foreign queue's policy; the queue and the DLQ are deleted if they are ours.
+//! Every step runs even if an earlier one failed; the failures come back together.
 
 use aws_config::SdkConfig;
 use eventferry_aws::eventbridge::EventBridge;
 use eventferry_aws::sqs::Sqs;
-use eventferry_aws::ErrorKind;
+use eventferry_aws::{retry, ErrorKind};
 
-use super::apply::{apply_policy, delete_queue, remove_rule, PolicyQueue};
+use super::apply::{apply_policy, delete_queue, instance_rules, remove_rule, PolicyQueue, RuleRef};
 use super::error::ProvisionError;
-use super::ownership::rule_prefix;
+use super::ownership::{is_ours, rule_prefix};
+use super::plan::DLQ_SUFFIX;
 use super::policy;
 use super::report::{ProvisionSummary, Provisioned, TeardownReport};
 
-/// Remove the targets and delete the rules, remove our statements from the policy of a foreign
-/// queue, delete the queue and the DLQ if they are ours. Failures come back together as
-/// [`ProvisionError::Incomplete`].
+/// Remove the targets and delete the rules of the instance on this queue, remove its statements
+/// from the policy of a foreign queue, delete the queue and the DLQ if they are ours. Failures
+/// come back together as [`ProvisionError::Incomplete`].
 pub async fn teardown(cfg: &SdkConfig, p: &Provisioned) -> Result<TeardownReport, ProvisionError> {
     let sqs = Sqs::new(cfg);
     let eb = EventBridge::new(cfg);
@@ -37,13 +41,33 @@ pub async fn teardown(cfg: &SdkConfig, p: &Provisioned) -> Result<TeardownReport
     }
 }
 
+/// The rules of `p` and every other rule of the instance tagged with the queue (if the listing
+/// fails, that is an error and the rules of `p` still go).
 async fn delete_rules(
     eb: &EventBridge,
     p: &Provisioned,
     report: &mut TeardownReport,
     errors: &mut Vec<ProvisionError>,
 ) {
-    for rule in &p.rules {
+    let mut rules: Vec<RuleRef> = p
+        .rules
+        .iter()
+        .map(|r| RuleRef {
+            name: r.name.clone(),
+            bus: r.bus.clone(),
+        })
+        .collect();
+    match instance_rules(eb, &p.instance, &p.queue_name, &p.event_bus).await {
+        Ok(found) => {
+            for rule in found {
+                if !rules.contains(&rule) {
+                    rules.push(rule);
+                }
+            }
+        }
+        Err(e) => errors.push(e),
+    }
+    for rule in &rules {
         match remove_rule(eb, &rule.name, &rule.bus).await {
             Ok(true) => report
                 .rules_deleted
@@ -87,23 +111,50 @@ async fn release_queue(
     report.queues_kept.push(p.queue_url.clone());
 }
 
-/// Delete the dead-letter queue if there is one and it is ours.
+/// Delete the dead-letter queue if it is ours: the one `p` set up, or, for a queue of ours that
+/// `p` made without one, a `<queue>-dlq` another replica's version set up (tagged as the
+/// instance's).
 async fn release_dlq(
     sqs: &Sqs,
     p: &Provisioned,
     report: &mut TeardownReport,
     errors: &mut Vec<ProvisionError>,
 ) {
-    let Some(url) = &p.dlq_url else {
-        return;
+    let url = match &p.dlq_url {
+        Some(url) if !p.dlq_owned => return report.queues_kept.push(url.clone()),
+        Some(url) => url.clone(),
+        None if !p.queue_owned => return,
+        None => match other_versions_dlq(sqs, p).await {
+            Ok(Some(url)) => url,
+            Ok(None) => return,
+            Err(e) => return errors.push(e),
+        },
     };
-    if !p.dlq_owned {
-        report.queues_kept.push(url.clone());
-        return;
-    }
-    match delete_queue(sqs, "dead-letter queue", url).await {
-        Ok(true) => report.queues_deleted.push(url.clone()),
+    match delete_queue(sqs, "dead-letter queue", &url).await {
+        Ok(true) => report.queues_deleted.push(url),
         Ok(false) => {}
         Err(e) => errors.push(e),
+    }
+}
+
+/// The URL of `<queue>-dlq` if it exists and is the instance's.
+async fn other_versions_dlq(sqs: &Sqs, p: &Provisioned) -> Result<Option<String>, ProvisionError> {
+    let name = format!("{}{DLQ_SUFFIX}", p.queue_name);
+    let Some(url) = retry(format!("look up dead-letter queue {name}"), || {
+        sqs.queue_url(&name)
+    })
+    .await?
+    else {
+        return Ok(None);
+    };
+    match retry(format!("read the tags of dead-letter queue {name}"), || {
+        sqs.tags(&url)
+    })
+    .await
+    {
+        Ok(tags) if is_ours(&tags, Some(&p.instance)) => Ok(Some(url)),
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
