@@ -5,6 +5,7 @@ pub mod args;
 pub mod ferry;
 pub mod metrics;
 pub mod sink;
+pub mod throttle;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
