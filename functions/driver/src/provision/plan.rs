@@ -19,6 +19,8 @@ pub const DLQ_SUFFIX: &str = "-dlq";
 pub use super::ownership::DEFAULT_BUS;
 /// Longest SQS queue name (AWS's limit).
 pub const MAX_QUEUE_NAME: usize = 80;
+/// Longest `EventPattern` PutRule accepts, in characters (EventBridge's limit).
+pub const MAX_EVENT_PATTERN: usize = 4_096;
 
 /// A rule eventferry wants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,8 +111,19 @@ fn check_spec(spec: &ProvisionSpec) -> Result<(), ProvisionError> {
 pub fn plan_rules(spec: &ProvisionSpec) -> Result<Vec<WantedRule>, ProvisionError> {
     check_spec(spec)?;
     let mut rules: Vec<WantedRule> = Vec::new();
-    for pattern in &spec.patterns {
-        let rule = pattern_rule(spec, pattern)?;
+    for (i, pattern) in spec.patterns.iter().enumerate() {
+        let rule = pattern_rule(spec, pattern).map_err(|e| match e {
+            ProvisionError::Invalid {
+                input,
+                value,
+                problem,
+            } if input == "event pattern" => ProvisionError::Invalid {
+                input,
+                value,
+                problem: format!("{problem} (pattern {} of {})", i + 1, spec.patterns.len()),
+            },
+            other => other,
+        })?;
         if !rules.iter().any(|r| r.name == rule.name) {
             rules.push(rule); // the same pattern twice is one rule
         }
@@ -130,6 +143,19 @@ fn pattern_rule(spec: &ProvisionSpec, pattern: &Value) -> Result<WantedRule, Pro
         ));
     }
     let canonical = canonical_json(pattern);
+    let length = canonical.chars().count();
+    if length > MAX_EVENT_PATTERN {
+        let start: String = canonical.chars().take(80).collect();
+        return Err(ProvisionError::invalid(
+            "event pattern",
+            &format!("{start}..."),
+            format!(
+                "it is {length} characters as sent to EventBridge (compact JSON); PutRule accepts \
+                 at most {MAX_EVENT_PATTERN}: split it into several patterns (each becomes a rule) \
+                 or shorten its value lists"
+            ),
+        ));
+    }
     Ok(WantedRule {
         name: wanted_rule_name(spec, &canonical)?,
         bus: spec.event_bus.clone(),
@@ -352,6 +378,42 @@ mod tests {
                 "{err} should contain {expected:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_event_pattern_over_4096_characters_is_refused_before_any_call() {
+        // Whitespace does not count: the pattern is sent compact.
+        let values = |n: usize, width: usize| -> Vec<String> {
+            (0..n).map(|i| format!("{i:0width$}")).collect()
+        };
+        let fits = json!({"source": ["aws.s3"], "detail": {"id": values(300, 10)}});
+        let text = canonical_json(&fits);
+        assert!(text.len() <= MAX_EVENT_PATTERN, "{}", text.len());
+        let mut s = spec();
+        s.patterns = vec![fits.clone()];
+        assert_eq!(plan_rules(&s).unwrap().len(), 1);
+
+        let too_long = json!({"source": ["aws.s3"], "detail": {"id": values(400, 10)}});
+        let length = canonical_json(&too_long).len();
+        assert!(length > MAX_EVENT_PATTERN);
+        s.patterns = vec![fits, too_long];
+        let err = plan_rules(&s).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "invalid event pattern \"{\\\"detail\\\":{\\\"id\\\":[\\\"0000000000\\\""
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                ": it is {length} characters as sent to EventBridge (compact JSON); PutRule \
+                 accepts at most 4096"
+            )),
+            "{text}"
+        );
+        assert!(text.ends_with("(pattern 2 of 2)"), "{text}");
     }
 
     #[test]
