@@ -398,7 +398,7 @@ async fn secrets_stay_out_of_logs_at(level: &str) {
     let statements = policy["Statement"].as_array().expect("statements");
     assert!(!statements.is_empty(), "{policy}");
     for s in statements {
-        let arn = s["Condition"]["ArnEquals"]["aws:SourceArn"]
+        let arn = s["Condition"]["ArnLike"]["aws:SourceArn"]
             .as_str()
             .unwrap_or_else(|| panic!("statement without aws:SourceArn: {s}"));
         assert!(arn.starts_with("arn:aws:events:"), "{s}");

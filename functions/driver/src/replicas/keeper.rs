@@ -15,8 +15,8 @@ use eventferry_aws::{retry, ErrorKind, StepError};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::counters::ReplicaCounters;
 use super::lease::{leave_step, now_secs, LeaseView, LeaveStep, ReplicaId};
-use super::ReplicaCounters;
 use crate::provision::{self, ProvisionError, ProvisionSpec, Provisioned, TeardownReport};
 
 /// How long a writer waits between its tag write and its tag read (joining and leaving), so that
