@@ -95,7 +95,7 @@ wait_for() {
       show_driver_log
       fail "the driver exited while waiting for $what"
     fi
-    [ $SECONDS -lt $deadline ] || fail "no $what after $limit s${wait_detail:+ (last: $(tr '\n' ';' <"$wait_detail" 2>/dev/null))}"
+    [ $SECONDS -lt $deadline ] || fail "no $what after $limit s${wait_detail:+ (last: $(paste -sd ';' "$wait_detail" 2>/dev/null))}"
     sleep 1
   done
 }
@@ -144,7 +144,7 @@ on_exit() {
       # SQS may list a deleted queue for up to 60 s: look again for up to 90 s before saying so.
       local deadline=$((SECONDS + 90))
       until listing_is_clean; do [ $SECONDS -lt $deadline ] || break; sleep 3; done
-      echo "== smoke-aws: trap: left behind: $(tr '\n' ';' <"$run/listing" | sed 's/;$//')"
+      echo "== smoke-aws: trap: left behind: $(paste -sd ';' "$run/listing")"
     fi
   fi
   if [ $rc = 0 ]; then
@@ -178,6 +178,7 @@ step provision "eventferry drive (rule for source $source -> queue $name -> stdo
   --replica-id smoke --sink stdout --clean-up --duration 5 --drain-timeout 10 \
   >"$run/events.ndjson" 2>"$run/driver.log" </dev/null &
 driver=$!
+: >>"$run/driver.log" # the driver's redirection may not have created it yet
 wait_for 120 "'receiving' on the driver's stderr" grep -q receiving "$run/driver.log"
 grep -E '^(created|adopted|updated|removed):' "$run/driver.log" | sed 's/^/   /' || true
 
