@@ -3,6 +3,11 @@
 //! message in the queue with a backoff, so the redrive policy moves it to the DLQ after
 //! maxReceiveCount. Slow deliveries keep their message hidden by extending its visibility.
 //!
+//! A throttled delivery (the sink did not take the event: Lambda's `TooManyRequestsException`)
+//! is not a failure: it is tried again in process after `Retry-After` or a backoff, its message
+//! kept hidden, for up to [`THROTTLE_PATIENCE`]. Sink calls at once are limited by an AIMD
+//! [`InvokeGate`] between 1 and `max_in_flight`, so a throttled function gets fewer calls.
+//!
 //! Shutdown: stop receiving, let in-flight deliveries finish up to the drain timeout, then flush
 //! the deletes. Whatever was not acknowledged simply comes back: nothing is lost.
 
@@ -22,6 +27,7 @@ use tokio_util::task::TaskTracker;
 
 use super::metrics::Metrics;
 use super::sink::{DeliveryError, Sink};
+use super::throttle::{throttle_wait, InvokeGate, THROTTLE_PATIENCE};
 
 /// How the loop behaves.
 #[derive(Debug, Clone)]
@@ -76,6 +82,10 @@ pub async fn run<Q: MessageQueue, S: Sink>(
     ));
     let deliveries = TaskTracker::new();
     let abort = CancellationToken::new();
+    let gate = Arc::new(InvokeGate::new(config.max_in_flight));
+    metrics
+        .sink_concurrency_limit
+        .store(gate.limit() as i64, Ordering::Relaxed);
 
     let pollers = TaskTracker::new();
     for worker in 0..config.concurrency.max(1) {
@@ -86,6 +96,7 @@ pub async fn run<Q: MessageQueue, S: Sink>(
             metrics: metrics.clone(),
             deletes: delete_tx.clone(),
             abort: abort.clone(),
+            gate: gate.clone(),
         };
         pollers.spawn(poll(
             worker,
@@ -128,7 +139,8 @@ pub async fn run<Q: MessageQueue, S: Sink>(
 }
 
 /// What every poll task and every delivery holds: the queue, the sink, the settings, the counters,
-/// the channel of acknowledged receipts and the token that abandons deliveries at the drain timeout.
+/// the channel of acknowledged receipts, the token that abandons deliveries at the drain timeout,
+/// and the gate that limits sink calls at once.
 struct FerryHandles<Q, S> {
     queue: Arc<Q>,
     sink: Arc<S>,
@@ -136,6 +148,7 @@ struct FerryHandles<Q, S> {
     metrics: Arc<Metrics>,
     deletes: mpsc::Sender<Receipt>,
     abort: CancellationToken,
+    gate: Arc<InvokeGate>,
 }
 
 impl<Q, S> Clone for FerryHandles<Q, S> {
@@ -147,6 +160,7 @@ impl<Q, S> Clone for FerryHandles<Q, S> {
             metrics: self.metrics.clone(),
             deletes: self.deletes.clone(),
             abort: self.abort.clone(),
+            gate: self.gate.clone(),
         }
     }
 }
@@ -258,13 +272,14 @@ async fn handle<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, message:
 }
 
 /// Deliver `event`, extending the message's visibility every half of the timeout while the sink
-/// works, so a slow delivery is never handed out twice.
+/// works (and while a throttled delivery waits to try again), so a slow delivery is never handed
+/// out twice.
 async fn deliver_keeping_hidden<Q: MessageQueue, S: Sink>(
     handles: &FerryHandles<Q, S>,
     message: &ReceivedMessage,
     event: &Event,
 ) -> Result<(), DeliveryError> {
-    let delivery = handles.sink.deliver(event);
+    let delivery = deliver_through_throttles(handles, message, event);
     tokio::pin!(delivery);
     let half = Duration::from_secs((handles.config.visibility_timeout.max(2) / 2) as u64);
     let mut extend = tokio::time::interval_at(Instant::now() + half, half);
@@ -278,6 +293,73 @@ async fn deliver_keeping_hidden<Q: MessageQueue, S: Sink>(
                 }
             }
         }
+    }
+}
+
+/// Call the sink through the gate; while it throttles, wait (`Retry-After`, else a backoff) and
+/// call again, for up to [`THROTTLE_PATIENCE`]. A throttle that outlasts it is returned (a failed
+/// delivery); every other answer is returned at once.
+async fn deliver_through_throttles<Q: MessageQueue, S: Sink>(
+    handles: &FerryHandles<Q, S>,
+    message: &ReceivedMessage,
+    event: &Event,
+) -> Result<(), DeliveryError> {
+    let metrics = &handles.metrics;
+    let started = Instant::now();
+    let mut throttles = 0u32;
+    loop {
+        let pass = handles.gate.enter().await;
+        let (error, retry_after) = match handles.sink.deliver(event).await {
+            Ok(()) => {
+                let limit = pass.succeeded();
+                metrics
+                    .sink_concurrency_limit
+                    .store(limit as i64, Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(DeliveryError::Throttled {
+                retry_after,
+                detail,
+            }) => (
+                DeliveryError::Throttled {
+                    retry_after,
+                    detail,
+                },
+                retry_after,
+            ),
+            // The sink took the call and failed: no sign of its capacity either way.
+            Err(error) => return Err(error),
+        };
+        Metrics::inc(&metrics.sink_throttles);
+        if let Some(limit) = pass.throttled() {
+            metrics
+                .sink_concurrency_limit
+                .store(limit as i64, Ordering::Relaxed);
+            tracing::info!(
+                limit,
+                "the sink throttles: at most {limit} calls at once until it keeps up"
+            );
+        }
+        throttles += 1;
+        let wait = throttle_wait(retry_after, throttles, rand::random_range(0.0..=1.0));
+        if started.elapsed() + wait > THROTTLE_PATIENCE {
+            tracing::warn!(
+                id = event.id(),
+                message_id = %message.message_id,
+                throttles,
+                "the sink kept throttling this delivery for {THROTTLE_PATIENCE:?}; it counts as a failed delivery"
+            );
+            return Err(error);
+        }
+        tracing::debug!(
+            id = event.id(),
+            message_id = %message.message_id,
+            throttles,
+            retry_in = ?wait,
+            %error,
+            "throttled; trying again"
+        );
+        tokio::time::sleep(wait).await;
     }
 }
 

@@ -18,6 +18,10 @@ pub struct Metrics {
     pub visibility_extensions: AtomicU64,
     pub receive_errors: AtomicU64,
     pub in_flight: AtomicI64,
+    /// Sink calls the sink throttled (the function did not run; tried again, not a failure), and
+    /// the sink calls allowed at once now (drive/throttle.rs; --max-in-flight until a throttle).
+    pub sink_throttles: AtomicU64,
+    pub sink_concurrency_limit: AtomicI64,
     pub ready: AtomicBool,
     /// The lease keeper's counters.
     pub replicas: Arc<ReplicaCounters>,
@@ -130,6 +134,25 @@ impl Metrics {
         for (name, help, value) in gauges {
             let _ = writeln!(out, "# HELP eventferry_{name} {help}");
             let _ = writeln!(out, "# TYPE eventferry_{name} gauge");
+            let _ = writeln!(out, "eventferry_{name}{labels} {value}");
+        }
+        // Sink throttling (drive/throttle.rs).
+        for (name, kind, help, value) in [
+            (
+                "sink_throttles_total",
+                "counter",
+                "Sink calls throttled (Lambda did not run the function); tried again, not failures",
+                self.sink_throttles.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "sink_concurrency_limit",
+                "gauge",
+                "Sink calls allowed at once now (lowered on throttles, raised on successes)",
+                self.sink_concurrency_limit.load(Ordering::Relaxed),
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP eventferry_{name} {help}");
+            let _ = writeln!(out, "# TYPE eventferry_{name} {kind}");
             let _ = writeln!(out, "eventferry_{name}{labels} {value}");
         }
         out

@@ -1,7 +1,8 @@
 //! Where CloudEvents go: an HTTP endpoint (the CloudEvents HTTP binding of
 //! `eventferry_core::binding`, POSTed with `eventferry_http`, exactly as the router's HTTP
 //! targets), stdout (NDJSON), or a Lambda function. A sink acknowledges an event by returning `Ok`; only then is the SQS message
-//! deleted.
+//! deleted. [`DeliveryError::Throttled`] says the receiver did not take the event at all (Lambda
+//! throttled the invoke): the delivery loop tries it again itself rather than counting a failure.
 
 use std::future::Future;
 use std::io::Write;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cloudevents::Event;
-use eventferry_aws::lambda::{InvocationMode, InvokeOutcome, Invoker};
+use eventferry_aws::lambda::{Attempt, InvocationMode, InvokeOutcome, Invoker};
 use eventferry_core::binding::{encode_binary, encode_structured};
 use eventferry_core::structured::to_structured_bytes;
 use eventferry_http::{PostError, Poster};
@@ -25,6 +26,13 @@ pub enum DeliveryError {
     Function { error: String },
     #[error("invoke failed: {0}")]
     Invoke(String),
+    /// The function did not run (Lambda throttled the invoke, or had a service error); the same
+    /// call may succeed after `retry_after` (Lambda's `Retry-After`) or a backoff.
+    #[error("the function did not run: {detail}")]
+    Throttled {
+        retry_after: Option<Duration>,
+        detail: String,
+    },
     #[error("writing to stdout failed: {0}")]
     Io(String),
 }
@@ -126,7 +134,7 @@ impl Sink for StdoutSink {
 }
 
 /// Invokes a Lambda function with the structured CloudEvent as payload. A result without
-/// `FunctionError` acknowledges the event.
+/// `FunctionError` acknowledges the event; a throttle is [`DeliveryError::Throttled`].
 pub struct LambdaSink<I> {
     invoker: Arc<I>,
     function: String,
@@ -147,13 +155,17 @@ impl<I: Invoker> Sink for LambdaSink<I> {
     async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
         match self
             .invoker
-            .invoke(&self.function, to_structured_bytes(event), self.mode)
+            .attempt(&self.function, to_structured_bytes(event), self.mode)
             .await
         {
-            Ok(InvokeOutcome::Ok { .. }) => Ok(()),
-            Ok(InvokeOutcome::FunctionError { error, .. }) => {
+            Ok(Attempt::Done(InvokeOutcome::Ok { .. })) => Ok(()),
+            Ok(Attempt::Done(InvokeOutcome::FunctionError { error, .. })) => {
                 Err(DeliveryError::Function { error })
             }
+            Ok(Attempt::Throttled(throttled)) => Err(DeliveryError::Throttled {
+                retry_after: throttled.retry_after,
+                detail: throttled.to_string(),
+            }),
             Err(e) => Err(DeliveryError::Invoke(e.to_string())),
         }
     }
@@ -342,6 +354,71 @@ mod tests {
         // --insecure-skip-tls-verify: delivered.
         sink(true).deliver(&test_event()).await.unwrap();
         assert_eq!(requests.load(Ordering::SeqCst), 1);
+    }
+
+    /// Answers each invoke with the next of `answers`.
+    struct Scripted(std::sync::Mutex<Vec<eventferry_aws::lambda::Attempt>>);
+
+    impl Invoker for Scripted {
+        async fn invoke(
+            &self,
+            _: &str,
+            _: Vec<u8>,
+            _: InvocationMode,
+        ) -> Result<InvokeOutcome, eventferry_aws::AwsError> {
+            unreachable!("the Lambda sink calls attempt")
+        }
+
+        async fn attempt(
+            &self,
+            _: &str,
+            _: Vec<u8>,
+            _: InvocationMode,
+        ) -> Result<Attempt, eventferry_aws::AwsError> {
+            Ok(self.0.lock().unwrap().remove(0))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_lambda_sink_tells_throttles_from_function_errors() {
+        let throttled = eventferry_aws::lambda::Throttled {
+            status: 429,
+            code: "TooManyRequestsException".into(),
+            reason: Some("ReservedFunctionConcurrentInvocationLimitExceeded".into()),
+            retry_after: Some(Duration::from_secs(1)),
+            message: "Rate Exceeded.".into(),
+        };
+        let sink = LambdaSink::new(
+            Scripted(std::sync::Mutex::new(vec![
+                Attempt::Throttled(throttled),
+                Attempt::Done(InvokeOutcome::FunctionError {
+                    status: 500,
+                    error: "Unhandled".into(),
+                    payload: br#"{"errorType":"x","errorMessage":"boom"}"#.to_vec(),
+                }),
+                Attempt::Done(InvokeOutcome::Ok {
+                    status: 200,
+                    payload: b"{}".to_vec(),
+                }),
+            ])),
+            "recorder".into(),
+            InvocationMode::Sync,
+        );
+        match sink.deliver(&test_event()).await {
+            Err(DeliveryError::Throttled {
+                retry_after,
+                detail,
+            }) => {
+                assert_eq!(retry_after, Some(Duration::from_secs(1)));
+                assert!(detail.contains("TooManyRequestsException"), "{detail}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            sink.deliver(&test_event()).await,
+            Err(DeliveryError::Function { .. })
+        ));
+        sink.deliver(&test_event()).await.unwrap();
     }
 
     #[test]

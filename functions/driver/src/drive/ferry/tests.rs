@@ -188,11 +188,11 @@ fn envelope(i: usize) -> String {
 }
 
 /// Run the loop until `done` holds (checked every 100 ms of paused time), then shut it down.
-async fn run_until(
+async fn run_until<S: Sink>(
     queue: Arc<MemQueue>,
-    sink: Arc<TestSink>,
+    sink: Arc<S>,
     config: FerryConfig,
-    done: impl Fn(&MemQueue, &TestSink) -> bool,
+    done: impl Fn(&MemQueue, &S) -> bool,
 ) -> (DrainReport, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::default());
     let shutdown = CancellationToken::new();
@@ -404,4 +404,169 @@ async fn hostile_bodies_are_delivered_as_sqs_messages() {
         "id = MessageId for non-EventBridge bodies"
     );
     assert_eq!(Metrics::get(&metrics.conversion_failures), 0);
+}
+
+/// A sink that throttles like Lambda: the first `throttle_first` calls of each event, and any
+/// call beyond `capacity` at once, answer [`DeliveryError::Throttled`] (the function did not
+/// run). Each call takes `delay`.
+struct ThrottlingSink {
+    throttle_first: u32,
+    capacity: usize,
+    retry_after: Option<Duration>,
+    delay: Duration,
+    calls: Mutex<HashMap<String, u32>>,
+    running: std::sync::atomic::AtomicUsize,
+    most_running: std::sync::atomic::AtomicUsize,
+    acked: Mutex<Vec<String>>,
+}
+
+impl ThrottlingSink {
+    fn new(throttle_first: u32, capacity: usize, retry_after: Option<Duration>) -> Self {
+        ThrottlingSink {
+            throttle_first,
+            capacity,
+            retry_after,
+            delay: Duration::from_millis(100),
+            calls: Mutex::default(),
+            running: Default::default(),
+            most_running: Default::default(),
+            acked: Mutex::default(),
+        }
+    }
+}
+
+impl Sink for ThrottlingSink {
+    async fn deliver(&self, event: &cloudevents::Event) -> Result<(), DeliveryError> {
+        let id = event.id().to_owned();
+        let call = {
+            let mut calls = self.calls.lock().unwrap();
+            let n = calls.entry(id.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_running.fetch_max(running, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        if call <= self.throttle_first || running > self.capacity {
+            return Err(DeliveryError::Throttled {
+                retry_after: self.retry_after,
+                detail: "Rate Exceeded.".into(),
+            });
+        }
+        self.acked.lock().unwrap().push(id);
+        Ok(())
+    }
+}
+
+/// A throttle is not a failed delivery: the message is not given back to the queue (no
+/// redelivery, no step towards the DLQ), it stays hidden while the delivery waits out
+/// `Retry-After`, and the throttles are counted.
+#[tokio::test(start_paused = true)]
+async fn throttled_deliveries_are_retried_in_process_not_failed() {
+    let bodies: Vec<String> = (0..10).map(envelope).collect();
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    // Two throttles per event, each asking for 20 s: 40 s, longer than the visibility timeout.
+    let sink = Arc::new(ThrottlingSink::new(
+        2,
+        usize::MAX,
+        Some(Duration::from_secs(20)),
+    ));
+    let (_, metrics) = run_until(queue.clone(), sink.clone(), config(false), |q, _| {
+        q.deleted().len() == 10
+    })
+    .await;
+
+    for body in &bodies {
+        assert_eq!(queue.receives(body), 1, "never handed out again");
+    }
+    assert!(sink.calls.lock().unwrap().values().all(|&n| n == 3));
+    assert_eq!(sink.acked.lock().unwrap().len(), 10);
+    assert_eq!(Metrics::get(&metrics.delivery_failures), 0);
+    assert_eq!(Metrics::get(&metrics.sink_throttles), 20);
+    assert!(
+        Metrics::get(&metrics.visibility_extensions) >= 10,
+        "kept hidden while waiting"
+    );
+    // Every visibility change was an extension to the timeout, none a retry backoff.
+    assert!(queue
+        .visibility_changes
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|(_, secs)| *secs == 30));
+}
+
+/// A function that can run 3 at once, behind `max_in_flight` 20: the limit comes down, so most
+/// calls go through rather than being throttled, and every event is delivered exactly once.
+#[tokio::test(start_paused = true)]
+async fn calls_at_once_adapt_to_the_functions_capacity() {
+    let bodies: Vec<String> = (0..200).map(envelope).collect();
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    let sink = Arc::new(ThrottlingSink::new(0, 3, None));
+    let (_, metrics) = run_until(queue.clone(), sink.clone(), config(false), |q, _| {
+        q.deleted().len() == 200
+    })
+    .await;
+
+    assert_eq!(sink.acked.lock().unwrap().len(), 200, "each exactly once");
+    assert!(bodies.iter().all(|b| queue.receives(b) == 1));
+    assert_eq!(Metrics::get(&metrics.delivery_failures), 0);
+    let throttles = Metrics::get(&metrics.sink_throttles);
+    // At a fixed 20 at once, 17 of every 20 calls would be throttled (thousands in all).
+    assert!(
+        (1..200).contains(&throttles),
+        "{throttles} throttles for 200 events"
+    );
+    assert!(sink.most_running.load(Ordering::SeqCst) <= 20);
+    let limit = metrics.sink_concurrency_limit.load(Ordering::Relaxed);
+    assert!((1..20).contains(&limit), "limit {limit}");
+}
+
+/// A sink that throttles for longer than THROTTLE_PATIENCE: then it is a failed delivery after
+/// all (backoff, redelivery, the DLQ eventually).
+#[tokio::test(start_paused = true)]
+async fn a_throttle_that_never_ends_becomes_a_failed_delivery() {
+    let bodies = vec![envelope(3)];
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    let sink = Arc::new(ThrottlingSink::new(
+        u32::MAX,
+        usize::MAX,
+        Some(Duration::from_secs(30)),
+    ));
+    let (_, metrics) = run_until(queue.clone(), sink.clone(), config(false), |q, _| {
+        q.visibility_changes
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, secs)| *secs < 30)
+    })
+    .await;
+    assert_eq!(Metrics::get(&metrics.delivery_failures), 1);
+    // 15 minutes of waits of 30 to 37.5 s.
+    let throttles = Metrics::get(&metrics.sink_throttles);
+    assert!((24..=31).contains(&throttles), "{throttles}");
+    assert!(sink.acked.lock().unwrap().is_empty());
+}
+
+/// A function error (the function ran) is a failed delivery at once, as before.
+#[tokio::test(start_paused = true)]
+async fn a_function_error_is_not_a_throttle() {
+    struct Failing;
+    impl Sink for Failing {
+        async fn deliver(&self, _: &cloudevents::Event) -> Result<(), DeliveryError> {
+            Err(DeliveryError::Function {
+                error: "Unhandled".into(),
+            })
+        }
+    }
+    let bodies = vec![envelope(4)];
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    let (_, metrics) = run_until(queue.clone(), Arc::new(Failing), config(false), |q, _| {
+        q.receives(&bodies[0]) >= 2
+    })
+    .await;
+    assert!(Metrics::get(&metrics.delivery_failures) >= 1);
+    assert_eq!(Metrics::get(&metrics.sink_throttles), 0);
+    assert_eq!(metrics.sink_concurrency_limit.load(Ordering::Relaxed), 20);
 }
