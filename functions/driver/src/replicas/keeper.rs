@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::counters::ReplicaCounters;
-use super::lease::{leave_step, now_secs, LeaseView, LeaveStep, ReplicaId};
+use super::lease::{check_tag_room, leave_step, now_secs, LeaseView, LeaveStep, ReplicaId};
 use crate::provision::{self, ProvisionError, ProvisionSpec, Provisioned, TeardownReport};
 
 /// How long a writer waits between its tag write and its tag read (joining and leaving), so that
@@ -95,6 +95,11 @@ impl Keeper {
     pub async fn join(&self) -> Result<Provisioned, ProvisionError> {
         for _ in 0..MAX_JOIN_ROUNDS {
             let p = provision::provision(&self.cfg, &self.spec).await?;
+            match self.make_room(&p).await {
+                Ok(()) => {}
+                Err(ProvisionError::Aws(e)) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
             match self.renew(&p).await {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -150,6 +155,34 @@ impl Keeper {
                 Err(e) => tracing::warn!(error = %e, "cannot read the queue's tags; waiting"),
             }
         }
+    }
+
+    /// Before taking a lease: remove this instance's long-expired leases, then make sure the
+    /// queue can hold one more tag (SQS allows 50).
+    async fn make_room(&self, p: &Provisioned) -> Result<(), ProvisionError> {
+        let tags = retry(format!("read the tags of queue {}", p.queue_name), || {
+            self.sqs.tags(&p.queue_url)
+        })
+        .await?;
+        let key = self.me().lease_key(&self.spec.instance);
+        if check_tag_room(&tags, &key).is_ok() {
+            return Ok(());
+        }
+        let stale = LeaseView::read(&tags, &self.spec.instance)
+            .stale_keys(now_secs(), self.lease.ttl_secs());
+        if !stale.is_empty() {
+            self.untag(p, stale.clone()).await?;
+        }
+        let left: HashMap<String, String> = tags
+            .into_iter()
+            .filter(|(k, _)| !stale.contains(k))
+            .collect();
+        check_tag_room(&left, &key).map_err(|problem| {
+            ProvisionError::Conflict(format!(
+                "cannot take a lease on queue {}: {problem}",
+                p.queue_name
+            ))
+        })
     }
 
     /// Write (or renew) this replica's lease.
@@ -338,12 +371,14 @@ impl Keeper {
         let closing = self.me().closing_key(&self.spec.instance);
         let expires = now_secs() + self.lease.ttl_secs() + 30;
         let marker = HashMap::from([(closing.clone(), expires.to_string())]);
+        // The lease goes first, so the marker takes its place among the queue's (at most 50) tags.
+        self.untag(p, vec![mine]).await?;
         match retry(format!("mark queue {} as closing", p.queue_name), || {
             self.sqs.tag_queue(&p.queue_url, marker.clone())
         })
         .await
         {
-            Ok(()) => self.untag(p, vec![mine.clone()]).await?,
+            Ok(()) => {}
             // Already gone: another replica was the last one out; finish what is left.
             Err(e) if e.kind() == ErrorKind::NotFound => return self.tear_down(p).await,
             Err(e) => return Err(e.into()),

@@ -24,6 +24,29 @@ pub const CLOSING_PREFIX: &str = "eventferry-closing:";
 /// (at most 40) and its separator 41.
 pub const MAX_REPLICA_ID: usize = 64;
 
+/// Tags a queue holds at most (SQS's quota; TagQueue's documentation: "adding more than 50 tags
+/// to a queue isn't recommended").
+pub const MAX_QUEUE_TAGS: usize = 50;
+
+/// Whether adding `key` to a queue that has `tags` stays within [`MAX_QUEUE_TAGS`]; the error
+/// says how the tags are used and what to do.
+pub fn check_tag_room(tags: &HashMap<String, String>, key: &str) -> Result<(), String> {
+    if tags.contains_key(key) || tags.len() < MAX_QUEUE_TAGS {
+        return Ok(());
+    }
+    let leases = tags
+        .keys()
+        .filter(|k| k.starts_with(LEASE_PREFIX) || k.starts_with(CLOSING_PREFIX))
+        .count();
+    Err(format!(
+        "the queue already has {} tags, SQS's limit is {MAX_QUEUE_TAGS}, and each replica needs one \
+         for its lease ({leases} are eventferry leases or closing markers, {} are other tags): run \
+         fewer replicas on this queue, or remove tags you don't need",
+        tags.len(),
+        tags.len() - leases
+    ))
+}
+
 /// The id of one replica: `[A-Za-z0-9_.:/=+@-]`, 1 to [`MAX_REPLICA_ID`] characters (what an SQS
 /// tag key allows, without spaces).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -250,6 +273,30 @@ mod tests {
         let longest = InstanceId::new(&"i".repeat(40)).unwrap();
         assert!(id(&"a".repeat(64)).lease_key(&longest).len() <= 128);
         assert!(id(&"a".repeat(64)).closing_key(&longest).len() <= 128);
+    }
+
+    #[test]
+    fn a_lease_needs_room_among_the_queues_tags() {
+        let mut tags: HashMap<String, String> = (0..48)
+            .map(|i| (format!("team-{i}"), "x".to_owned()))
+            .collect();
+        tags.insert("eventferry-lease:prod:a".into(), "1".into());
+        assert!(
+            check_tag_room(&tags, "eventferry-lease:prod:b").is_ok(),
+            "49 + 1"
+        );
+        tags.insert("eventferry-lease:prod:b".into(), "1".into());
+        assert!(
+            check_tag_room(&tags, "eventferry-lease:prod:b").is_ok(),
+            "renewing an existing key adds nothing"
+        );
+        let err = check_tag_room(&tags, "eventferry-lease:prod:c").unwrap_err();
+        assert!(
+            err.contains("already has 50 tags")
+                && err.contains("2 are eventferry leases")
+                && err.contains("48 are other tags"),
+            "{err}"
+        );
     }
 
     #[test]
