@@ -36,6 +36,9 @@ pub struct ScheduleError {
     reason: String,
 }
 
+/// PutRule's limit on `ScheduleExpression` (the EventBridge service model: max 256).
+pub const MAX_SCHEDULE_CHARS: usize = 256;
+
 impl ScheduleExpression {
     /// Validates `expression` and returns its canonical form.
     pub fn parse(expression: &str) -> Result<Self, ScheduleError> {
@@ -45,7 +48,12 @@ impl ScheduleExpression {
                 .strip_prefix(head)
                 .and_then(|rest| rest.strip_suffix(')'))
         };
-        let canonical = if let Some(inner) = inner("rate(") {
+        let canonical = if trimmed.chars().count() > MAX_SCHEDULE_CHARS {
+            Err(format!(
+                "it has {} characters; EventBridge allows at most {MAX_SCHEDULE_CHARS}",
+                trimmed.chars().count()
+            ))
+        } else if let Some(inner) = inner("rate(") {
             rate(inner)
         } else if let Some(inner) = inner("cron(") {
             cron(inner)
@@ -301,6 +309,17 @@ mod tests {
             .strip_prefix(&prefix)
             .unwrap_or_else(|| panic!("{message:?} should start with {prefix:?}"))
             .to_owned()
+    }
+
+    #[test]
+    fn an_expression_over_256_characters_is_refused_before_any_call() {
+        let long = format!("cron(0 12 * * ? {})", "2030,".repeat(60) + "2031");
+        assert!(long.len() > 256);
+        assert!(
+            reason(&long).contains("EventBridge allows at most 256"),
+            "{}",
+            reason(&long)
+        );
     }
 
     #[test]
