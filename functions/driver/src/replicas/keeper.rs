@@ -143,11 +143,21 @@ impl Keeper {
         )))
     }
 
-    /// Poll until every marker in `closing` is gone or expired, or the queue is gone.
+    /// Poll until every marker in `closing` is gone or expired, or the queue is gone. The lease
+    /// is renewed meanwhile: a leaver that saw it takes the renewal as proof that this replica is
+    /// alive, and stays its hand.
     async fn wait_for_closers(&self, p: &Provisioned, closing: BTreeMap<String, u64>) {
         let until = closing.values().copied().max().unwrap_or_default();
+        let mut renewed = now_secs();
         while now_secs() < until {
             tokio::time::sleep(POLL).await;
+            if now_secs() >= renewed + self.lease.heartbeat().as_secs() {
+                match self.renew(p).await {
+                    Ok(()) => renewed = now_secs(),
+                    Err(e) if e.kind() == ErrorKind::NotFound => return,
+                    Err(e) => tracing::warn!(error = %e, "lease renewal failed while waiting"),
+                }
+            }
             match self.view(p).await {
                 Ok(view) if view.closing_others(self.me(), now_secs()).is_empty() => return,
                 Ok(_) => {}
