@@ -48,6 +48,8 @@ struct Fleet {
     generation: u32,
     /// What went against the design (logged as it happens and at the end).
     anomalies: Vec<String>,
+    /// The proxy cut, while it lasts.
+    cut: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The whole replicas run; its exit status is the result line's.
@@ -60,6 +62,7 @@ pub async fn run(chaos: &mut Chaos) -> ExitCode {
         slots: Vec::new(),
         generation: 0,
         anomalies: Vec::new(),
+        cut: None,
     };
     // Started together, as a Deployment's pods are.
     for slot in 0..chaos.opts.replicas {
@@ -80,7 +83,6 @@ pub async fn run(chaos: &mut Chaos) -> ExitCode {
         sender: Some(spawn_sender(chaos, sent.clone())),
         done_at: None,
     };
-    let mut cut: Option<tokio::task::JoinHandle<()>> = None;
     let hard_limit = Duration::from_secs(chaos.opts.drain_secs + 1800);
     for (step, at) in steps {
         set(
@@ -89,38 +91,7 @@ pub async fn run(chaos: &mut Chaos) -> ExitCode {
         );
         wait_until(chaos, &mut load, at, hard_limit).await;
         set(&phase, format!("{step:?}"));
-        match step {
-            Step::Cut => {
-                let (p, d) = (
-                    chaos.proxy.clone(),
-                    Duration::from_secs(chaos.opts.cut_secs),
-                );
-                cut = Some(tokio::spawn(async move { p.cut_for(d).await }));
-            }
-            Step::Leave(slot, round) => {
-                wait_cut_over(&mut cut, slot).await;
-                log(format!(
-                    "rolling restart {round}/{}: SIGTERM replica {} (slot {slot}) at {} unique deliveries",
-                    chaos.opts.restarts,
-                    fleet.slots[slot].id,
-                    chaos.sink.unique()
-                ));
-                fleet.leave(slot, true).await;
-                fleet.replace(chaos, slot).await;
-            }
-            Step::Kill(slot) => {
-                wait_cut_over(&mut cut, slot).await;
-                tokio::time::sleep(Duration::from_millis(chaos.rng.range(0, 3000))).await;
-                log(format!(
-                    "SIGKILL replica {} (slot {slot}) at {} unique deliveries",
-                    fleet.slots[slot].id,
-                    chaos.sink.unique()
-                ));
-                fleet.slots[slot].driver.kill().await;
-                tokio::time::sleep(Duration::from_millis(chaos.rng.range(0, 2000))).await;
-                fleet.replace(chaos, slot).await;
-            }
-        }
+        fleet.fire(chaos, step).await;
     }
 
     set(
@@ -137,9 +108,7 @@ pub async fn run(chaos: &mut Chaos) -> ExitCode {
     } else {
         log(format!("every sent id delivered ({sent_n})"));
     }
-    if let Some(t) = cut.take() {
-        let _ = t.await;
-    }
+    fleet.wait_cut_over(0).await;
 
     set(&phase, "final stop: SIGTERM every replica in turn".into());
     let last = fleet.slots.len() - 1;
@@ -197,6 +166,55 @@ fn schedule(chaos: &mut Chaos) -> Vec<(Step, u64)> {
 }
 
 impl Fleet {
+    async fn fire(&mut self, chaos: &mut Chaos, step: Step) {
+        match step {
+            Step::Cut => {
+                let (p, d) = (
+                    chaos.proxy.clone(),
+                    Duration::from_secs(chaos.opts.cut_secs),
+                );
+                self.cut = Some(tokio::spawn(async move { p.cut_for(d).await }));
+            }
+            Step::Leave(slot, round) => {
+                self.wait_cut_over(slot).await;
+                log(format!(
+                    "rolling restart {round}/{}: SIGTERM replica {} (slot {slot}) at {} unique deliveries",
+                    chaos.opts.restarts,
+                    self.slots[slot].id,
+                    chaos.sink.unique()
+                ));
+                self.leave(slot, true).await;
+                self.replace(chaos, slot).await;
+            }
+            Step::Kill(slot) => {
+                self.wait_cut_over(slot).await;
+                tokio::time::sleep(Duration::from_millis(chaos.rng.range(0, 3000))).await;
+                log(format!(
+                    "SIGKILL replica {} (slot {slot}) at {} unique deliveries",
+                    self.slots[slot].id,
+                    chaos.sink.unique()
+                ));
+                self.slots[slot].driver.kill().await;
+                tokio::time::sleep(Duration::from_millis(chaos.rng.range(0, 2000))).await;
+                self.replace(chaos, slot).await;
+            }
+        }
+    }
+
+    /// Slot 0 is behind the proxy: it is not stopped while its path is cut (its leave could not
+    /// reach LocalStack).
+    async fn wait_cut_over(&mut self, slot: usize) {
+        if slot != 0 {
+            return;
+        }
+        if let Some(t) = self.cut.take() {
+            if !t.is_finished() {
+                log("slot 0 waits for the proxy cut to end");
+            }
+            let _ = t.await;
+        }
+    }
+
     /// A new replica in `slot` (slot 0 talks to LocalStack through the proxy).
     fn start(&mut self, chaos: &mut Chaos, slot: usize) -> Slot {
         self.generation += 1;
@@ -256,20 +274,6 @@ impl Fleet {
     fn anomaly(&mut self, what: String) {
         log(format!("ANOMALY: {what}"));
         self.anomalies.push(what);
-    }
-}
-
-/// Slot 0 is behind the proxy: it is not stopped while its path is cut (its leave could not
-/// reach LocalStack).
-async fn wait_cut_over(cut: &mut Option<tokio::task::JoinHandle<()>>, slot: usize) {
-    if slot != 0 {
-        return;
-    }
-    if let Some(t) = cut.take() {
-        if !t.is_finished() {
-            log("slot 0 waits for the proxy cut to end");
-        }
-        let _ = t.await;
     }
 }
 
