@@ -18,8 +18,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use eventferry_tests::watch::{Queues, Watch};
 use eventferry_tests::{
-    assert_nothing_left, localstack, put_event, queue_url, short_queue_name, within, Proc,
-    SIGTERM,
+    assert_nothing_left, localstack, put_event, queue_url, short_queue_name, within, Proc, SIGTERM,
 };
 use serde_json::json;
 
@@ -112,16 +111,20 @@ fn free_local_addr() -> String {
 /// GET `/metrics` (HTTP/1.0, bounded).
 async fn metrics_text(addr: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    within(Duration::from_secs(10), "the metrics server's answer", async {
-        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        stream
-            .write_all(format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
-            .await
-            .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        response
-    })
+    within(
+        Duration::from_secs(10),
+        "the metrics server's answer",
+        async {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream
+                .write_all(format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+                .await
+                .unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).await.unwrap();
+            response
+        },
+    )
     .await
 }
 
@@ -218,15 +221,19 @@ async fn throttled_invokes_are_retried_not_dead_lettered() {
     let throttled = proxy.throttled.load(Ordering::SeqCst);
     assert!(throttled > 0, "the proxy throttled nothing");
     // The recorder writes before it answers: the driver counts the last deliveries just after.
-    let metrics = within(Duration::from_secs(30), "all deliveries in /metrics", async {
-        loop {
-            let text = metrics_text(&metrics_addr).await;
-            if metric(&text, "eventferry_delivered_total") >= EVENTS as f64 {
-                return text;
+    let metrics = within(
+        Duration::from_secs(30),
+        "all deliveries in /metrics",
+        async {
+            loop {
+                let text = metrics_text(&metrics_addr).await;
+                if metric(&text, "eventferry_delivered_total") >= EVENTS as f64 {
+                    return text;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    })
+        },
+    )
     .await;
     assert_eq!(
         metric(&metrics, "eventferry_sink_throttles_total"),
@@ -244,6 +251,10 @@ async fn throttled_invokes_are_retried_not_dead_lettered() {
         "{metrics}"
     );
     let limit = metric(&metrics, "eventferry_sink_concurrency_limit");
+    eprintln!(
+        "throttle: {throttled} of {} invokes answered 429; sink limit now {limit}",
+        proxy.invokes.load(Ordering::SeqCst)
+    );
     assert!(
         (1.0..100.0).contains(&limit),
         "the throttles lowered the limit from --max-in-flight 100: {limit}\n{metrics}"
@@ -260,11 +271,15 @@ async fn throttled_invokes_are_retried_not_dead_lettered() {
         .expect("the DLQ exists");
     assert_eq!(depth(&config, &dlq).await, 0, "messages in the DLQ");
     let ingest = queue_url(&config, &queue).await.expect("the queue exists");
-    within(Duration::from_secs(30), "the ingest queue to drain", async {
-        while depth(&config, &ingest).await > 0 {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    })
+    within(
+        Duration::from_secs(30),
+        "the ingest queue to drain",
+        async {
+            while depth(&config, &ingest).await > 0 {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        },
+    )
     .await;
 
     driver.signal(SIGTERM);
