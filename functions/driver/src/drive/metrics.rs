@@ -42,120 +42,47 @@ impl Metrics {
         counter.load(Ordering::Relaxed)
     }
 
-    /// The Prometheus text exposition of every counter.
+    /// The Prometheus text exposition of every metric, each line labelled with the replica.
     pub fn render(&self) -> String {
-        let r = &self.replicas;
-        let counters: [(&str, &str, &AtomicU64); 12] = [
-            ("received", "Messages received from SQS", &self.received),
-            ("delivered", "Events the sink acknowledged", &self.delivered),
-            (
-                "delivery_failures",
-                "Deliveries the sink failed or rejected",
-                &self.delivery_failures,
-            ),
-            (
-                "conversion_failures",
-                "Messages that could not be turned into a CloudEvent",
-                &self.conversion_failures,
-            ),
-            (
-                "deleted",
-                "Messages deleted after acknowledgement",
-                &self.deleted,
-            ),
-            (
-                "delete_failures",
-                "Acknowledged messages whose delete failed (they will be redelivered)",
-                &self.delete_failures,
-            ),
-            (
-                "visibility_extensions",
-                "Visibility extensions for slow deliveries",
-                &self.visibility_extensions,
-            ),
-            (
-                "receive_errors",
-                "ReceiveMessage calls that failed",
-                &self.receive_errors,
-            ),
-            (
-                "lease_renewals",
-                "Lease renewals on the queue's tags",
-                &r.lease_renewals,
-            ),
-            (
-                "lease_failures",
-                "Lease renewals that failed",
-                &r.lease_failures,
-            ),
-            (
-                "reprovisions",
-                "Times the queue had vanished and was provisioned again",
-                &r.reprovisions,
-            ),
-            (
-                "policy_repairs",
-                "Times the instance's queue policy statement was missing and was written again",
-                &r.policy_repairs,
-            ),
-        ];
         let labels = if self.replica.is_empty() {
             String::new()
         } else {
             format!("{{replica=\"{}\"}}", self.replica)
         };
         let mut out = String::new();
-        for (name, help, value) in counters {
-            let _ = writeln!(out, "# HELP eventferry_{name}_total {help}");
-            let _ = writeln!(out, "# TYPE eventferry_{name}_total counter");
-            let _ = writeln!(
-                out,
-                "eventferry_{name}_total{labels} {}",
-                value.load(Ordering::Relaxed)
-            );
-        }
-        let gauges = [
-            (
-                "in_flight",
-                "Deliveries in progress",
-                self.in_flight.load(Ordering::Relaxed),
-            ),
-            (
-                "replicas_live",
-                "Live replicas of the instance (this one included) at the last heartbeat",
-                r.replicas_live.load(Ordering::Relaxed) as i64,
-            ),
-            (
-                "rules_missing",
-                "Rules of this replica's configuration found missing at the last check (restart to re-create)",
-                r.rules_missing.load(Ordering::Relaxed) as i64,
-            ),
-        ];
-        for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP eventferry_{name} {help}");
-            let _ = writeln!(out, "# TYPE eventferry_{name} gauge");
-            let _ = writeln!(out, "eventferry_{name}{labels} {value}");
-        }
-        // Sink throttling (drive/throttle.rs).
-        for (name, kind, help, value) in [
-            (
-                "sink_throttles_total",
-                "counter",
-                "Sink calls throttled (Lambda did not run the function); tried again, not failures",
-                self.sink_throttles.load(Ordering::Relaxed) as i64,
-            ),
-            (
-                "sink_concurrency_limit",
-                "gauge",
-                "Sink calls allowed at once now (lowered on throttles, raised on successes)",
-                self.sink_concurrency_limit.load(Ordering::Relaxed),
-            ),
-        ] {
+        for (name, kind, help, value) in self.samples() {
             let _ = writeln!(out, "# HELP eventferry_{name} {help}");
             let _ = writeln!(out, "# TYPE eventferry_{name} {kind}");
             let _ = writeln!(out, "eventferry_{name}{labels} {value}");
         }
         out
+    }
+
+    /// Every metric: name, Prometheus type, help text, value.
+    fn samples(&self) -> [(&'static str, &'static str, &'static str, i64); 17] {
+        const C: &str = "counter";
+        const G: &str = "gauge";
+        let r = &self.replicas;
+        let n = |v: &AtomicU64| v.load(Ordering::Relaxed) as i64;
+        [
+            ("received_total", C, "Messages received from SQS", n(&self.received)),
+            ("delivered_total", C, "Events the sink acknowledged", n(&self.delivered)),
+            ("delivery_failures_total", C, "Deliveries the sink failed or rejected", n(&self.delivery_failures)),
+            ("conversion_failures_total", C, "Messages that could not be turned into a CloudEvent", n(&self.conversion_failures)),
+            ("deleted_total", C, "Messages deleted after acknowledgement", n(&self.deleted)),
+            ("delete_failures_total", C, "Acknowledged messages whose delete failed (they will be redelivered)", n(&self.delete_failures)),
+            ("visibility_extensions_total", C, "Visibility extensions for slow deliveries", n(&self.visibility_extensions)),
+            ("receive_errors_total", C, "ReceiveMessage calls that failed", n(&self.receive_errors)),
+            ("lease_renewals_total", C, "Lease renewals on the queue's tags", n(&r.lease_renewals)),
+            ("lease_failures_total", C, "Lease renewals that failed", n(&r.lease_failures)),
+            ("reprovisions_total", C, "Times the queue had vanished and was provisioned again", n(&r.reprovisions)),
+            ("policy_repairs_total", C, "Times the instance's queue policy statement was missing and was written again", n(&r.policy_repairs)),
+            ("sink_throttles_total", C, "Sink calls throttled (Lambda did not run the function); tried again, not failures", n(&self.sink_throttles)),
+            ("in_flight", G, "Deliveries in progress", self.in_flight.load(Ordering::Relaxed)),
+            ("replicas_live", G, "Live replicas of the instance (this one included) at the last heartbeat", n(&r.replicas_live)),
+            ("rules_missing", G, "Rules of this replica's configuration found missing at the last check (restart to re-create)", n(&r.rules_missing)),
+            ("sink_concurrency_limit", G, "Sink calls allowed at once now (lowered on throttles, raised on successes)", self.sink_concurrency_limit.load(Ordering::Relaxed)),
+        ]
     }
 }
 
