@@ -1,7 +1,9 @@
 //! template.yaml, deployed for real: LocalStack's CloudFormation (with the SAM transform) creates
 //! the stack with `DeployRouter=false` (LocalStack cannot run a Lambda without Docker); the test
 //! checks the queues, the queue policy and its conditions, and the rules; an event put on the bus
-//! lands in the ingest queue; deleting the stack removes everything.
+//! lands in the ingest queue; deleting the stack removes everything. The rules' names are generated
+//! by CloudFormation (the outputs say which); a stack name of 128 characters, the most
+//! CloudFormation allows, deploys too, and no generated name passes 64 characters.
 //!
 //! The only change to the template is the one `sam package` makes: `CodeUri: .` becomes an S3
 //! location (the transform wants one; the function is conditioned out, so nothing is read there).
@@ -13,7 +15,8 @@ use aws_config::SdkConfig;
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
 use aws_sdk_sqs::types::QueueAttributeName;
 use eventferry_tests::{
-    localstack, put_event, queues_with_prefix, rules_with_prefix, unique_name, within,
+    localstack, put_event, queues_with_prefix, rules_with_prefix, short_queue_name, unique_name,
+    within,
 };
 use serde_json::{json, Value};
 
@@ -184,6 +187,8 @@ async fn template_deploys_to_localstack_routes_an_event_and_deletes_cleanly() {
     let (queue_url, queue_arn) = (out("QueueUrl"), out("QueueArn"));
     let (dlq_url, dlq_arn) = (out("DeadLetterQueueUrl"), out("DeadLetterQueueArn"));
     let (pattern_arn, schedule_arn) = (out("PatternRuleArn"), out("ScheduleRuleArn"));
+    let pattern_rule = rule_name_output(&outputs, "PatternRuleName", &pattern_arn);
+    let schedule_rule = rule_name_output(&outputs, "ScheduleRuleName", &schedule_arn);
     assert!(
         queue_arn.ends_with(&format!(":{queue_name}")),
         "{queue_arn}"
@@ -281,7 +286,7 @@ async fn template_deploys_to_localstack_routes_an_event_and_deletes_cleanly() {
     // The rules: the pattern on the default bus, the schedule, each targeting the queue.
     let rule = eb
         .describe_rule()
-        .name(format!("{stack}-pattern"))
+        .name(&pattern_rule)
         .send()
         .await
         .expect("DescribeRule pattern");
@@ -290,50 +295,24 @@ async fn template_deploys_to_localstack_routes_an_event_and_deletes_cleanly() {
     assert_eq!(got, serde_json::from_str::<Value>(&pattern).unwrap());
     let rule = eb
         .describe_rule()
-        .name(format!("{stack}-schedule"))
+        .name(&schedule_rule)
         .send()
         .await
         .expect("DescribeRule schedule");
     assert_eq!(rule.arn(), Some(schedule_arn.as_str()));
     assert_eq!(rule.schedule_expression(), Some("rate(1 hour)"));
-    for name in [format!("{stack}-pattern"), format!("{stack}-schedule")] {
-        let targets = eb
-            .list_targets_by_rule()
-            .rule(&name)
-            .send()
-            .await
-            .expect("ListTargetsByRule");
-        let arns: Vec<&str> = targets.targets().iter().map(|t| t.arn()).collect();
-        assert_eq!(arns, [queue_arn.as_str()], "targets of {name}");
+    for name in [&pattern_rule, &schedule_rule] {
+        assert_eq!(
+            rule_targets(&config, name).await,
+            [queue_arn.as_str()],
+            "targets of {name}"
+        );
     }
 
     // 3. PutEvents: a non-matching event, then a matching one; only the matching one arrives.
     let other_id = put_event(&config, "default", &source, "order cancelled", r#"{"n":0}"#).await;
     let id = put_event(&config, "default", &source, "order placed", r#"{"n":1}"#).await;
-    let bodies = within(
-        Duration::from_secs(30),
-        "the event in the ingest queue",
-        async {
-            let mut bodies: Vec<Value> = Vec::new();
-            loop {
-                let got = sqs
-                    .receive_message()
-                    .queue_url(&queue_url)
-                    .max_number_of_messages(10)
-                    .wait_time_seconds(1)
-                    .send()
-                    .await
-                    .expect("ReceiveMessage");
-                for m in got.messages() {
-                    bodies.push(serde_json::from_str(m.body().unwrap_or_default()).expect("JSON"));
-                }
-                if bodies.iter().any(|b| b["id"] == json!(id)) {
-                    return bodies;
-                }
-            }
-        },
-    )
-    .await;
+    let bodies = receive_until(&config, &queue_url, &id).await;
     let event = bodies.iter().find(|b| b["id"] == json!(id)).unwrap();
     assert_eq!(event["source"], json!(source));
     assert_eq!(event["detail"], json!({"n": 1}));
@@ -370,10 +349,74 @@ async fn template_deploys_to_localstack_routes_an_event_and_deletes_cleanly() {
         queues_with_prefix(&config, &stack).await,
         Vec::<String>::new()
     );
-    assert_eq!(
-        rules_with_prefix(&config, "default", &stack).await,
-        Vec::<String>::new()
+    for name in [&pattern_rule, &schedule_rule] {
+        assert_eq!(
+            rules_with_prefix(&config, "default", name).await,
+            Vec::<String>::new()
+        );
+    }
+}
+
+/// Receives from the queue until the event `id` arrives (at most 30 s); every body received.
+async fn receive_until(config: &SdkConfig, queue_url: &str, id: &str) -> Vec<Value> {
+    let sqs = aws_sdk_sqs::Client::new(config);
+    within(
+        Duration::from_secs(30),
+        "the event in the ingest queue",
+        async {
+            let mut bodies: Vec<Value> = Vec::new();
+            loop {
+                let got = sqs
+                    .receive_message()
+                    .queue_url(queue_url)
+                    .max_number_of_messages(10)
+                    .wait_time_seconds(1)
+                    .send()
+                    .await
+                    .expect("ReceiveMessage");
+                for m in got.messages() {
+                    bodies.push(serde_json::from_str(m.body().unwrap_or_default()).expect("JSON"));
+                }
+                if bodies.iter().any(|b| b["id"] == json!(id)) {
+                    return bodies;
+                }
+            }
+        },
+    )
+    .await
+}
+
+/// The rule name in output `key`: at most 64 characters, and the last part of the rule's ARN.
+fn rule_name_output(outputs: &HashMap<String, String>, key: &str, arn: &str) -> String {
+    let name = outputs
+        .get(key)
+        .unwrap_or_else(|| panic!("output {key} missing: {outputs:?}"))
+        .clone();
+    assert!(
+        (1..=64).contains(&name.len()),
+        "{key} {name:?} is {} characters; EventBridge allows 1 to 64",
+        name.len()
     );
+    assert_eq!(
+        arn.rsplit_once(":rule/").map(|(_, n)| n),
+        Some(name.as_str()),
+        "{key} is not the name in the rule's ARN"
+    );
+    name
+}
+
+/// The ARNs of the targets of rule `name` on the default bus.
+async fn rule_targets(config: &SdkConfig, name: &str) -> Vec<String> {
+    aws_sdk_eventbridge::Client::new(config)
+        .list_targets_by_rule()
+        .rule(name)
+        .send()
+        .await
+        .expect("ListTargetsByRule")
+        .targets()
+        .iter()
+        .map(|t| t.arn().to_owned())
+        .collect()
 }
 
 /// Creates the stack with `params` and waits for CREATE_COMPLETE; returns the guard and outputs.
@@ -476,11 +519,31 @@ async fn a_schedule_alone_makes_one_rule_and_deletes_cleanly() {
         ],
     )
     .await;
-    assert!(!outputs.contains_key("PatternRuleArn"), "{outputs:?}");
+    for k in ["PatternRuleArn", "PatternRuleName"] {
+        assert!(
+            !outputs.contains_key(k),
+            "{k} without a pattern: {outputs:?}"
+        );
+    }
     let schedule_arn = outputs.get("ScheduleRuleArn").expect("ScheduleRuleArn");
+    let schedule_rule = rule_name_output(&outputs, "ScheduleRuleName", schedule_arn);
+    // The stack's only rule, and it exists on the default bus.
+    let resources = aws_sdk_cloudformation::Client::new(&config)
+        .list_stack_resources()
+        .stack_name(&stack)
+        .send()
+        .await
+        .expect("ListStackResources");
+    let rules: Vec<&str> = resources
+        .stack_resource_summaries()
+        .iter()
+        .filter(|r| r.resource_type() == Some("AWS::Events::Rule"))
+        .filter_map(|r| r.logical_resource_id())
+        .collect();
+    assert_eq!(rules, ["ScheduleRule"]);
     assert_eq!(
-        rules_with_prefix(&config, "default", &stack).await,
-        [format!("{stack}-schedule")]
+        rules_with_prefix(&config, "default", &schedule_rule).await,
+        std::slice::from_ref(&schedule_rule)
     );
     let attrs = sqs
         .get_queue_attributes()
@@ -507,7 +570,153 @@ async fn a_schedule_alone_makes_one_rule_and_deletes_cleanly() {
         Vec::<String>::new()
     );
     assert_eq!(
-        rules_with_prefix(&config, "default", &stack).await,
+        rules_with_prefix(&config, "default", &schedule_rule).await,
         Vec::<String>::new()
     );
+}
+
+/// The longest stack name CloudFormation allows (128 characters) deploys: every name the stack
+/// holds is generated within its service's limit (rules 64, queues 80), the rules route an event,
+/// and the stack deletes cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_128_character_stack_name_deploys_with_names_within_the_limits() {
+    let config = localstack().await;
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let base = unique_name("deploy-long");
+    let stack = format!("{base}-{}", "n".repeat(127 - base.len()));
+    assert_eq!(stack.len(), 128);
+    let queue_name = short_queue_name("eventferry-it", "deploy-long");
+    let source = format!("{queue_name}.source");
+    let pattern = json!({"source": [source]}).to_string();
+    let (guard, outputs) = create_stack(
+        &config,
+        &stack,
+        &[
+            ("DeployRouter", "false"),
+            ("QueueName", &queue_name),
+            ("EventPattern", &pattern),
+            ("ScheduleExpression", "rate(1 hour)"),
+        ],
+    )
+    .await;
+    let out = |k: &str| -> &str {
+        outputs
+            .get(k)
+            .unwrap_or_else(|| panic!("output {k} missing: {outputs:?}"))
+    };
+    let pattern_rule = rule_name_output(&outputs, "PatternRuleName", out("PatternRuleArn"));
+    let schedule_rule = rule_name_output(&outputs, "ScheduleRuleName", out("ScheduleRuleArn"));
+
+    // Every resource of the stack, by its physical id: a rule's is its name (LocalStack prefixes
+    // "<bus>|"), a queue's its URL.
+    let described = cfn
+        .describe_stack_resources()
+        .stack_name(&stack)
+        .send()
+        .await
+        .expect("DescribeStackResources");
+    let (mut rules, mut queues) = (Vec::new(), Vec::new());
+    for r in described.stack_resources() {
+        let (logical, physical) = (
+            r.logical_resource_id().unwrap_or_default(),
+            r.physical_resource_id().unwrap_or_default(),
+        );
+        match r.resource_type().unwrap_or_default() {
+            "AWS::Events::Rule" => {
+                let name = physical.rsplit('|').next().unwrap_or_default();
+                assert!(
+                    (1..=64).contains(&name.len()),
+                    "{logical}: rule name {name:?} is {} characters (EventBridge: 1 to 64)",
+                    name.len()
+                );
+                rules.push(name.to_owned());
+            }
+            "AWS::SQS::Queue" => {
+                let name = physical.rsplit('/').next().unwrap_or_default();
+                assert!(
+                    name.starts_with(&queue_name) && name.len() <= 80,
+                    "{logical}: queue name {name:?} ({} characters) should be built from \
+                     QueueName {queue_name:?}, within SQS's 80",
+                    name.len()
+                );
+                queues.push(name.to_owned());
+            }
+            "AWS::SQS::QueuePolicy" => {}
+            other => panic!("{logical}: unexpected resource type {other} in the stack"),
+        }
+    }
+    rules.sort();
+    let mut want_rules = vec![pattern_rule.clone(), schedule_rule.clone()];
+    want_rules.sort();
+    assert_eq!(rules, want_rules);
+    queues.sort();
+    assert_eq!(queues, [queue_name.clone(), format!("{queue_name}-dlq")]);
+    for name in [&pattern_rule, &schedule_rule] {
+        assert_eq!(
+            rule_targets(&config, name).await,
+            [out("QueueArn")],
+            "targets of {name}"
+        );
+    }
+
+    // The pattern rule, under its generated name, routes an event to the queue.
+    let id = put_event(&config, "default", &source, "checked", r#"{"n":1}"#).await;
+    let bodies = receive_until(&config, out("QueueUrl"), &id).await;
+    let event = bodies.iter().find(|b| b["id"] == json!(id)).unwrap();
+    assert_eq!(event["source"], json!(source));
+
+    delete_stack(&config, guard).await;
+    assert_eq!(
+        queues_with_prefix(&config, &queue_name).await,
+        Vec::<String>::new()
+    );
+    for name in [&pattern_rule, &schedule_rule] {
+        assert_eq!(
+            rules_with_prefix(&config, "default", name).await,
+            Vec::<String>::new()
+        );
+    }
+}
+
+/// Offline: no resource in template.yaml takes a name built from the stack name (a long stack
+/// name would pass the 64-character limits of rules, functions and roles); the rules, the
+/// function and the role have no name at all, so CloudFormation generates one. Covers the
+/// router's resources, which LocalStack cannot deploy without Docker.
+#[test]
+fn template_builds_no_resource_name_from_the_stack_name() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let text = std::fs::read_to_string(&path).expect("read template.yaml");
+    let t: serde_norway::Value = serde_norway::from_str(&text).expect("template.yaml is YAML");
+    let resources = t["Resources"].as_mapping().expect("Resources");
+    let mut names_checked = 0;
+    for (logical, r) in resources {
+        let logical = logical.as_str().expect("logical id");
+        let Some(props) = r["Properties"].as_mapping() else {
+            continue;
+        };
+        for (key, value) in props {
+            let key = key.as_str().expect("property name");
+            if !key.ends_with("Name") {
+                continue;
+            }
+            names_checked += 1;
+            let value = serde_norway::to_string(value).expect("YAML");
+            assert!(
+                !value.contains("AWS::StackName"),
+                "{logical}.{key} is built from the stack name: {value}"
+            );
+        }
+    }
+    assert!(names_checked >= 4, "expected name properties to check");
+    for (logical, key) in [
+        ("PatternRule", "Name"),
+        ("ScheduleRule", "Name"),
+        ("RouterFunction", "FunctionName"),
+        ("RouterRole", "RoleName"),
+    ] {
+        assert!(
+            t["Resources"][logical]["Properties"].get(key).is_none(),
+            "{logical} has a {key}: let CloudFormation generate it"
+        );
+    }
 }

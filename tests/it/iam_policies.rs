@@ -281,17 +281,21 @@ fn router_policy_for_cargo_lambda_deploy_has_no_wildcards() {
     let statements = statements_of_json("router-policy.json", &doc);
     let bad: Vec<String> = statements.iter().flat_map(violations).collect();
     assert!(bad.is_empty(), "router-policy.json:\n{}", bad.join("\n"));
-    // The same actions as the template's router role.
+    // The same actions as the template's router role, plus logs:CreateLogGroup: deployed this way,
+    // nothing creates /aws/lambda/<function>, so Lambda does; the stack creates its log group itself.
     let actions = |ss: &[Statement]| -> BTreeSet<String> {
         ss.iter()
             .filter(|s| !s.origin.contains("IngestQueuePolicy"))
             .flat_map(|s| s.actions.clone())
             .collect()
     };
-    assert_eq!(
-        actions(&statements),
-        actions(&template_statements(&template()))
+    let mut want = actions(&template_statements(&template()));
+    assert!(
+        !want.contains("logs:CreateLogGroup"),
+        "template.yaml creates the router's log group; its role needs no logs:CreateLogGroup"
     );
+    want.insert("logs:CreateLogGroup".to_owned());
+    assert_eq!(actions(&statements), want);
 }
 
 #[test]
@@ -330,7 +334,7 @@ fn driver_policy_scopes_resources_to_eventferry_names() {
 fn template_policies_have_no_wildcard_actions_or_needless_wildcard_resources() {
     let t = template();
     let statements = template_statements(&t);
-    // The queue policy, the router role's three policies, invoke and system events.
+    // The queue policy, the router role's two policies, its logs policy, invoke and system events.
     assert!(
         statements.len() >= 6,
         "expected the template's policy statements, found {statements:#?}"
@@ -379,6 +383,121 @@ fn template_scopes_invoke_to_subscribers_and_put_events_to_the_system_bus() {
         resources["RouterSystemEventsPolicy"]["Condition"].as_str(),
         Some("RouterEmits")
     );
+}
+
+/// The `!Ref` target of a tagged value, if it is one.
+fn ref_of(v: &Yaml) -> Option<&str> {
+    match v {
+        Yaml::Tagged(t) if t.tag == "!Ref" => t.value.as_str(),
+        _ => None,
+    }
+}
+
+/// The parts of a `!Join ["", [parts...]]`, if the value is one with an empty delimiter.
+fn join_parts(v: &Yaml) -> Option<&Vec<Yaml>> {
+    match v {
+        Yaml::Tagged(t) if t.tag == "!Join" => {
+            let args = t.value.as_sequence()?;
+            if !args.first()?.as_str()?.is_empty() {
+                return None;
+            }
+            args.get(1)?.as_sequence()
+        }
+        _ => None,
+    }
+}
+
+#[test]
+fn template_router_logs_only_to_its_own_log_group_and_its_triggers_wait_for_that() {
+    let t = template();
+    let resources = &t["Resources"];
+
+    // The stack creates the log group Lambda writes to, /aws/lambda/<generated function name>,
+    // with a retention.
+    let group = &resources["RouterLogGroup"];
+    assert_eq!(group["Type"].as_str(), Some("AWS::Logs::LogGroup"));
+    assert_eq!(group["Condition"].as_str(), Some("WithRouter"));
+    let parts = join_parts(&group["Properties"]["LogGroupName"])
+        .expect("RouterLogGroup's LogGroupName is !Join [\"\", [...]]");
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    assert_eq!(parts[0].as_str(), Some("/aws/lambda/"));
+    assert_eq!(ref_of(&parts[1]), Some("RouterFunction"));
+    assert!(
+        group["Properties"]["RetentionInDays"].as_u64().is_some(),
+        "RouterLogGroup needs a RetentionInDays"
+    );
+
+    // One statement grants logs actions: log streams and events, on that log group only.
+    let statements = template_statements(&t);
+    let logs: Vec<&Statement> = statements
+        .iter()
+        .filter(|s| s.actions.iter().any(|a| a.starts_with("logs:")))
+        .collect();
+    assert_eq!(
+        logs.len(),
+        1,
+        "one statement grants logs actions: {logs:#?}"
+    );
+    assert_eq!(logs[0].origin, "RouterLogsPolicy statement 0");
+    assert_eq!(
+        logs[0].actions,
+        ["logs:CreateLogStream", "logs:PutLogEvents"]
+    );
+    let policy = &resources["RouterLogsPolicy"];
+    assert_eq!(policy["Type"].as_str(), Some("AWS::IAM::RolePolicy"));
+    assert_eq!(policy["Condition"].as_str(), Some("WithRouter"));
+    assert_eq!(
+        ref_of(&policy["Properties"]["RoleName"]),
+        Some("RouterRole")
+    );
+    let resource = &policy["Properties"]["PolicyDocument"]["Statement"][0]["Resource"];
+    let parts = join_parts(resource).expect("the logs Resource is !Join [\"\", [...]]");
+    let texts: Vec<String> = parts
+        .iter()
+        .map(|p| match (ref_of(p), yaml_resources(p).as_slice()) {
+            (Some(r), _) => format!("<{r}>"),
+            (None, [Some(s)]) => s.clone(),
+            _ => panic!("unexpected part of the logs Resource: {p:?}"),
+        })
+        .collect();
+    assert_eq!(
+        texts.concat(),
+        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:<RouterLogGroup>:*"
+    );
+
+    // Every SQS trigger of the router waits for the logs policy; SAM Events on the function
+    // would make mappings that cannot.
+    assert!(
+        resources["RouterFunction"]["Properties"]
+            .get("Events")
+            .is_none(),
+        "RouterFunction: write the SQS triggers as AWS::Lambda::EventSourceMapping resources"
+    );
+    let mappings: Vec<(&str, &Yaml)> = resources
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Lambda::EventSourceMapping"))
+        .map(|(k, r)| (k.as_str().expect("logical id"), r))
+        .collect();
+    assert_eq!(mappings.len(), 2, "the ingest and retry triggers");
+    for (name, m) in mappings {
+        let depends: Vec<&str> = match &m["DependsOn"] {
+            Yaml::String(s) => vec![s.as_str()],
+            Yaml::Sequence(a) => a.iter().filter_map(Yaml::as_str).collect(),
+            other => panic!("{name}: DependsOn is {other:?}"),
+        };
+        assert!(
+            depends.contains(&"RouterLogsPolicy"),
+            "{name} must DependsOn RouterLogsPolicy: {depends:?}"
+        );
+        assert_eq!(m["Condition"].as_str(), Some("WithRouter"), "{name}");
+        assert_eq!(
+            ref_of(&m["Properties"]["FunctionName"]),
+            Some("RouterFunction"),
+            "{name}"
+        );
+    }
 }
 
 #[test]
