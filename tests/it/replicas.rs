@@ -1,7 +1,8 @@
 //! Three `eventferry drive` replicas on one queue (issue 15): a concurrent start provisions one
 //! set of resources, a rolling restart with `--clean-up` on every replica removes nothing until
-//! the last one leaves (and loses no event), and a SIGKILLed replica's lease expires so the last
-//! replica out still cleans up.
+//! the last one leaves (and loses no event), a SIGKILLed replica's lease expires so the last
+//! replica out still cleans up, and a replica joining while the last one leaves (at the signal,
+//! at its closing marker, during its teardown) ends with a whole deployment.
 //!
 //! Every replica gets its own `--replica-id`, a short `--lease-ttl`, `--clean-up`, and the same
 //! `--queue-name`, `--instance` and HTTP sink.
@@ -371,4 +372,104 @@ async fn a_sigkilled_replica_does_not_block_the_final_clean_up() {
     );
     d.assert_nothing_left("after the last live replica left")
         .await;
+}
+
+/// When the joiner of [`join_while_the_last_one_leaves`] starts.
+enum JoinAt {
+    /// As the leaver gets SIGTERM (it is still draining).
+    Signal,
+    /// Once the leaver's closing marker is on the queue (it is deciding whether to tear down).
+    ClosingMarker,
+    /// Once the leaver's teardown has begun (a rule or the queue is gone).
+    Teardown,
+}
+
+#[tokio::test]
+async fn a_replica_joining_as_the_last_one_gets_sigterm_ends_with_a_working_deployment() {
+    join_while_the_last_one_leaves("joinsig", JoinAt::Signal).await;
+}
+
+#[tokio::test]
+async fn a_replica_joining_as_the_last_one_closes_ends_with_a_working_deployment() {
+    join_while_the_last_one_leaves("joinclose", JoinAt::ClosingMarker).await;
+}
+
+#[tokio::test]
+async fn a_replica_joining_during_the_teardown_provisions_again() {
+    join_while_the_last_one_leaves("jointear", JoinAt::Teardown).await;
+}
+
+/// The last replica leaves with --clean-up while another joins. Either the leaver sees the
+/// joiner's lease and stays, or the joiner sees the closing marker, waits for the teardown and
+/// provisions again (waiting out QueueDeletedRecently). Both must end with a whole deployment
+/// that delivers, and nothing left once the joiner leaves too.
+async fn join_while_the_last_one_leaves(tag: &str, at: JoinAt) {
+    let d = Deployment::new(tag, 1).await;
+    let mut leaver = d.start("r1");
+    leaver.wait_ready().await;
+    let url = queue_url(&d.config, &d.queue).await.expect("the queue");
+    leaver.proc.signal(SIGTERM);
+    match at {
+        JoinAt::Signal => leaver.proc.wait_stderr("signal received", STOP).await,
+        JoinAt::ClosingMarker => {
+            let marker = format!("eventferry-closing:{}:r1", d.instance);
+            let deadline = tokio::time::Instant::now() + STOP;
+            while !queue_tags(&d.config, &url).await.contains_key(&marker) {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no closing marker {marker} within {STOP:?}; stderr:\n{}",
+                    leaver.proc.stderr_text()
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        JoinAt::Teardown => {
+            let deadline = tokio::time::Instant::now() + STOP;
+            loop {
+                let rules = rules_with_prefix(&d.config, "default", &d.rule_prefix()).await;
+                if rules.len() < d.sources.len() || queue_url(&d.config, &d.queue).await.is_none() {
+                    break;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no teardown within {STOP:?}; stderr:\n{}",
+                    leaver.proc.stderr_text()
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    let mut joiner = d.start("r2");
+    let code = leaver.proc.wait(STOP).await;
+    assert_eq!(
+        code,
+        Some(0),
+        "r1 exit status; stderr:\n{}",
+        leaver.proc.stderr_text()
+    );
+    joiner.wait_ready().await;
+    let path = if leaver.proc.stderr_text().contains(SKIPPED) {
+        "the leaver saw the joiner and stayed"
+    } else {
+        "the leaver tore down; the joiner provisioned again"
+    };
+    eprintln!("race outcome: {path}");
+    if matches!(at, JoinAt::Teardown) {
+        assert!(
+            !leaver.proc.stderr_text().contains(SKIPPED),
+            "the teardown had begun: the leaver cannot have stayed"
+        );
+    }
+    d.assert_intact(&format!("after the join ({path})")).await;
+    assert_eq!(
+        d.leases().await,
+        vec![format!("eventferry-lease:{}:r2", d.instance)],
+        "only the joiner holds a lease ({path})"
+    );
+    let id = d.put(0).await;
+    d.wait_delivered(&[id]).await;
+
+    let (code, stderr) = joiner.stop().await;
+    assert_eq!(code, Some(0), "r2 exit status; stderr:\n{stderr}");
+    d.assert_nothing_left("after the joiner left").await;
 }
