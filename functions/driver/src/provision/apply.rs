@@ -19,12 +19,13 @@ use eventferry_aws::{retry, AwsError, ErrorKind, StepError};
 use eventferry_core::names::{target_id, InstanceId};
 
 use super::error::ProvisionError;
+use super::lookup::instance_rules;
 use super::ownership::{
     arn_account, is_ours, owner_tags, rule_prefix, MANAGED_BY, TAG_MANAGED_BY, TAG_OWNER, TAG_QUEUE,
 };
 use super::plan::{
-    attribute_matches, plan_rules, redrive_policy, rule_differs, searched_buses, WantedRule,
-    DLQ_SUFFIX,
+    self, attribute_changes, dlq_for_a_foreign_queue, plan_rules, rule_action, target_in_place,
+    RuleAction, RuleRef, WantedRule, DLQ_SUFFIX,
 };
 use super::policy::{
     self, PolicyChange, PolicyError, PolicyWrites, WantedStatement, POLICY_ATTEMPTS,
@@ -49,7 +50,8 @@ pub async fn provision(
         .expect("checked in queue_attributes")
         .to_owned();
     let rules = ensure_rules(&eb, spec, &wanted, &queue.arn, &mut summary).await?;
-    let stale = stale_rules(&eb, spec, &wanted).await?;
+    let found = instance_rules(&eb, &spec.instance, &spec.queue_name, &spec.event_bus).await?;
+    let stale = plan::stale_rules(found.into_iter().map(|(r, _)| r).collect(), &wanted);
     let policy_queue = PolicyQueue {
         name: &spec.queue_name,
         url: &queue.url,
@@ -109,17 +111,7 @@ async fn refuse_dlq_for_a_foreign_queue(
     if is_ours(&tags, Some(instance)) {
         return Ok(());
     }
-    Err(ProvisionError::Conflict(format!(
-        "a dead-letter queue was asked for, but queue {queue_name} exists and is not \
-         eventferry's (tags {TAG_MANAGED_BY}={MANAGED_BY}, {TAG_OWNER}={instance} missing), \
-         so eventferry won't change its RedrivePolicy: drop the DLQ option, or use a queue \
-         name eventferry creates"
-    )))
-}
-
-/// Server-side encryption with SQS-managed keys, on every queue eventferry creates.
-fn sse() -> HashMap<QueueAttributeName, String> {
-    HashMap::from([(QueueAttributeName::SqsManagedSseEnabled, "true".to_owned())])
+    Err(dlq_for_a_foreign_queue(queue_name, instance))
 }
 
 /// The dead-letter queue, if the spec asks for one. It comes first: the main queue's
@@ -138,7 +130,7 @@ async fn ensure_dlq(
         "dead-letter queue",
         &name,
         &spec.instance,
-        sse(),
+        plan::encrypted(),
         summary,
     )
     .await?;
@@ -153,16 +145,7 @@ async fn ensure_main_queue(
     dlq: Option<&QueueState>,
     summary: &mut ProvisionSummary,
 ) -> Result<QueueState, ProvisionError> {
-    let mut attrs = sse();
-    if let Some(v) = spec.visibility_timeout {
-        attrs.insert(QueueAttributeName::VisibilityTimeout, v.to_string());
-    }
-    if let (Some(dlq), Some(n)) = (dlq, spec.dlq_max_receive_count) {
-        attrs.insert(
-            QueueAttributeName::RedrivePolicy,
-            redrive_policy(&dlq.arn, n),
-        );
-    }
+    let attrs = plan::queue_attributes(spec, dlq.map(|d| d.arn.as_str()));
     ensure_queue(
         sqs,
         "queue",
@@ -331,16 +314,14 @@ async fn update_queue_attributes(
     current: &HashMap<String, String>,
     summary: &mut ProvisionSummary,
 ) -> Result<(), ProvisionError> {
-    let changes: HashMap<QueueAttributeName, String> = wanted
-        .into_iter()
-        .filter(|(key, value)| !attribute_matches(key, value, current))
-        .collect();
+    let changes = attribute_changes(&wanted, current);
     if changes.is_empty() {
         summary.push(Change::Adopted, format!("{label} {name}"));
         return Ok(());
     }
-    let mut what: Vec<&str> = changes.keys().map(QueueAttributeName::as_str).collect();
-    what.sort();
+    let what: Vec<String> = changes.iter().map(|c| c.key.as_str().to_owned()).collect();
+    let changes: HashMap<QueueAttributeName, String> =
+        changes.into_iter().map(|c| (c.key, c.to)).collect();
     retry(format!("update {label} {name}"), || {
         sqs.set_attributes(url, changes.clone())
     })
@@ -436,87 +417,31 @@ async fn ensure_rule(
         eb.describe_rule(&want.name, &want.bus)
     })
     .await?;
-    let Some(have) = found else {
-        let arn = retry(format!("create {label}"), put).await?;
-        summary.push(Change::Created, label);
-        return Ok(arn);
+    let rule_tags = match &found {
+        Some(have) => retry(format!("read the tags of {label}"), || eb.tags(&have.arn)).await?,
+        None => HashMap::new(),
     };
-    let rule_tags = retry(format!("read the tags of {label}"), || eb.tags(&have.arn)).await?;
-    if !is_ours(&rule_tags, Some(instance)) || have.managed_by.is_some() {
-        return Err(ProvisionError::Conflict(format!(
-            "{label} exists but is not tagged {TAG_MANAGED_BY}={MANAGED_BY}, \
-             {TAG_OWNER}={instance}; eventferry won't take it over: delete it or use \
-             another instance id"
-        )));
-    }
-    if rule_differs(&have, want) {
-        let arn = retry(format!("update {label}"), put).await?;
-        summary.push(Change::Updated, label);
-        Ok(arn)
-    } else {
-        summary.push(Change::Adopted, label);
-        Ok(have.arn)
-    }
-}
-
-/// A rule by name and bus.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RuleRef {
-    pub name: String,
-    pub bus: String,
-}
-
-/// Rules of this instance for this queue (by tags) that `wanted` no longer has.
-async fn stale_rules(
-    eb: &EventBridge,
-    spec: &ProvisionSpec,
-    wanted: &[WantedRule],
-) -> Result<Vec<RuleRef>, ProvisionError> {
-    let all = instance_rules(eb, &spec.instance, &spec.queue_name, &spec.event_bus).await?;
-    Ok(all
-        .into_iter()
-        .filter(|r| !wanted.iter().any(|w| w.name == r.name && w.bus == r.bus))
-        .collect())
-}
-
-/// Every rule of `instance` that delivers to queue `queue_name`, whichever version of eventferry
-/// made it: named `eventferry-<instance>-<8 hex>` and tagged with the instance and the queue, on
-/// `bus` and the default bus (where schedule rules live).
-pub(crate) async fn instance_rules(
-    eb: &EventBridge,
-    instance: &InstanceId,
-    queue_name: &str,
-    bus: &str,
-) -> Result<Vec<RuleRef>, ProvisionError> {
-    let prefix = rule_prefix(instance);
-    let listing = format!("{prefix}-");
-    let mut rules = Vec::new();
-    for bus in searched_buses(bus) {
-        let found = retry(format!("list rules {listing}* on bus {bus}"), || {
-            eb.list_rules(&bus, &listing)
-        })
-        .await?;
-        for rule in found {
-            if !policy::is_owned_sid(&rule.name, &prefix) {
-                continue;
-            }
-            let step = format!("read the tags of rule {} (bus {bus})", rule.name);
-            let tags = match retry(step, || eb.tags(&rule.arn)).await {
-                Ok(tags) => tags,
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                Err(e) => return Err(e.into()),
-            };
-            if is_ours(&tags, Some(instance))
-                && tags.get(TAG_QUEUE).map(String::as_str) == Some(queue_name)
-            {
-                rules.push(RuleRef {
-                    name: rule.name,
-                    bus: bus.clone(),
-                });
-            }
+    let action = rule_action(
+        found.as_ref().map(|have| (have, &rule_tags)),
+        want,
+        instance,
+    )?;
+    match (action, found) {
+        (RuleAction::Adopt, Some(have)) => {
+            summary.push(Change::Adopted, label);
+            Ok(have.arn)
+        }
+        (RuleAction::Update(_), _) => {
+            let arn = retry(format!("update {label}"), put).await?;
+            summary.push(Change::Updated, label);
+            Ok(arn)
+        }
+        (RuleAction::Create | RuleAction::Adopt, _) => {
+            let arn = retry(format!("create {label}"), put).await?;
+            summary.push(Change::Created, label);
+            Ok(arn)
         }
     }
-    Ok(rules)
 }
 
 /// Make each rule deliver to the queue, once the queue accepts the rules' messages.
@@ -533,10 +458,7 @@ async fn ensure_targets(
             eb.list_targets_by_rule(&rule.name, &rule.bus)
         })
         .await?;
-        if targets
-            .iter()
-            .any(|t| t.id == rule.target_id && t.arn == queue_arn)
-        {
+        if target_in_place(&targets, &rule.target_id, queue_arn) {
             continue;
         }
         let target = [TargetInfo {

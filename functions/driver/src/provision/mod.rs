@@ -23,9 +23,11 @@
 
 pub mod apply;
 pub mod error;
+pub mod lookup;
 pub mod ownership;
 pub mod plan;
 pub mod policy;
+pub mod preview;
 pub mod report;
 pub mod sweep;
 pub mod teardown;

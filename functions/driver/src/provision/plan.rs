@@ -1,17 +1,22 @@
 //! Pure planning, no I/O: check a [`ProvisionSpec`] and work out the rules it wants
-//! ([`plan_rules`]), and compare what exists with what is wanted ([`rule_differs`],
-//! [`attribute_matches`], [`redrive_matches`]).
+//! ([`plan_rules`]) and the queue attributes it wants ([`queue_attributes`]), and compare what
+//! exists with what is wanted ([`rule_action`], [`rule_differences`], [`attribute_changes`],
+//! [`target_in_place`], [`stale_rules`]). Both [`provision`](super::provision) and the dry run's
+//! [`preview`](super::preview) decide with these, so the plan a dry run prints is what a real run
+//! does.
 
 use std::collections::HashMap;
 
+use std::fmt;
+
 use aws_sdk_sqs::types::QueueAttributeName;
-use eventferry_aws::eventbridge::{RuleInfo, RuleTrigger};
-use eventferry_core::names::{canonical_json, rule_name};
+use eventferry_aws::eventbridge::{RuleInfo, RuleTrigger, TargetInfo};
+use eventferry_core::names::{canonical_json, rule_name, InstanceId};
 use eventferry_core::schedule::ScheduleExpression;
 use serde_json::Value;
 
 use super::error::ProvisionError;
-use super::ownership::rule_prefix;
+use super::ownership::{is_ours, rule_prefix, MANAGED_BY, TAG_MANAGED_BY, TAG_OWNER};
 use super::report::ProvisionSpec;
 
 /// Suffix of the dead-letter queue's name.
@@ -194,20 +199,179 @@ fn rule_description(spec: &ProvisionSpec, what: &str) -> String {
 
 /// Whether the rule as it is differs from what we want.
 pub fn rule_differs(have: &RuleInfo, want: &WantedRule) -> bool {
-    let trigger_differs = match &want.trigger {
-        RuleTrigger::Pattern(p) => match have
-            .event_pattern
-            .as_deref()
-            .map(serde_json::from_str::<Value>)
-        {
-            Some(Ok(v)) => canonical_json(&v) != *p,
-            _ => true,
-        },
-        RuleTrigger::Schedule(s) => have.schedule_expression.as_deref() != Some(s.as_str()),
+    !rule_differences(have, want).is_empty()
+}
+
+/// What differs between the rule as it is and what we want, e.g. `State DISABLED -> ENABLED`;
+/// empty when nothing does.
+pub fn rule_differences(have: &RuleInfo, want: &WantedRule) -> Vec<String> {
+    let mut differences = Vec::new();
+    match &want.trigger {
+        RuleTrigger::Pattern(p) => {
+            let same = match have
+                .event_pattern
+                .as_deref()
+                .map(serde_json::from_str::<Value>)
+            {
+                Some(Ok(v)) => canonical_json(&v) == *p,
+                _ => false,
+            };
+            if !same {
+                differences.push(format!(
+                    "EventPattern {} -> {p}",
+                    have.event_pattern.as_deref().unwrap_or("(none)")
+                ));
+            }
+        }
+        RuleTrigger::Schedule(s) => {
+            if have.schedule_expression.as_deref() != Some(s.as_str()) {
+                differences.push(format!(
+                    "ScheduleExpression {} -> {s}",
+                    have.schedule_expression.as_deref().unwrap_or("(none)")
+                ));
+            }
+        }
+    }
+    if have.state.as_deref() != Some("ENABLED") {
+        differences.push(format!(
+            "State {} -> ENABLED",
+            have.state.as_deref().unwrap_or("(none)")
+        ));
+    }
+    if have.description.as_deref() != Some(want.description.as_str()) {
+        differences.push("Description".to_owned());
+    }
+    differences
+}
+
+/// What to do about a rule we want, given the rule of that name as it is (with its tags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleAction {
+    /// No rule of that name: create it.
+    Create,
+    /// Ours and as wanted.
+    Adopt,
+    /// Ours but different: put it again. What differs ([`rule_differences`]).
+    Update(Vec<String>),
+}
+
+/// The decision for rule `want`: `found` is the rule of its name and bus as it is, with its tags.
+/// A rule of that name that is not `instance`'s is a conflict: eventferry won't take it over.
+pub fn rule_action(
+    found: Option<(&RuleInfo, &HashMap<String, String>)>,
+    want: &WantedRule,
+    instance: &InstanceId,
+) -> Result<RuleAction, ProvisionError> {
+    let Some((have, tags)) = found else {
+        return Ok(RuleAction::Create);
     };
-    trigger_differs
-        || have.state.as_deref() != Some("ENABLED")
-        || have.description.as_deref() != Some(want.description.as_str())
+    if !is_ours(tags, Some(instance)) || have.managed_by.is_some() {
+        return Err(ProvisionError::Conflict(format!(
+            "rule {} (bus {}) exists but is not tagged {TAG_MANAGED_BY}={MANAGED_BY}, \
+             {TAG_OWNER}={instance}; eventferry won't take it over: delete it or use \
+             another instance id",
+            want.name, want.bus
+        )));
+    }
+    let differences = rule_differences(have, want);
+    Ok(if differences.is_empty() {
+        RuleAction::Adopt
+    } else {
+        RuleAction::Update(differences)
+    })
+}
+
+/// A rule by name and bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRef {
+    pub name: String,
+    pub bus: String,
+}
+
+/// The rules of `found` (the instance's rules for the queue) that `wanted` no longer has.
+pub fn stale_rules(found: Vec<RuleRef>, wanted: &[WantedRule]) -> Vec<RuleRef> {
+    found
+        .into_iter()
+        .filter(|r| !wanted.iter().any(|w| w.name == r.name && w.bus == r.bus))
+        .collect()
+}
+
+/// Whether a rule's `targets` already deliver to `queue_arn` under `target_id`.
+pub fn target_in_place(targets: &[TargetInfo], target_id: &str, queue_arn: &str) -> bool {
+    targets
+        .iter()
+        .any(|t| t.id == target_id && t.arn == queue_arn)
+}
+
+/// A dead-letter queue is asked for, but queue `queue_name` exists and is not `instance`'s: its
+/// RedrivePolicy is not ours to set.
+pub fn dlq_for_a_foreign_queue(queue_name: &str, instance: &InstanceId) -> ProvisionError {
+    ProvisionError::Conflict(format!(
+        "a dead-letter queue was asked for, but queue {queue_name} exists and is not \
+         eventferry's (tags {TAG_MANAGED_BY}={MANAGED_BY}, {TAG_OWNER}={instance} missing), \
+         so eventferry won't change its RedrivePolicy: drop the DLQ option, or use a queue \
+         name eventferry creates"
+    ))
+}
+
+/// Server-side encryption with SQS-managed keys, on every queue eventferry creates (the
+/// dead-letter queue's attributes).
+pub fn encrypted() -> HashMap<QueueAttributeName, String> {
+    HashMap::from([(QueueAttributeName::SqsManagedSseEnabled, "true".to_owned())])
+}
+
+/// The attributes of the queue the rules deliver to: encrypted, with the spec's visibility
+/// timeout and, with `dlq_arn`, the redrive policy to the dead-letter queue.
+pub fn queue_attributes(
+    spec: &ProvisionSpec,
+    dlq_arn: Option<&str>,
+) -> HashMap<QueueAttributeName, String> {
+    let mut attrs = encrypted();
+    if let Some(v) = spec.visibility_timeout {
+        attrs.insert(QueueAttributeName::VisibilityTimeout, v.to_string());
+    }
+    if let (Some(dlq_arn), Some(n)) = (dlq_arn, spec.dlq_max_receive_count) {
+        attrs.insert(
+            QueueAttributeName::RedrivePolicy,
+            redrive_policy(dlq_arn, n),
+        );
+    }
+    attrs
+}
+
+/// One queue attribute to set on a queue of ours: its value now (`None`: unset) and the value
+/// wanted. Displays as `VisibilityTimeout 30 -> 60`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributeChange {
+    pub key: QueueAttributeName,
+    pub from: Option<String>,
+    pub to: String,
+}
+
+impl fmt::Display for AttributeChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let from = self.from.as_deref().unwrap_or("(unset)");
+        write!(f, "{} {from} -> {}", self.key.as_str(), self.to)
+    }
+}
+
+/// The attributes of `wanted` that `current` does not already say ([`attribute_matches`]), in
+/// name order: what an update of a queue of ours sets.
+pub fn attribute_changes(
+    wanted: &HashMap<QueueAttributeName, String>,
+    current: &HashMap<String, String>,
+) -> Vec<AttributeChange> {
+    let mut changes: Vec<AttributeChange> = wanted
+        .iter()
+        .filter(|(key, value)| !attribute_matches(key, value, current))
+        .map(|(key, value)| AttributeChange {
+            key: key.clone(),
+            from: current.get(key.as_str()).cloned(),
+            to: value.clone(),
+        })
+        .collect();
+    changes.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+    changes
 }
 
 /// Whether the queue's `current` attributes already say what `key` = `value` wants.
@@ -455,6 +619,59 @@ mod tests {
         ] {
             assert!(rule_differs(&changed, &want), "{changed:?}");
         }
+    }
+
+    #[test]
+    fn rule_actions_say_what_differs_and_refuse_a_rule_not_ours() {
+        let s = spec();
+        let want = plan_rules(&s).unwrap().remove(0);
+        assert_eq!(
+            rule_action(None, &want, &s.instance).unwrap(),
+            RuleAction::Create
+        );
+        let have = RuleInfo {
+            name: want.name.clone(),
+            arn: "arn".into(),
+            event_pattern: Some(r#"{"source":["aws.ec2"]}"#.into()),
+            state: Some("DISABLED".into()),
+            description: Some(want.description.clone()),
+            ..Default::default()
+        };
+        let ours = super::super::ownership::owner_tags(&s.instance);
+        assert_eq!(
+            rule_action(Some((&have, &ours)), &want, &s.instance).unwrap(),
+            RuleAction::Update(vec![
+                r#"EventPattern {"source":["aws.ec2"]} -> {"source":["aws.s3"]}"#.into(),
+                "State DISABLED -> ENABLED".into(),
+            ])
+        );
+        let other = InstanceId::new("dev").unwrap();
+        let err = rule_action(Some((&have, &ours)), &want, &other).unwrap_err();
+        assert!(err.to_string().contains("won't take it over"), "{err}");
+    }
+
+    #[test]
+    fn attribute_changes_name_the_old_and_new_values() {
+        let mut s = spec();
+        s.visibility_timeout = Some(60);
+        s.dlq_max_receive_count = Some(3);
+        let wanted = queue_attributes(&s, Some("arn:aws:sqs:r:1:orders-dlq"));
+        let current = HashMap::from([
+            ("VisibilityTimeout".to_owned(), "30".to_owned()),
+            ("SqsManagedSseEnabled".to_owned(), "true".to_owned()),
+            (
+                "RedrivePolicy".to_owned(),
+                r#"{"deadLetterTargetArn":"arn:aws:sqs:r:1:orders-dlq","maxReceiveCount":"3"}"#
+                    .to_owned(),
+            ),
+        ]);
+        let changes: Vec<String> = attribute_changes(&wanted, &current)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(changes, ["VisibilityTimeout 30 -> 60"]);
+        let none = attribute_changes(&encrypted(), &HashMap::new());
+        assert_eq!(none[0].to_string(), "SqsManagedSseEnabled (unset) -> true");
     }
 
     #[test]

@@ -10,10 +10,11 @@ use eventferry_aws::eventbridge::EventBridge;
 use eventferry_aws::sqs::Sqs;
 use eventferry_aws::{retry, ErrorKind};
 
-use super::apply::{apply_policy, delete_queue, instance_rules, remove_rule, PolicyQueue, RuleRef};
+use super::apply::{apply_policy, delete_queue, remove_rule, PolicyQueue};
 use super::error::ProvisionError;
+use super::lookup::instance_rules;
 use super::ownership::{is_ours, rule_prefix};
-use super::plan::DLQ_SUFFIX;
+use super::plan::{RuleRef, DLQ_SUFFIX};
 use super::policy;
 use super::report::{ProvisionSummary, Provisioned, TeardownReport};
 
@@ -59,7 +60,7 @@ async fn delete_rules(
         .collect();
     match instance_rules(eb, &p.instance, &p.queue_name, &p.event_bus).await {
         Ok(found) => {
-            for rule in found {
+            for (rule, _) in found {
                 if !rules.contains(&rule) {
                     rules.push(rule);
                 }
