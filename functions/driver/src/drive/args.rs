@@ -23,7 +23,7 @@ pub enum LogFormat {
 /// Create EventBridge rules and an SQS queue, then deliver every event as a CloudEvent to a sink.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Exit status: 0 after a clean shutdown, 2 for bad input or an unusable AWS setup (nothing is created), 1 for a failure while running.\n\
+    after_help = "Exit status: 0 after a clean shutdown (or a --dry-run plan), 2 for bad input or an unusable AWS setup (nothing is created), 1 for a failure while running (or a --dry-run plan a real run would refuse).\n\
                   Signals: SIGTERM or SIGINT drains in-flight deliveries (up to --drain-timeout), flushes deletes and, with --clean-up, removes what the instance owns if no other replica is alive (see docs/replicas.md). A second signal exits at once; unacknowledged messages come back, so nothing is lost."
 )]
 pub struct DriveArgs {
@@ -99,9 +99,22 @@ pub struct DriveArgs {
     #[arg(long, env = "EVENTFERRY_CLEAN_UP")]
     pub clean_up: bool,
 
-    /// Receive and convert, print the CloudEvents to stdout, never deliver and never delete.
+    /// Validate everything, print the plan to stdout and exit 0, creating, changing and deleting
+    /// nothing: the queue, DLQ, rules, targets and queue policy statement a real run would
+    /// create, adopt, update or remove (stale rules of the instance on the queue), diffed against
+    /// what exists, and whether the queue policy stays within AWS's limits. Exit 1 when a real run
+    /// would fail (e.g. a rule of that name that is not ours). Receives nothing.
     #[arg(long, env = "EVENTFERRY_DRY_RUN")]
     pub dry_run: bool,
+
+    /// Look at the messages of an EXISTING queue (--queue-name) without consuming them: receive,
+    /// convert, print the CloudEvents to stdout; never deliver, never delete. Provisions nothing
+    /// and takes no lease (exit 2 if the queue does not exist). Each message comes back after the
+    /// queue's visibility timeout (which --peek does not change) and is printed again if still
+    /// peeking then; other consumers get it only once that timeout has run out.
+    /// --event-patterns and --schedule-expression are optional here and not used.
+    #[arg(long, env = "EVENTFERRY_PEEK", conflicts_with_all = ["dry_run", "clean_up"])]
+    pub peek: bool,
 
     /// Where events go: an http(s):// URL (CloudEvents HTTP binding), `stdout` (NDJSON structured
     /// CloudEvents) or `lambda:<name|arn>`. Default: $K_SINK if set, otherwise stdout.

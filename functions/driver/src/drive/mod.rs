@@ -1,5 +1,8 @@
 //! `eventferry drive`: validate everything, provision (or adopt) rules and queue, run the delivery
 //! loop until a signal, drain, and clean up what we own if asked.
+//!
+//! Two modes change nothing: `--dry-run` prints the plan ([`crate::provision::preview`]) and exits;
+//! `--peek` receives from an existing queue and prints, never delivering or deleting.
 
 pub mod args;
 pub mod ferry;
@@ -15,6 +18,7 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use eventferry_aws::lambda::{InvocationMode, Lambda};
+use eventferry_aws::retry;
 use eventferry_aws::sqs::Sqs;
 use eventferry_core::mapping::{MappingOptions, TypeFormat};
 use eventferry_core::names::InstanceId;
@@ -24,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{check_endpoint_url, check_region, load_aws_config, read_arg};
 use crate::provision::plan::check_queue_name;
-use crate::provision::{ProvisionError, ProvisionSpec, Provisioned};
+use crate::provision::{preview, ProvisionError, ProvisionSpec, Provisioned};
 use crate::replicas::{Keeper, LeaseSettings, Left, ReplicaCounters, ReplicaId};
 use args::{DriveArgs, Invocation, LogFormat};
 use ferry::{DrainReport, FerryConfig};
@@ -55,7 +59,18 @@ pub fn check_flags(args: &DriveArgs) -> Result<DriveInputs, String> {
         ),
         None => None,
     };
-    if patterns.is_empty() && schedule.is_none() {
+    if args.peek && (args.dry_run || args.clean_up) {
+        let other = if args.dry_run {
+            "--dry-run"
+        } else {
+            "--clean-up"
+        };
+        return Err(format!(
+            "--peek and {other} don't go together: --peek only looks at an existing queue and \
+             changes nothing; drop one of them"
+        ));
+    }
+    if patterns.is_empty() && schedule.is_none() && !args.peek {
         return Err("give --event-patterns, --schedule-expression, or both: without either there is nothing to receive".into());
     }
     check_limits(args)?;
@@ -254,6 +269,9 @@ async fn drive(args: &DriveArgs) -> Result<(), Exit> {
     let config = load_aws_config(args.region.as_deref(), args.endpoint_url.as_deref())
         .await
         .map_err(|message| exit(2, message))?;
+    if args.dry_run {
+        return dry_run(&config, &provision_spec(args, &inputs)).await;
+    }
     let counters = Arc::new(ReplicaCounters::default());
     let metrics = Arc::new(Metrics {
         replicas: counters.clone(),
@@ -262,6 +280,9 @@ async fn drive(args: &DriveArgs) -> Result<(), Exit> {
     });
     if let Some(addr) = args.metrics_addr {
         serve_metrics(addr, metrics.clone());
+    }
+    if args.peek {
+        return peek(args, &inputs, &config, &metrics).await;
     }
     let keeper = Arc::new(Keeper::new(
         &config,
@@ -283,14 +304,81 @@ async fn drive(args: &DriveArgs) -> Result<(), Exit> {
         .spawn_heartbeat(provisioned.clone(), stop_heartbeat.clone());
 
     let sqs = Sqs::new(&config);
-    let ferry_config = ferry_config(args, &inputs, &provisioned, &sqs).await;
+    let queue = (
+        provisioned.queue_url.as_str(),
+        provisioned.queue_arn.as_str(),
+    );
+    let ferry_config = ferry_config(args, &inputs, queue, &sqs).await;
     let sink = build_sink(args, &inputs, &config)?;
-    let report = deliver_until_signal(&sqs, &provisioned, sink, ferry_config, &metrics).await;
+    let report =
+        deliver_until_signal(&sqs, &provisioned.queue_url, sink, ferry_config, &metrics).await;
     print_stopped(&metrics, &report);
 
     stop_heartbeat.cancel();
     let provisioned = heartbeat.await.unwrap_or(provisioned);
     leave(&keeper, &provisioned, args.clean_up, &inputs.instance).await
+}
+
+/// `--dry-run`: print the plan against what exists, change nothing. Exit 1 when a real run would
+/// refuse part of it.
+async fn dry_run(config: &SdkConfig, spec: &ProvisionSpec) -> Result<(), Exit> {
+    let plan = preview::preview(config, spec)
+        .await
+        .map_err(|e| exit(setup_exit_code(&e), e))?;
+    println!("{plan}");
+    let refusals = plan.refusals();
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    Err(exit(
+        1,
+        format!("dry run: a real run would fail: {}", refusals.join("; ")),
+    ))
+}
+
+/// `--peek`: receive from the existing queue and print the CloudEvents; no provisioning, no
+/// lease, no delivery, no delete.
+async fn peek(
+    args: &DriveArgs,
+    inputs: &DriveInputs,
+    config: &SdkConfig,
+    metrics: &Arc<Metrics>,
+) -> Result<(), Exit> {
+    let name = &args.queue_name;
+    let sqs = Sqs::new(config);
+    let found = retry(format!("look up queue {name}"), || sqs.queue_url(name))
+        .await
+        .map_err(|e| {
+            let e = ProvisionError::from(e);
+            exit(setup_exit_code(&e), e)
+        })?;
+    let Some(url) = found else {
+        return Err(exit(
+            2,
+            format!(
+                "--peek: queue {name} does not exist. --peek only reads a queue that exists and \
+                 creates nothing: check --queue-name (and --region), run without --peek to \
+                 provision it, or see what would be created with --dry-run"
+            ),
+        ));
+    };
+    let attrs = retry(format!("read the attributes of queue {name}"), || {
+        sqs.attributes(&url)
+    })
+    .await
+    .map_err(|e| exit(1, ProvisionError::from(e)))?;
+    let arn = attrs.get("QueueArn").cloned().unwrap_or_default();
+    let config = ferry_config(args, inputs, (url.as_str(), arn.as_str()), &sqs).await;
+    eprintln!(
+        "eventferry drive: peeking at queue {name}: CloudEvents go to stdout; nothing is \
+         delivered or deleted, and each message comes back after the queue's visibility timeout \
+         ({} s)",
+        config.visibility_timeout
+    );
+    let sink = ConfiguredSink::<Lambda>::Stdout(StdoutSink);
+    let report = deliver_until_signal(&sqs, &url, sink, config, metrics).await;
+    print_stopped(metrics, &report);
+    Ok(())
 }
 
 /// Release the lease; with `--clean-up`, remove the resources if this is the last replica out.
@@ -355,10 +443,10 @@ fn provision_spec(args: &DriveArgs, inputs: &DriveInputs) -> ProvisionSpec {
 async fn ferry_config(
     args: &DriveArgs,
     inputs: &DriveInputs,
-    provisioned: &Provisioned,
+    (queue_url, queue_arn): (&str, &str),
     sqs: &Sqs,
 ) -> FerryConfig {
-    let visibility_timeout = match sqs.attributes(&provisioned.queue_url).await {
+    let visibility_timeout = match sqs.attributes(queue_url).await {
         Ok(attrs) => attrs
             .get("VisibilityTimeout")
             .and_then(|v| v.parse().ok())
@@ -374,16 +462,17 @@ async fn ferry_config(
         visibility_timeout,
         max_in_flight: args.max_in_flight,
         drain_timeout: Duration::from_secs(args.drain_timeout),
-        dry_run: args.dry_run,
+        // The loop's dry-run mode prints and never delivers or deletes: what --peek is.
+        dry_run: args.peek,
         delete_interval: Duration::from_millis(50),
         base_backoff: Duration::from_secs(1),
         max_backoff: Duration::from_secs(300),
         // The partition of the CloudEvent source ARN, from an API answer rather than assumed.
-        mapping: match provisioned.queue_arn.split(':').nth(1) {
+        mapping: match queue_arn.split(':').nth(1) {
             Some(partition) => inputs.mapping.clone().with_partition(partition),
             None => inputs.mapping.clone(),
         },
-        queue_arn: provisioned.queue_arn.clone(),
+        queue_arn: queue_arn.to_owned(),
     }
 }
 
@@ -422,7 +511,7 @@ fn build_sink(
 /// Run the delivery loop (ready while it runs) until the first signal, then drain.
 async fn deliver_until_signal(
     sqs: &Sqs,
-    provisioned: &Provisioned,
+    queue_url: &str,
     sink: ConfiguredSink<Lambda>,
     config: FerryConfig,
     metrics: &Arc<Metrics>,
@@ -431,14 +520,13 @@ async fn deliver_until_signal(
     tokio::spawn(watch_signals(shutdown.clone()));
     metrics.ready.store(true, Ordering::Relaxed);
     tracing::info!(
-        queue = %provisioned.queue_url,
-        rules = provisioned.rules.len(),
+        queue = %queue_url,
         concurrency = config.concurrency,
-        dry_run = config.dry_run,
+        peek = config.dry_run,
         "receiving"
     );
     let report = ferry::run(
-        Arc::new(sqs.queue(&provisioned.queue_url)),
+        Arc::new(sqs.queue(queue_url)),
         Arc::new(sink),
         config,
         metrics.clone(),
@@ -687,6 +775,33 @@ mod tests {
                 "{args:?}: {err:?} should contain {expect:?}"
             );
         }
+    }
+
+    #[test]
+    fn peek_needs_no_pattern_and_goes_with_neither_dry_run_nor_clean_up() {
+        let peek = inputs_of(&["--peek", "--queue-name", "orders"]).unwrap();
+        assert!(peek.patterns.is_empty() && peek.schedule.is_none());
+        for other in ["--dry-run", "--clean-up"] {
+            let argv = ["drive", "--peek", other, "--queue-name", "orders"];
+            let err = Cli::try_parse_from(argv).err().expect("clap refuses");
+            assert!(err.to_string().contains("cannot be used with"), "{err}");
+        }
+        // The same when the flags come from the environment (clap may not see the conflict).
+        let mut args = Cli::try_parse_from(["drive", "--peek"]).unwrap().args;
+        args.dry_run = true;
+        let err = check_flags(&args).unwrap_err();
+        assert!(
+            err.starts_with("--peek and --dry-run don't go together"),
+            "{err}"
+        );
+        args.dry_run = false;
+        args.clean_up = true;
+        assert!(check_flags(&args)
+            .unwrap_err()
+            .contains("--peek and --clean-up"));
+        // A dry run still needs something to plan.
+        let err = inputs_of(&["--dry-run"]).unwrap_err();
+        assert!(err.contains("give --event-patterns"), "{err}");
     }
 
     #[test]
