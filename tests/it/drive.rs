@@ -3,8 +3,9 @@
 use std::time::{Duration, Instant};
 
 use eventferry_tests::{
-    assert_nothing_left, localstack, put_event, queues_with_prefix, rules_with_prefix,
-    run_eventferry, wait_for, Proc, RecordingHttpServer, SIGKILL, SIGTERM,
+    assert_nothing_left, localstack, put_event, queue_policy_sids, queue_tags, queue_url,
+    queues_with_prefix, rule_target_ids, rules_with_prefix, run_eventferry, wait_for, Proc,
+    RecordingHttpServer, SIGKILL, SIGTERM,
 };
 use serde_json::Value;
 
@@ -345,7 +346,18 @@ async fn sigkill_then_cleanup_leaves_nothing() {
         "queue and DLQ left by the crash"
     );
 
+    // The killed replica's lease (30 s by default, renewed every 10 s) is still live: cleanup
+    // leaves everything and says why; --force sweeps it.
     let (code, out, err) = run_eventferry(&["cleanup", "--owner", &queue], &[], STOP).await;
+    assert_eq!(code, Some(1), "cleanup: stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        out.contains(&format!("skipped: queue {queue} has 1 live replica(s)")),
+        "{out}"
+    );
+    assert!(err.contains("until it expires"), "{err}");
+    assert_eq!(queues_with_prefix(&config, &queue).await.len(), 2);
+    let (code, out, err) =
+        run_eventferry(&["cleanup", "--owner", &queue, "--force"], &[], STOP).await;
     assert_eq!(code, Some(0), "cleanup: stdout:\n{out}\nstderr:\n{err}");
     assert_nothing_left(&config, &queue).await;
 }
@@ -596,4 +608,348 @@ async fn wait_for_metrics(addr: &str, done: impl Fn(&str) -> bool) -> String {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+// ---- --dry-run and --peek change nothing (issue 16) ----
+
+/// The queue's whole Policy attribute ("" without one).
+async fn policy_text(config: &aws_config::SdkConfig, url: &str) -> String {
+    let out = aws_sdk_sqs::Client::new(config)
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetQueueAttributes {url}: {e:?}"));
+    out.attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::Policy))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The plan lines a dry run printed, without their indentation.
+fn plan_lines(stdout: &str) -> Vec<String> {
+    stdout.lines().map(|l| l.trim().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_dry_run_on_a_new_queue_prints_create_lines_and_creates_nothing() {
+    let config = localstack().await;
+    let queue = queue_name("dry");
+    let patterns = pattern_for(&format!("demo.{queue}"));
+    let (code, out, err) = run_eventferry(
+        &[
+            "drive",
+            "--dry-run",
+            "--event-patterns",
+            &patterns,
+            "--schedule-expression",
+            "rate(5 minutes)",
+            "--queue-name",
+            &queue,
+            "--dlq",
+        ],
+        &[],
+        STOP,
+    )
+    .await;
+    assert_eq!(code, Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    println!("{out}");
+    let lines = plan_lines(&out);
+    let has = |start: &str| lines.iter().any(|l| l.starts_with(start));
+    assert!(
+        has(&format!("create dead-letter queue {queue}-dlq")),
+        "{out}"
+    );
+    assert!(has(&format!("create queue {queue} (")), "{out}");
+    let rule_lines = lines
+        .iter()
+        .filter(|l| l.starts_with(&format!("create rule eventferry-{queue}-")))
+        .count();
+    assert_eq!(
+        rule_lines, 2,
+        "one rule per pattern and one for the schedule:\n{out}"
+    );
+    assert!(
+        has(&format!(
+            "create policy statement eventferry-{queue} on queue {queue}"
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("create target"))
+            .count(),
+        2,
+        "{out}"
+    );
+    assert!(out.contains("within AWS's limits"), "{out}");
+    assert!(
+        !err.contains("receiving"),
+        "a dry run receives nothing:\n{err}"
+    );
+    assert_nothing_left(&config, &queue).await;
+    assert_eq!(queue_url(&config, &format!("{queue}-dlq")).await, None);
+}
+
+#[tokio::test]
+async fn a_dry_run_next_to_a_running_driver_shows_the_diff_and_changes_nothing() {
+    let config = localstack().await;
+    let queue = queue_name("drydiff");
+    let old = pattern_for(&format!("demo.{queue}.old"));
+    let new = pattern_for(&format!("demo.{queue}.new"));
+    let mut driver = Proc::start(
+        &[
+            "drive",
+            "--event-patterns",
+            &old,
+            "--queue-name",
+            &queue,
+            "--duration",
+            "1",
+            "--clean-up",
+        ],
+        &[],
+    );
+    driver.wait_stderr(READY, START).await;
+    let prefix = format!("eventferry-{queue}");
+    let rules_before = rules_with_prefix(&config, "default", &prefix).await;
+    assert_eq!(rules_before.len(), 1, "{rules_before:?}");
+    let url = queue_url(&config, &queue)
+        .await
+        .expect("the driver's queue");
+    let policy_before = policy_text(&config, &url).await;
+    let targets_before = rule_target_ids(&config, "default", &rules_before[0]).await;
+
+    let (code, out, err) = run_eventferry(
+        &[
+            "drive",
+            "--dry-run",
+            "--event-patterns",
+            &new,
+            "--queue-name",
+            &queue,
+        ],
+        &[],
+        STOP,
+    )
+    .await;
+    assert_eq!(code, Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    println!("{out}");
+    let lines = plan_lines(&out);
+    let has = |start: &str| lines.iter().any(|l| l.starts_with(start));
+    assert!(has(&format!("adopt queue {queue}")), "{out}");
+    assert!(
+        has(&format!("remove rule {} (bus default)", rules_before[0])),
+        "{out}"
+    );
+    let created: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with(&format!("create rule {prefix}-")))
+        .collect();
+    assert_eq!(created.len(), 1, "{out}");
+    assert!(!created[0].contains(&rules_before[0]), "{out}");
+    assert!(
+        has(&format!("adopt policy statement {prefix} on queue {queue}")),
+        "{out}"
+    );
+
+    // Nothing changed: the same rule, targets and policy.
+    assert_eq!(
+        rules_with_prefix(&config, "default", &prefix).await,
+        rules_before
+    );
+    assert_eq!(
+        rule_target_ids(&config, "default", &rules_before[0]).await,
+        targets_before
+    );
+    assert_eq!(policy_text(&config, &url).await, policy_before);
+
+    driver.signal(SIGTERM);
+    assert_eq!(
+        driver.wait(STOP).await,
+        Some(0),
+        "stderr:\n{}",
+        driver.stderr_text()
+    );
+    assert_nothing_left(&config, &queue).await;
+}
+
+#[tokio::test]
+async fn peek_prints_a_message_and_leaves_it_in_the_queue() {
+    let config = localstack().await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue = queue_name("peek");
+    let url = sqs
+        .create_queue()
+        .queue_name(&queue)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "2",
+        )
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url
+        .expect("a queue URL");
+    let id = format!("peek-{queue}");
+    let envelope = serde_json::json!({
+        "version": "0", "id": id, "detail-type": "OrderPlaced", "source": "demo.peek",
+        "account": "000000000000", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": {"order": 7}
+    });
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body(envelope.to_string())
+        .send()
+        .await
+        .expect("SendMessage");
+
+    let mut peek = Proc::start(
+        &["drive", "--peek", "--queue-name", &queue, "--duration", "1"],
+        &[],
+    );
+    let line = wait_for(Duration::from_secs(30), "the CloudEvent on stdout", || {
+        peek.stdout_lines().into_iter().find(|l| l.contains(&id))
+    })
+    .await;
+    let event: Value = serde_json::from_str(&line).expect("one JSON object per line");
+    assert_eq!(event["id"], id.as_str());
+    assert_eq!(event["data"]["detail"]["order"], 7);
+    peek.signal(SIGTERM);
+    assert_eq!(
+        peek.wait(STOP).await,
+        Some(0),
+        "stderr:\n{}",
+        peek.stderr_text()
+    );
+    assert!(
+        peek.stderr_text().contains("0 delivered") && peek.stderr_text().contains("0 deleted"),
+        "stderr:\n{}",
+        peek.stderr_text()
+    );
+    assert!(
+        queue_tags(&config, &url).await.is_empty(),
+        "--peek takes no lease and tags nothing"
+    );
+
+    // The message is still there: it comes back after the 2-s visibility timeout.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(&url)
+            .wait_time_seconds(2)
+            .send()
+            .await
+            .expect("ReceiveMessage");
+        if got
+            .messages()
+            .iter()
+            .any(|m| m.body().is_some_and(|b| b.contains(&id)))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the message did not come back");
+    }
+    sqs.delete_queue()
+        .queue_url(&url)
+        .send()
+        .await
+        .expect("DeleteQueue");
+}
+
+#[tokio::test]
+async fn peek_at_a_missing_queue_exits_2_and_creates_nothing() {
+    let config = localstack().await;
+    let queue = queue_name("peekmiss");
+    let (code, out, err) =
+        run_eventferry(&["drive", "--peek", "--queue-name", &queue], &[], STOP).await;
+    assert_eq!(code, Some(2), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        err.contains(&format!("--peek: queue {queue} does not exist")),
+        "{err}"
+    );
+    assert_nothing_left(&config, &queue).await;
+}
+
+// ---- cleanup leaves what live replicas use (issue 16) ----
+
+#[tokio::test]
+async fn cleanup_skips_a_queue_with_a_live_replica_unless_forced() {
+    let config = localstack().await;
+    let queue = queue_name("live");
+    let patterns = pattern_for(&format!("demo.{queue}"));
+    let mut driver = Proc::start(
+        &[
+            "drive",
+            "--event-patterns",
+            &patterns,
+            "--queue-name",
+            &queue,
+            "--duration",
+            "1",
+            "--dlq",
+            "--lease-ttl",
+            "30",
+            "--replica-id",
+            "it-live-1",
+        ],
+        &[],
+    );
+    driver.wait_stderr(READY, START).await;
+    let prefix = format!("eventferry-{queue}");
+    let rules = rules_with_prefix(&config, "default", &prefix).await;
+    assert_eq!(rules.len(), 1);
+
+    let cleanup = ["cleanup", "--owner", &queue, "--queue-prefix", &queue];
+    let skip = format!(
+        "queue {queue} has 1 live replica(s) of instance {queue} (it-live-1); stop them first, \
+         or pass --force"
+    );
+    let (code, out, err) =
+        run_eventferry(&[&cleanup[..], &["--dry-run"]].concat(), &[], STOP).await;
+    assert_eq!(code, Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains(&format!("would skip: {skip}")), "{out}");
+
+    let (code, out, err) = run_eventferry(&cleanup, &[], STOP).await;
+    assert_eq!(code, Some(1), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains(&format!("skipped: {skip}")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "skipped: dead-letter queue {queue}-dlq of queue {queue}"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("deleted"), "nothing removed:\n{out}");
+    assert_eq!(rules_with_prefix(&config, "default", &prefix).await, rules);
+    let url = queue_url(&config, &queue).await.expect("the queue stays");
+    assert!(queue_url(&config, &format!("{queue}-dlq")).await.is_some());
+    assert_eq!(
+        rule_target_ids(&config, "default", &rules[0]).await.len(),
+        1
+    );
+    assert!(
+        queue_policy_sids(&config, &url).await.contains(&prefix),
+        "the policy statement stays"
+    );
+
+    let (code, out, err) = run_eventferry(&[&cleanup[..], &["--force"]].concat(), &[], STOP).await;
+    assert_eq!(code, Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains(&format!("deleted rule {}", rules[0])), "{out}");
+    assert!(out.contains(&format!("deleted queue {url}")), "{out}");
+    assert!(out.contains("--force: removing although"), "{out}");
+
+    // The driver lost its queue; it must still stop when told (it may log errors).
+    driver.signal(SIGTERM);
+    assert!(
+        driver.wait(STOP).await.is_some(),
+        "the driver exits; stderr:\n{}",
+        driver.stderr_text()
+    );
+    // Whatever its heartbeat put back meanwhile goes with one more sweep.
+    let (code, out, err) = run_eventferry(&[&cleanup[..], &["--force"]].concat(), &[], STOP).await;
+    assert_eq!(code, Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    assert_nothing_left(&config, &queue).await;
 }

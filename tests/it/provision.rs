@@ -205,6 +205,7 @@ impl Drop for SweepOnPanic {
                             event_bus: bus.to_owned(),
                             queue_prefix: this.queue_prefix.clone(),
                             dry_run: false,
+                            force: true,
                         };
                         let _ = tokio::time::timeout(WAIT, sweep(&cfg, &spec)).await;
                     }
@@ -870,6 +871,7 @@ async fn cleanup_sweeps_what_a_crashed_driver_left_and_nothing_else() {
         event_bus: "default".into(),
         queue_prefix: base.clone(),
         dry_run,
+        force: false,
     };
     let dry = within(WAIT, "dry-run sweep", sweep(&cfg, &sweep_spec(true)))
         .await

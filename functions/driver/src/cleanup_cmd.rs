@@ -14,8 +14,13 @@ use crate::provision::sweep::{sweep, Owner, SweepSpec};
 /// Deletes the rules (after removing their targets) named eventferry-<owner>-... and tagged
 /// managed-by=eventferry, eventferry-owner=<owner>, on --event-bus and on the default bus; the
 /// queues (and dead-letter queues) tagged the same way; and removes the owner's statements from
-/// the policies of queues that are not eventferry's. Don't run it for an instance that is still
-/// driving: its resources would go too.
+/// the policies of queues that are not eventferry's.
+///
+/// A queue on which replicas of the owner still hold live leases (tags
+/// eventferry-lease:<owner>:<replica> whose expiry has not passed) is skipped, with its
+/// dead-letter queue, the owner's rules delivering to it and its policy statements, and reported;
+/// the exit status is then 1. Stop those replicas first (or wait --lease-ttl after they were
+/// killed), or pass --force.
 #[derive(Args, Debug)]
 #[command(group(ArgGroup::new("whose").required(true).args(["owner", "all_owned"])))]
 pub struct CleanupArgs {
@@ -43,15 +48,19 @@ pub struct CleanupArgs {
         value_name = "PREFIX"
     )]
     pub queue_prefix: String,
-    /// List what would be deleted, and delete nothing.
+    /// List what would be deleted (and what would be skipped for live replicas), and delete nothing.
     #[arg(long, env = "EVENTFERRY_CLEANUP_DRY_RUN")]
     pub dry_run: bool,
+    /// Delete also what live replicas still use: their queue, DLQ, rules and policy statements.
+    /// The running replicas then fail, and re-create the queue at their next heartbeat.
+    #[arg(long, env = "EVENTFERRY_CLEANUP_FORCE")]
+    pub force: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
 
 /// Run `eventferry cleanup` (builds its own tokio runtime). Exit 0 when done, 2 on bad input,
-/// 1 when an AWS call failed.
+/// 1 when an AWS call failed or (not in a dry run) a queue was skipped for live replicas.
 pub fn run(args: CleanupArgs) -> ExitCode {
     block_on("cleanup", RuntimeFlavor::CurrentThread, run_async(args))
 }
@@ -90,16 +99,27 @@ pub async fn run_async(args: CleanupArgs) -> ExitCode {
         event_bus: args.event_bus,
         queue_prefix: args.queue_prefix,
         dry_run: args.dry_run,
+        force: args.force,
     };
     match sweep(&cfg, &spec).await {
         Ok(report) => {
             println!("{report}");
-            if report.errors.is_empty() {
+            for e in &report.errors {
+                eprintln!("eventferry cleanup: {e}");
+            }
+            let skipped = !report.dry_run && !report.skipped.is_empty();
+            if skipped {
+                eprintln!(
+                    "eventferry cleanup: {} queue(s) left for live replicas (see above); their \
+                     rules and policy statements stay too. A replica killed without stopping holds \
+                     its lease until it expires (its --lease-ttl, 30 s by default): run again \
+                     then, or pass --force",
+                    report.skipped.len()
+                );
+            }
+            if report.errors.is_empty() && !skipped {
                 ExitCode::SUCCESS
             } else {
-                for e in &report.errors {
-                    eprintln!("eventferry cleanup: {e}");
-                }
                 ExitCode::from(1)
             }
         }

@@ -9,8 +9,14 @@
 //! - Queues that are not ours but that our rules delivered to (or whose names match the prefix):
 //!   the owner's policy statements (`eventferry-<owner>`, and the per-rule ones of older versions,
 //!   `eventferry-<owner>-<hash>`) are removed; everything else in their policies stays.
+//!
+//! Nothing a live replica still needs goes: a queue whose tags hold a live lease of the owner
+//! (`eventferry-lease:<owner>:<replica>` with an expiry in the future, see
+//! [`LeaseView`]) is skipped, with its dead-letter queue, the owner's rules that deliver to it and
+//! the owner's statements in its policy, and reported ([`Skipped`]). With `--all-owned` the
+//! owners are those whose leases are on the queue. `force` removes them anyway.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use aws_config::SdkConfig;
@@ -21,9 +27,12 @@ use eventferry_core::names::InstanceId;
 
 use super::apply::{delete_queue, remove_rule, set_policy};
 use super::error::ProvisionError;
-use super::ownership::{arn_account, is_ours, queue_name_of_url, rule_prefix, sqs_queue_name};
-use super::plan::searched_buses;
+use super::ownership::{
+    arn_account, is_ours, queue_name_of_url, rule_prefix, sqs_queue_name, TAG_OWNER,
+};
+use super::plan::{searched_buses, DLQ_SUFFIX};
 use super::policy;
+use crate::replicas::lease::{now_secs, LeaseView, LEASE_PREFIX};
 
 /// Whose resources to sweep.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +88,40 @@ pub struct SweepSpec {
     pub queue_prefix: String,
     /// List what would be removed; change nothing.
     pub dry_run: bool,
+    /// Remove also what live replicas still use (their leases are ignored).
+    pub force: bool,
+}
+
+/// A queue left alone because replicas of an instance hold live leases on it (or, with `force`,
+/// removed although they do).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The queue's name.
+    pub queue: String,
+    /// `Some(main queue)` when this is the dead-letter queue of that queue.
+    pub dlq_of: Option<String>,
+    pub instance: String,
+    /// The replica ids with live leases.
+    pub replicas: Vec<String>,
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let holders = format!(
+            "{} live replica(s) of instance {} ({})",
+            self.replicas.len(),
+            self.instance,
+            self.replicas.join(", ")
+        );
+        match &self.dlq_of {
+            None => write!(f, "queue {} has {holders}", self.queue),
+            Some(main) => write!(
+                f,
+                "dead-letter queue {} of queue {main}, which has {holders}",
+                self.queue
+            ),
+        }
+    }
 }
 
 /// What a sweep removed (or, in a dry run, would remove), and what failed.
@@ -91,6 +134,10 @@ pub struct SweepReport {
     pub queues: Vec<String>,
     /// `sid on queue <url>` of each policy statement removed from a queue that isn't ours.
     pub statements: Vec<String>,
+    /// Queues (with their rules and statements) left alone for live replicas.
+    pub skipped: Vec<Skipped>,
+    /// Queues removed with `force` although replicas held live leases on them.
+    pub forced: Vec<Skipped>,
     /// Steps that failed; the sweep went on with the rest.
     pub errors: Vec<ProvisionError>,
 }
@@ -113,14 +160,33 @@ impl fmt::Display for SweepReport {
         } else {
             "removed"
         };
-        if self.is_empty() {
-            return f.write_str(if self.dry_run {
-                "nothing to delete"
-            } else {
-                "nothing left to delete"
-            });
-        }
         let mut lines = Vec::new();
+        let skip = if self.dry_run {
+            "would skip"
+        } else {
+            "skipped"
+        };
+        lines.extend(
+            self.skipped
+                .iter()
+                .map(|s| format!("{skip}: {s}; stop them first, or pass --force")),
+        );
+        lines.extend(
+            self.forced.iter().map(|s| {
+                format!("--force: removing although {s}; they will fail and re-provision")
+            }),
+        );
+        if self.is_empty() {
+            lines.push(
+                if self.dry_run {
+                    "nothing to delete"
+                } else {
+                    "nothing left to delete"
+                }
+                .to_owned(),
+            );
+            return f.write_str(&lines.join("\n"));
+        }
         lines.extend(self.rules.iter().map(|r| format!("{verb} rule {r}")));
         lines.extend(self.queues.iter().map(|q| format!("{verb} queue {q}")));
         lines.extend(
@@ -132,8 +198,21 @@ impl fmt::Display for SweepReport {
     }
 }
 
-/// Queue name -> Sids of the owner's rules that deliver to it.
-type Targeted = BTreeMap<String, Vec<String>>;
+/// A rule of the owner's: its name and bus, its owner, and the queues it delivers to.
+struct FoundRule {
+    name: String,
+    bus: String,
+    owner: Option<String>,
+    queues: Vec<String>,
+}
+
+/// A queue the sweep looks at: listed under the prefix, or delivered to by one of the owner's
+/// rules.
+struct FoundQueue {
+    url: String,
+    name: String,
+    tags: HashMap<String, String>,
+}
 
 /// Sweep the resources of `spec.owner`. Listing failures stop the sweep (`Err`); a failure to
 /// remove one resource is recorded in the report and the sweep goes on.
@@ -144,31 +223,138 @@ pub async fn sweep(cfg: &SdkConfig, spec: &SweepSpec) -> Result<SweepReport, Pro
         dry_run: spec.dry_run,
         ..Default::default()
     };
-    let mut targeted = sweep_rules(&eb, spec, &mut report).await?;
-    let (mut foreign, deleted_names) = sweep_queues(&sqs, spec, &mut targeted, &mut report).await?;
-    for (name, sids) in targeted {
-        if !deleted_names.contains(&name) {
-            find_foreign_target(&sqs, spec, &name, sids, &mut foreign, &mut report).await;
+    let rules = find_rules(&eb, spec, &mut report).await?;
+    let mut queues = list_queues(&sqs, spec, &mut report).await?;
+    let listed = queues.len();
+    let mut targeted: Vec<&str> = rules
+        .iter()
+        .flat_map(|r| r.queues.iter())
+        .map(String::as_str)
+        .collect();
+    targeted.sort_unstable();
+    targeted.dedup();
+    for name in targeted {
+        if !queues.iter().any(|q| q.name == name) {
+            if let Some(q) = find_queue(&sqs, name, &mut report).await {
+                queues.push(q);
+            }
         }
     }
-    for (url, sids) in foreign {
-        if let Err(e) =
-            clean_policy(&sqs, &url, &sids, &spec.owner, spec.dry_run, &mut report).await
-        {
-            report.errors.push(e);
+
+    let live: Vec<Skipped> = queues
+        .iter()
+        .flat_map(|q| live_replicas(&q.name, &q.tags, &spec.owner, now_secs()))
+        .collect();
+    let held = |queue: &str, instance: Option<&str>| {
+        !spec.force
+            && live
+                .iter()
+                .any(|s| s.queue == queue && instance.is_none_or(|i| s.instance == i))
+    };
+    let mut sids: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for rule in &rules {
+        if rule.queues.iter().any(|q| held(q, rule.owner.as_deref())) {
+            continue;
+        }
+        for q in &rule.queues {
+            sids.entry(q.clone()).or_default().push(rule.name.clone());
+        }
+        remove_found_rule(&eb, spec, rule, &mut report).await;
+    }
+    for (i, q) in queues.iter().enumerate() {
+        let dlq_of = q
+            .name
+            .strip_suffix(DLQ_SUFFIX)
+            .filter(|main| held(main, None) && queues.iter().any(|m| m.name == *main));
+        if held(&q.name, None) || dlq_of.is_some() {
+            report.skipped.extend(skips_of(&live, q, dlq_of));
+            continue;
+        }
+        report.forced.extend(skips_of(&live, q, None));
+        let rules_sids = sids.remove(&q.name).unwrap_or_default();
+        if !is_ours(&q.tags, spec.instance()) {
+            if let Err(e) = clean_policy(
+                &sqs,
+                &q.url,
+                &rules_sids,
+                &spec.owner,
+                spec.dry_run,
+                &mut report,
+            )
+            .await
+            {
+                report.errors.push(e);
+            }
+        } else if i < listed {
+            // An owned queue outside the prefix goes with a cleanup under its own prefix.
+            remove_queue(&sqs, spec, &q.url, &mut report).await;
         }
     }
     Ok(report)
 }
 
-/// The owner's rules on the searched buses: each one removed (targets first), and the queues it
-/// delivered to remembered.
-async fn sweep_rules(
+/// The live replicas (of `live`) that keep queue `q`: its own, or, for the dead-letter queue of
+/// `dlq_of`, those of that queue.
+fn skips_of(live: &[Skipped], q: &FoundQueue, dlq_of: Option<&str>) -> Vec<Skipped> {
+    let holder = dlq_of.unwrap_or(&q.name);
+    live.iter()
+        .filter(|s| s.queue == holder)
+        .map(|s| Skipped {
+            queue: q.name.clone(),
+            dlq_of: dlq_of.map(str::to_owned),
+            ..s.clone()
+        })
+        .collect()
+}
+
+/// The replicas with live leases on queue `queue_name` (`tags`), per instance that `owner` covers:
+/// the owner itself, or with `--all-owned` every instance with a lease there.
+pub fn live_replicas(
+    queue_name: &str,
+    tags: &HashMap<String, String>,
+    owner: &Owner,
+    now: u64,
+) -> Vec<Skipped> {
+    let instances: Vec<InstanceId> = match owner {
+        Owner::One(id) => vec![id.clone()],
+        Owner::AllOwned => {
+            let mut ids: Vec<InstanceId> = tags
+                .keys()
+                .filter_map(|k| k.strip_prefix(LEASE_PREFIX)?.split_once(':'))
+                .filter_map(|(instance, _)| InstanceId::new(instance).ok())
+                .collect();
+            ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+            ids.dedup();
+            ids
+        }
+    };
+    instances
+        .into_iter()
+        .filter_map(|instance| {
+            let view = LeaseView::read(tags, &instance);
+            let replicas: Vec<String> = view
+                .leases
+                .into_iter()
+                .filter(|(_, expires)| *expires > now)
+                .map(|(id, _)| id)
+                .collect();
+            (!replicas.is_empty()).then(|| Skipped {
+                queue: queue_name.to_owned(),
+                dlq_of: None,
+                instance: instance.to_string(),
+                replicas,
+            })
+        })
+        .collect()
+}
+
+/// The owner's rules on the searched buses, with the queues they deliver to.
+async fn find_rules(
     eb: &EventBridge,
     spec: &SweepSpec,
     report: &mut SweepReport,
-) -> Result<Targeted, ProvisionError> {
-    let mut targeted = Targeted::new();
+) -> Result<Vec<FoundRule>, ProvisionError> {
+    let mut found = Vec::new();
     let listing = spec.owner.listing_prefix();
     for bus in searched_buses(&spec.event_bus) {
         let rules = retry(format!("list rules {listing}* on bus {bus}"), || {
@@ -177,22 +363,23 @@ async fn sweep_rules(
         .await?;
         for rule in rules {
             if rule.managed_by.is_none() {
-                sweep_rule(eb, spec, &bus, &rule, &mut targeted, report).await;
+                if let Some(rule) = find_rule(eb, spec, &bus, &rule, report).await {
+                    found.push(rule);
+                }
             }
         }
     }
-    Ok(targeted)
+    Ok(found)
 }
 
-/// One rule: if its tags say it is the owner's, note the queues it delivers to and remove it.
-async fn sweep_rule(
+/// One rule, if its tags say it is the owner's: with the queues it delivers to.
+async fn find_rule(
     eb: &EventBridge,
     spec: &SweepSpec,
     bus: &str,
     rule: &RuleInfo,
-    targeted: &mut Targeted,
     report: &mut SweepReport,
-) {
+) -> Option<FoundRule> {
     let label = format!("{} (bus {bus})", rule.name);
     let tags = match retry(format!("read the tags of rule {label}"), || {
         eb.tags(&rule.arn)
@@ -200,104 +387,113 @@ async fn sweep_rule(
     .await
     {
         Ok(tags) => tags,
-        Err(e) if e.kind() == ErrorKind::NotFound => return,
-        Err(e) => return report.errors.push(e.into()),
+        Err(e) if e.kind() == ErrorKind::NotFound => return None,
+        Err(e) => {
+            report.errors.push(e.into());
+            return None;
+        }
     };
     if !is_ours(&tags, spec.instance()) {
-        return;
+        return None;
     }
-    match retry(format!("list the targets of rule {label}"), || {
+    let targets = match retry(format!("list the targets of rule {label}"), || {
         eb.list_targets_by_rule(&rule.name, bus)
     })
     .await
     {
-        Ok(targets) => {
-            for queue in targets.iter().filter_map(|t| sqs_queue_name(&t.arn)) {
-                targeted
-                    .entry(queue.to_owned())
-                    .or_default()
-                    .push(rule.name.clone());
-            }
+        Ok(targets) => targets,
+        Err(e) if e.kind() == ErrorKind::NotFound => return None,
+        Err(e) => {
+            report.errors.push(e.into());
+            return None;
         }
-        Err(e) if e.kind() == ErrorKind::NotFound => return,
-        Err(e) => return report.errors.push(e.into()),
-    }
+    };
+    Some(FoundRule {
+        name: rule.name.clone(),
+        bus: bus.to_owned(),
+        owner: tags.get(TAG_OWNER).cloned(),
+        queues: targets
+            .iter()
+            .filter_map(|t| sqs_queue_name(&t.arn))
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+/// Remove a rule (targets first), or only list it in a dry run.
+async fn remove_found_rule(
+    eb: &EventBridge,
+    spec: &SweepSpec,
+    rule: &FoundRule,
+    report: &mut SweepReport,
+) {
+    let label = format!("{} (bus {})", rule.name, rule.bus);
     if spec.dry_run {
-        report.rules.push(label);
-        return;
+        return report.rules.push(label);
     }
-    match remove_rule(eb, &rule.name, bus).await {
+    match remove_rule(eb, &rule.name, &rule.bus).await {
         Ok(true) => report.rules.push(label),
         Ok(false) => {}
         Err(e) => report.errors.push(e),
     }
 }
 
-/// Queues under the prefix: the owner's are deleted, the others are returned (URL -> Sids of the
-/// owner's rules that delivered to them) to have their policies cleaned. Also returns the names
-/// of the queues deleted.
-async fn sweep_queues(
+/// Queues under the prefix, with their tags.
+async fn list_queues(
     sqs: &Sqs,
     spec: &SweepSpec,
-    targeted: &mut Targeted,
     report: &mut SweepReport,
-) -> Result<(BTreeMap<String, Vec<String>>, Vec<String>), ProvisionError> {
+) -> Result<Vec<FoundQueue>, ProvisionError> {
     let urls = retry(
         format!("list queues with prefix {:?}", spec.queue_prefix),
         || sqs.list_queues(&spec.queue_prefix),
     )
     .await?;
-    let mut foreign = BTreeMap::new();
-    let mut deleted_names = Vec::new();
+    let mut queues = Vec::with_capacity(urls.len());
     for url in urls {
         let name = queue_name_of_url(&url).to_owned();
-        let tags = match retry(format!("read the tags of queue {name}"), || sqs.tags(&url)).await {
-            Ok(tags) => tags,
-            Err(e) if e.kind() == ErrorKind::NotFound => continue,
-            Err(e) => {
-                report.errors.push(e.into());
-                continue;
-            }
-        };
-        if !is_ours(&tags, spec.instance()) {
-            foreign.insert(url, targeted.remove(&name).unwrap_or_default());
-            continue;
-        }
-        deleted_names.push(name);
-        if spec.dry_run {
-            report.queues.push(url);
-            continue;
-        }
-        match delete_queue(sqs, "queue", &url).await {
-            Ok(true) => report.queues.push(url),
-            Ok(false) => {}
-            Err(e) => report.errors.push(e),
+        match retry(format!("read the tags of queue {name}"), || sqs.tags(&url)).await {
+            Ok(tags) => queues.push(FoundQueue { url, name, tags }),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => report.errors.push(e.into()),
         }
     }
-    Ok((foreign, deleted_names))
+    Ok(queues)
 }
 
-/// A queue the owner's rules delivered to that the prefix did not list: if it exists and is not
-/// the owner's (those go with a cleanup under their own prefix), its policy is to be cleaned of
-/// `sids`.
-async fn find_foreign_target(
-    sqs: &Sqs,
-    spec: &SweepSpec,
-    name: &str,
-    sids: Vec<String>,
-    foreign: &mut BTreeMap<String, Vec<String>>,
-    report: &mut SweepReport,
-) {
+/// Queue `name` (one the owner's rules delivered to that the prefix did not list), if it exists.
+async fn find_queue(sqs: &Sqs, name: &str, report: &mut SweepReport) -> Option<FoundQueue> {
     let url = match retry(format!("look up queue {name}"), || sqs.queue_url(name)).await {
         Ok(Some(url)) => url,
-        Ok(None) => return,
-        Err(e) => return report.errors.push(e.into()),
+        Ok(None) => return None,
+        Err(e) => {
+            report.errors.push(e.into());
+            return None;
+        }
     };
     match retry(format!("read the tags of queue {name}"), || sqs.tags(&url)).await {
-        Ok(tags) if is_ours(&tags, spec.instance()) => {}
-        Ok(_) => foreign.entry(url).or_default().extend(sids),
-        Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(e) => report.errors.push(e.into()),
+        Ok(tags) => Some(FoundQueue {
+            url,
+            name: name.to_owned(),
+            tags,
+        }),
+        Err(e) if e.kind() == ErrorKind::NotFound => None,
+        Err(e) => {
+            report.errors.push(e.into());
+            None
+        }
+    }
+}
+
+/// Delete an owned queue, or only list it in a dry run.
+async fn remove_queue(sqs: &Sqs, spec: &SweepSpec, url: &str, report: &mut SweepReport) {
+    if spec.dry_run {
+        return report.queues.push(url.to_owned());
+    }
+    match delete_queue(sqs, "queue", url).await {
+        Ok(true) => report.queues.push(url.to_owned()),
+        Ok(false) => {}
+        Err(e) => report.errors.push(e),
     }
 }
 
@@ -375,6 +571,71 @@ mod tests {
         assert!(Owner::AllOwned.owns_sid("eventferry-0123abcd"));
         assert!(!Owner::AllOwned.owns_sid("AllowSns"));
         assert!(!Owner::AllOwned.owns_sid("mine-prod-0123abcd"));
+    }
+
+    #[test]
+    fn live_leases_of_the_owner_protect_a_queue() {
+        let prod = InstanceId::new("prod").unwrap();
+        let tags = HashMap::from([
+            ("eventferry-lease:prod:pod-a".to_owned(), "1100".to_owned()),
+            ("eventferry-lease:prod:pod-b".to_owned(), "900".to_owned()),
+            ("eventferry-lease:dev:pod-c".to_owned(), "1100".to_owned()),
+            (
+                "eventferry-closing:prod:pod-d".to_owned(),
+                "1100".to_owned(),
+            ),
+            ("managed-by".to_owned(), "eventferry".to_owned()),
+        ]);
+        let one = live_replicas("orders", &tags, &Owner::One(prod.clone()), 1000);
+        assert_eq!(
+            one,
+            [Skipped {
+                queue: "orders".into(),
+                dlq_of: None,
+                instance: "prod".into(),
+                replicas: vec!["pod-a".into()],
+            }],
+            "expired leases and closing markers don't count, nor other instances"
+        );
+        assert_eq!(
+            one[0].to_string(),
+            "queue orders has 1 live replica(s) of instance prod (pod-a)"
+        );
+        let all = live_replicas("orders", &tags, &Owner::AllOwned, 1000);
+        let instances: Vec<&str> = all.iter().map(|s| s.instance.as_str()).collect();
+        assert_eq!(instances, ["dev", "prod"]);
+        assert!(live_replicas("orders", &tags, &Owner::One(prod), 1100).is_empty());
+    }
+
+    #[test]
+    fn skips_are_reported_in_dry_runs_and_real_ones() {
+        let skipped = Skipped {
+            queue: "orders".into(),
+            dlq_of: None,
+            instance: "prod".into(),
+            replicas: vec!["pod-a".into(), "pod-b".into()],
+        };
+        let mut r = SweepReport {
+            skipped: vec![
+                skipped.clone(),
+                Skipped {
+                    queue: "orders-dlq".into(),
+                    dlq_of: Some("orders".into()),
+                    ..skipped
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            r.to_string(),
+            "skipped: queue orders has 2 live replica(s) of instance prod (pod-a, pod-b); stop \
+             them first, or pass --force\n\
+             skipped: dead-letter queue orders-dlq of queue orders, which has 2 live replica(s) of \
+             instance prod (pod-a, pod-b); stop them first, or pass --force\n\
+             nothing left to delete"
+        );
+        r.dry_run = true;
+        assert!(r.to_string().starts_with("would skip: queue orders has 2"));
     }
 
     #[test]
