@@ -23,7 +23,7 @@ use super::policy;
 /// Every rule of `instance` that delivers to queue `queue_name`, whichever version of eventferry
 /// made it: named `eventferry-<instance>-<8 hex>` and tagged with the instance and the queue, on
 /// `bus` and the default bus (where schedule rules live). Returns the rules with their ARNs.
-pub(crate) async fn instance_rules(
+pub async fn instance_rules(
     eb: &EventBridge,
     instance: &InstanceId,
     queue_name: &str,

@@ -17,9 +17,12 @@
 //!   are never touched, and the write is checked against AWS's policy limits first.
 //!
 //! The rooms follow the lifecycle: [`report`] (what is asked for and what comes back), [`plan`]
-//! (pure checks and the rules wanted), [`apply`] (the AWS calls of [`provision`]), [`teardown`]
-//! (undo one provisioning), [`sweep`] (`eventferry cleanup`: what a killed driver left), and
-//! [`error`]. Transient AWS errors are retried with [`eventferry_aws::retry`].
+//! (pure checks, the rules and attributes wanted, and every create/adopt/update/remove decision),
+//! [`lookup`] (reading what exists; [`lookup::Reader`] offers read calls only), [`preview`] (the
+//! plan of `drive --dry-run`, read-only, with [`plan`]'s decisions), [`apply`] (the AWS calls of
+//! [`provision`]), [`teardown`] (undo one provisioning), [`sweep`] (`eventferry cleanup`: what a
+//! killed driver left, never what a live replica still uses), and [`error`]. Transient AWS errors
+//! are retried with [`eventferry_aws::retry`].
 
 pub mod apply;
 pub mod error;
