@@ -5,7 +5,7 @@
 //! on ([`plan::rule_action`], [`plan::attribute_changes`], [`plan::target_in_place`],
 //! [`plan::stale_rules`], [`policy::merge`], [`policy::check_limits`]); this module only reads
 //! what exists and lays the decisions out as [`Step`]s. Its one way to AWS is a
-//! [`Reader`](super::lookup::Reader), which offers read calls only (its clients are private to
+//! [`Reader`], which offers read calls only (its clients are private to
 //! [`lookup`](super::lookup)), so no create, put, set, tag, untag or delete call is reachable from
 //! here; a unit test below also checks this file's source for them.
 
