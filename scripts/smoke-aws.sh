@@ -7,7 +7,8 @@
 #
 # Refuses to run unless EVENTFERRY_SMOKE_CONFIRM=yes (exit 2). Last line: `smoke-aws: ok (<n> s)`
 # (exit 0) or `smoke-aws: FAILED at <step>` (exit 1). On any exit, a trap stops the driver it started
-# (by its PID) and runs `eventferry cleanup --owner <instance>`, then says what, if anything, is left.
+# (by its PID) and runs `eventferry cleanup --owner <instance> --force` (--force: the lease of the
+# driver it just stopped may still look live), then says what, if anything, is left.
 #
 # Knobs (for testing this script):
 #   EVENTFERRY_SMOKE_BIN             an eventferry binary to use instead of building target/debug/eventferry
@@ -138,8 +139,8 @@ on_exit() {
     wait "$driver" 2>/dev/null
   fi
   if [ -n "${bin:-}" ] && [ -x "$bin" ]; then
-    echo "== smoke-aws: trap: eventferry cleanup --owner $name --queue-prefix $name"
-    "$bin" cleanup --owner "$name" --queue-prefix "$name" 2>&1 | sed 's/^/   /'
+    echo "== smoke-aws: trap: eventferry cleanup --owner $name --queue-prefix $name --force"
+    "$bin" cleanup --owner "$name" --queue-prefix "$name" --force 2>&1 | sed 's/^/   /'
     if [ $listing_clean = 0 ]; then
       # SQS may list a deleted queue for up to 60 s: look again for up to 90 s before saying so.
       local deadline=$((SECONDS + 90))

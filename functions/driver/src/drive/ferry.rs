@@ -42,8 +42,8 @@ pub struct FerryConfig {
     pub max_in_flight: usize,
     /// How long in-flight deliveries may finish after a shutdown signal.
     pub drain_timeout: Duration,
-    /// Print converted events and never deliver or delete.
-    pub dry_run: bool,
+    /// `--peek`: print converted events and never deliver or delete.
+    pub peek: bool,
     /// Flush pending deletes after this long even if fewer than 10 are waiting.
     pub delete_interval: Duration,
     /// First retry delay of a failed delivery; doubles with each receive, up to `max_backoff`.
@@ -247,7 +247,7 @@ async fn handle<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, message:
             return;
         }
     };
-    if handles.config.dry_run {
+    if handles.config.peek {
         let mut line = to_structured_bytes(&event);
         line.push(b'\n');
         use std::io::Write;

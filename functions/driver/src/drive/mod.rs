@@ -463,7 +463,7 @@ async fn ferry_config(
         max_in_flight: args.max_in_flight,
         drain_timeout: Duration::from_secs(args.drain_timeout),
         // The loop's dry-run mode prints and never delivers or deletes: what --peek is.
-        dry_run: args.peek,
+        peek: args.peek,
         delete_interval: Duration::from_millis(50),
         base_backoff: Duration::from_secs(1),
         max_backoff: Duration::from_secs(300),
@@ -522,7 +522,7 @@ async fn deliver_until_signal(
     tracing::info!(
         queue = %queue_url,
         concurrency = config.concurrency,
-        peek = config.dry_run,
+        peek = config.peek,
         "receiving"
     );
     let report = ferry::run(

@@ -165,14 +165,14 @@ impl Sink for TestSink {
     }
 }
 
-fn config(dry_run: bool) -> FerryConfig {
+fn config(peek: bool) -> FerryConfig {
     FerryConfig {
         concurrency: 2,
         wait_secs: 1,
         visibility_timeout: 30,
         max_in_flight: 20,
         drain_timeout: Duration::from_secs(60),
-        dry_run,
+        peek,
         delete_interval: Duration::from_millis(50),
         base_backoff: Duration::from_secs(1),
         max_backoff: Duration::from_secs(60),
@@ -364,7 +364,7 @@ async fn the_drain_timeout_abandons_deliveries_without_deleting() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn dry_run_never_delivers_or_deletes() {
+async fn peek_never_delivers_or_deletes() {
     let bodies: Vec<String> = (0..3).map(envelope).collect();
     let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
     let sink = Arc::new(TestSink::new(0, Duration::ZERO));
