@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The README's SAM path, against LocalStack: `sam build`, then `sam deploy` with DeployRouter=false
-# (LocalStack cannot run Lambda without Docker), then checks that the stack's outputs name a queue, a
-# DLQ and a rule that exist, that an event the rule selects reaches the queue, then `sam delete`, and
-# checks that nothing is left: no stack, queue, rule or artifact bucket.
+# (LocalStack cannot run Lambda without Docker) under a 128-character stack name (the most
+# CloudFormation allows), then checks that the stack's outputs name a queue, a DLQ and a rule that
+# exist, the rule's generated name within EventBridge's 64 characters, that an event the rule
+# selects reaches the queue, then `sam delete`, and checks that nothing is left: no stack, queue,
+# rule or artifact bucket.
 #
 #   scripts/sam-deploy-check.sh      # LocalStack must be up on $AWS_ENDPOINT_URL (make test starts it)
 #
@@ -24,7 +26,9 @@ curl -fsS --max-time 5 "$AWS_ENDPOINT_URL/_localstack/health" >/dev/null \
   || die "LocalStack is not answering on $AWS_ENDPOINT_URL: run make localstack-up"
 
 suffix="$(date +%s)-$$"
-stack="eventferry-samcheck-$suffix"
+# Padded to 128 characters: the template must not build names from the stack name.
+stack="eventferry-samcheck-$suffix-$(printf 'n%.0s' $(seq 1 128))"
+stack=${stack:0:128}
 queue="eventferry-samcheck-$suffix"
 bucket="eventferry-samcheck-artifacts-$suffix"
 build_dir=$(mktemp -d)
@@ -75,19 +79,22 @@ timeout 600 sam deploy --template-file "$build_dir/template.yaml" --stack-name "
   'EventPattern="{\"source\":[\"eventferry.samcheck\"],\"detail-type\":[\"Checked\"]}"' >/dev/null 2>&1 \
   || die "sam deploy of $stack failed"
 
-py "$stack" "$queue" <<'EOF'
+py "$stack" "$queue" "$build_dir/rule-name" <<'EOF'
 import json, sys, time, boto3
-stack, queue = sys.argv[1:3]
+stack, queue, rule_file = sys.argv[1:4]
 cf, sqs, ev = (boto3.client(s) for s in ("cloudformation", "sqs", "events"))
 out = {o["OutputKey"]: o["OutputValue"] for o in cf.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])}
-for key in ("QueueUrl", "QueueArn", "DeadLetterQueueUrl", "DeadLetterQueueArn", "PatternRuleArn"):
+for key in ("QueueUrl", "QueueArn", "DeadLetterQueueUrl", "DeadLetterQueueArn", "PatternRuleArn", "PatternRuleName"):
     assert key in out, f"output {key} missing; outputs: {sorted(out)}"
 assert "RouterFunctionArn" not in out, "DeployRouter=false still output a router"
 url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
 attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
 assert attrs["QueueArn"] == out["QueueArn"], (attrs["QueueArn"], out["QueueArn"])
 assert json.loads(attrs["RedrivePolicy"])["deadLetterTargetArn"] == out["DeadLetterQueueArn"]
-rule = out["PatternRuleArn"].split("/")[-1]
+rule = out["PatternRuleName"]
+assert 1 <= len(rule) <= 64, f"rule name {rule!r} is {len(rule)} characters (EventBridge: 1 to 64)"
+assert out["PatternRuleArn"].endswith(":rule/" + rule), (out["PatternRuleArn"], rule)
+open(rule_file, "w").write(rule)
 targets = ev.list_targets_by_rule(Rule=rule)["Targets"]
 assert [t["Arn"] for t in targets] == [out["QueueArn"]], targets
 entries = [
@@ -103,19 +110,20 @@ time.sleep(2)
 for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", []):
     got.append(json.loads(m["Body"]))
 assert [g["source"] for g in got] == ["eventferry.samcheck"], (got, ev.describe_rule(Name=rule))
-print(f"sam-deploy-check: stack {stack}: outputs {len(out)}, rule {rule} -> queue {queue}; 1 of 2 events arrived (the one the pattern selects)")
+print(f"sam-deploy-check: stack of {len(stack)} characters: outputs {len(out)}, rule {rule} ({len(rule)} characters) -> queue {queue}; 1 of 2 events arrived (the one the pattern selects)")
 EOF
 
 say "sam delete --stack-name $stack"
+rule=$(cat "$build_dir/rule-name")
 timeout 600 sam delete --stack-name "$stack" --no-prompts >/dev/null 2>&1 || die "sam delete of $stack failed"
-py "$stack" "$queue" <<'EOF'
+py "$stack" "$queue" "$rule" <<'EOF'
 import sys, boto3
-stack, queue = sys.argv[1:3]
+stack, queue, rule = sys.argv[1:4]
 cf, sqs, ev = (boto3.client(s) for s in ("cloudformation", "sqs", "events"))
 live = [s["StackName"] for s in cf.list_stacks()["StackSummaries"]
         if s["StackName"] == stack and s["StackStatus"] != "DELETE_COMPLETE"]
 queues = [u for u in sqs.list_queues(QueueNamePrefix=queue).get("QueueUrls", [])]
-rules = [r["Name"] for r in ev.list_rules(NamePrefix=queue).get("Rules", [])]
+rules = [r["Name"] for r in ev.list_rules(NamePrefix=rule).get("Rules", [])]
 assert not live and not queues and not rules, (live, queues, rules)
-print(f"sam-deploy-check: after sam delete: 0 stacks, 0 queues, 0 rules named {queue}*")
+print(f"sam-deploy-check: after sam delete: 0 stacks, 0 queues named {queue}*, no rule {rule}")
 EOF
