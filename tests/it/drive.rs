@@ -953,3 +953,68 @@ async fn cleanup_skips_a_queue_with_a_live_replica_unless_forced() {
     assert_eq!(code, Some(0), "stdout:\n{out}\nstderr:\n{err}");
     assert_nothing_left(&config, &queue).await;
 }
+
+/// Two configurations on one instance would remove each other's rules: a second driver with other
+/// patterns is refused before it changes anything, unless it is told to replace the plan.
+#[tokio::test]
+async fn a_second_plan_on_a_live_instance_is_refused_unless_replace_plan() {
+    let config = localstack().await;
+    let queue = queue_name("plans");
+    let first = pattern_for(&format!("demo.{queue}.first"));
+    let second = pattern_for(&format!("demo.{queue}.second"));
+    let drive = |patterns: &str, replica: &str, extra: &[&str]| {
+        let mut args = vec![
+            "drive",
+            "--event-patterns",
+            patterns,
+            "--queue-name",
+            &queue,
+            "--sink",
+            "stdout",
+            "--duration",
+            "1",
+            "--replica-id",
+            replica,
+            "--clean-up",
+        ];
+        args.extend_from_slice(extra);
+        Proc::start(&args, &[])
+    };
+    let mut a = drive(&first, "a", &[]);
+    a.wait_stderr(READY, START).await;
+    let prefix = format!("eventferry-{queue}-");
+    let before = rules_with_prefix(&config, "default", &prefix).await;
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    let mut b = drive(&second, "b", &[]);
+    assert_eq!(b.wait(START).await, Some(1), "stderr:\n{}", b.stderr_text());
+    let refused = b.stderr_text();
+    assert!(
+        refused.contains("live replica(s) a of instance")
+            && refused.contains("run another plan")
+            && refused.contains("--replace-plan"),
+        "{refused}"
+    );
+    assert_eq!(
+        rules_with_prefix(&config, "default", &prefix).await,
+        before,
+        "the refused driver changed nothing"
+    );
+
+    let mut c = drive(&second, "c", &["--replace-plan"]);
+    c.wait_stderr(READY, START).await;
+    assert!(
+        c.stderr_text().contains("--replace-plan: replica(s) a"),
+        "{}",
+        c.stderr_text()
+    );
+    let after = rules_with_prefix(&config, "default", &prefix).await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(after, before, "the new plan's rule replaced the old one");
+
+    a.signal(SIGTERM);
+    c.signal(SIGTERM);
+    assert_eq!(a.wait(STOP).await, Some(0), "{}", a.stderr_text());
+    assert_eq!(c.wait(STOP).await, Some(0), "{}", c.stderr_text());
+    assert_nothing_left(&config, &queue).await;
+}

@@ -191,7 +191,7 @@ fn missing(name: &str) -> (Value, Value, Value) {
 fn leases(tags: &std::collections::HashMap<String, String>, instance: &InstanceId) -> Value {
     let view = LeaseView::read(tags, instance);
     let now = now_secs() as i64;
-    let entry = |(id, expires): (&String, &u64)| json!({"replica": id, "expires_in_secs": *expires as i64 - now});
+    let entry = |(id, expires): (&String, &u64)| json!({"replica": id, "expires_in_secs": *expires as i64 - now, "plan": view.plans.get(id)});
     let live: Vec<Value> = view
         .leases
         .iter()
@@ -332,9 +332,13 @@ fn render(status: &Value) -> String {
     let live = list("live");
     let _ = writeln!(out, "live replicas: {}", live.len());
     for l in &live {
+        let plan = l["plan"]
+            .as_str()
+            .map(|p| format!(", plan {p}"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {} (lease expires in {}s)",
+            "  {} (lease expires in {}s{plan})",
             l["replica"].as_str().unwrap_or_default(),
             l["expires_in_secs"]
         );
@@ -360,7 +364,10 @@ mod tests {
     fn leases_split_into_live_expired_and_closing() {
         let now = now_secs();
         let tags = std::collections::HashMap::from([
-            ("eventferry-lease:prod:a".to_owned(), (now + 20).to_string()),
+            (
+                "eventferry-lease:prod:a".to_owned(),
+                format!("{};plan=0a1b2c3d", now + 20),
+            ),
             ("eventferry-lease:prod:b".to_owned(), (now - 5).to_string()),
             (
                 "eventferry-closing:prod:c".to_owned(),
@@ -371,6 +378,7 @@ mod tests {
         ]);
         let v = leases(&tags, &InstanceId::new("prod").unwrap());
         assert_eq!(v["live"][0]["replica"], "a");
+        assert_eq!(v["live"][0]["plan"], "0a1b2c3d");
         assert_eq!(v["live"].as_array().unwrap().len(), 1);
         assert_eq!(v["expired"][0]["replica"], "b");
         assert_eq!(v["closing"][0]["replica"], "c");
@@ -386,7 +394,7 @@ mod tests {
                        "event_pattern": "{\"source\":[\"a\"]}", "schedule_expression": null,
                        "targets": ["arn:aws:sqs:us-east-1:1:orders"]}],
             "policy_statements": ["eventferry-prod"],
-            "replicas": {"live": [{"replica": "pod-1", "expires_in_secs": 21}],
+            "replicas": {"live": [{"replica": "pod-1", "expires_in_secs": 21, "plan": "0a1b2c3d"}],
                          "expired": [{"replica": "pod-0", "expires_in_secs": -40}], "closing": []},
         });
         let text = render(&status);
@@ -396,7 +404,7 @@ mod tests {
             "rules of instance prod: 1",
             "eventferry-prod-0123abcd (bus default, ENABLED, 1 target(s)): {\"source\":[\"a\"]}",
             "queue policy statements of instance prod: eventferry-prod",
-            "live replicas: 1\n  pod-1 (lease expires in 21s)",
+            "live replicas: 1\n  pod-1 (lease expires in 21s, plan 0a1b2c3d)",
             "expired leases (replicas gone): pod-0",
         ] {
             assert!(text.contains(needle), "{needle:?} missing from:\n{text}");

@@ -75,6 +75,13 @@ pub struct DriveArgs {
     )]
     pub lease_ttl: u64,
 
+    /// Start even if live replicas of this --instance run another plan (other patterns, schedule,
+    /// bus or queue), and remove their rules that this one does not want: for a rolling update
+    /// that changes the patterns. Without it, such a start is refused (exit 1) before anything
+    /// changes, since two plans on one instance remove each other's rules.
+    #[arg(long, env = "EVENTFERRY_REPLACE_PLAN")]
+    pub replace_plan: bool,
+
     /// Long-poll wait of each ReceiveMessage call, in seconds (0-20).
     #[arg(
         long,

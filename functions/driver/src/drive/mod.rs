@@ -284,15 +284,19 @@ async fn drive(args: &DriveArgs) -> Result<(), Exit> {
     if args.peek {
         return peek(args, &inputs, &config, &metrics).await;
     }
-    let keeper = Arc::new(Keeper::new(
-        &config,
-        provision_spec(args, &inputs),
-        LeaseSettings {
-            replica: inputs.replica.clone(),
-            ttl: Duration::from_secs(args.lease_ttl),
-        },
-        counters,
-    ));
+    let keeper = Arc::new(
+        Keeper::new(
+            &config,
+            provision_spec(args, &inputs),
+            LeaseSettings {
+                replica: inputs.replica.clone(),
+                ttl: Duration::from_secs(args.lease_ttl),
+                replace_plan: args.replace_plan,
+            },
+            counters,
+        )
+        .map_err(|e| exit(e.exit_code(), e))?,
+    );
     let provisioned = keeper
         .join()
         .await

@@ -16,7 +16,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::counters::ReplicaCounters;
-use super::lease::{check_tag_room, leave_step, now_secs, LeaseView, LeaveStep, ReplicaId};
+use super::lease::{
+    check_tag_room, lease_value, leave_step, now_secs, plan_id, LeaseView, LeaveStep, ReplicaId,
+};
 use crate::provision::{self, ProvisionError, ProvisionSpec, Provisioned, TeardownReport};
 
 /// How long a writer waits between its tag write and its tag read (joining and leaving), so that
@@ -35,6 +37,8 @@ pub struct LeaseSettings {
     pub replica: ReplicaId,
     /// A lease lasts this long; it is renewed every third of it.
     pub ttl: Duration,
+    /// Start even when live replicas of the instance run another plan (`--replace-plan`).
+    pub replace_plan: bool,
 }
 
 impl LeaseSettings {
@@ -65,25 +69,33 @@ pub struct Keeper {
     sqs: Sqs,
     eb: EventBridge,
     spec: ProvisionSpec,
+    /// [`plan_id`] of the spec's rules, written into the lease.
+    plan: String,
     lease: LeaseSettings,
     counters: Arc<ReplicaCounters>,
 }
 
 impl Keeper {
+    /// `Err` when the spec is invalid (see [`provision::plan::plan_rules`]).
     pub fn new(
         cfg: &SdkConfig,
         spec: ProvisionSpec,
         lease: LeaseSettings,
         counters: Arc<ReplicaCounters>,
-    ) -> Self {
-        Keeper {
+    ) -> Result<Self, ProvisionError> {
+        let names: Vec<String> = provision::plan::plan_rules(&spec)?
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        Ok(Keeper {
             cfg: cfg.clone(),
             sqs: Sqs::new(cfg),
             eb: EventBridge::new(cfg),
+            plan: plan_id(&names),
             spec,
             lease,
             counters,
-        }
+        })
     }
 
     fn me(&self) -> &ReplicaId {
@@ -93,6 +105,7 @@ impl Keeper {
     /// Provision, take the lease, and make sure no other replica is removing the resources at
     /// this moment; if one is, wait for it and provision again.
     pub async fn join(&self) -> Result<Provisioned, ProvisionError> {
+        self.refuse_another_plan().await?;
         for _ in 0..MAX_JOIN_ROUNDS {
             let p = provision::provision(&self.cfg, &self.spec).await?;
             match self.make_room(&p).await {
@@ -140,6 +153,47 @@ impl Keeper {
             "gave up joining instance {} on queue {} after {MAX_JOIN_ROUNDS} rounds: other \
              replicas kept removing its resources; start the replicas again once those have stopped",
             self.spec.instance, self.spec.queue_name
+        )))
+    }
+
+    /// Before changing anything: live replicas of this instance that run another plan (other
+    /// patterns, schedule, bus or queue) would have their rules removed as "no longer wanted",
+    /// and would remove ours when they restart. Refuse, unless `--replace-plan`.
+    async fn refuse_another_plan(&self) -> Result<(), ProvisionError> {
+        let name = &self.spec.queue_name;
+        let Some(url) = retry(format!("look up queue {name}"), || self.sqs.queue_url(name)).await?
+        else {
+            return Ok(());
+        };
+        let tags = match retry(format!("read the leases on queue {name}"), || {
+            self.sqs.tags(&url)
+        })
+        .await
+        {
+            Ok(tags) => tags,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let view = LeaseView::read(&tags, &self.spec.instance);
+        let others = view.other_plans(self.me(), &self.plan, now_secs());
+        if others.is_empty() {
+            return Ok(());
+        }
+        let instance = &self.spec.instance;
+        if self.lease.replace_plan {
+            eprintln!(
+                "eventferry drive: --replace-plan: replica(s) {} of instance {instance} run another \
+                 plan; their rules that this one does not want are removed",
+                others.join(", ")
+            );
+            return Ok(());
+        }
+        Err(ProvisionError::Conflict(format!(
+            "live replica(s) {} of instance {instance} on queue {name} run another plan (other \
+             patterns, schedule or bus): two plans on one instance remove each other's rules. Give \
+             this driver its own --instance, or, to replace their plan on purpose (a rolling update \
+             that changes the patterns), pass --replace-plan",
+            others.join(", ")
         )))
     }
 
@@ -200,7 +254,7 @@ impl Keeper {
         let expires = now_secs() + self.lease.ttl_secs();
         let tag = HashMap::from([(
             self.me().lease_key(&self.spec.instance),
-            expires.to_string(),
+            lease_value(expires, &self.plan),
         )]);
         retry(format!("renew the lease on queue {}", p.queue_name), || {
             self.sqs.tag_queue(&p.queue_url, tag.clone())

@@ -124,6 +124,8 @@ pub struct LeaseView {
     pub instance: InstanceId,
     pub leases: BTreeMap<String, u64>,
     pub closing: BTreeMap<String, u64>,
+    /// The plan each lease holder runs (see [`lease_value`]), when its lease says.
+    pub plans: BTreeMap<String, String>,
 }
 
 impl LeaseView {
@@ -135,10 +137,17 @@ impl LeaseView {
                 .map(str::to_owned)
         };
         for (key, value) in tags {
-            let Ok(expires) = value.trim().parse::<u64>() else {
+            let (expires, plan) = match value.split_once(";plan=") {
+                Some((expires, plan)) => (expires, Some(plan)),
+                None => (value.as_str(), None),
+            };
+            let Ok(expires) = expires.trim().parse::<u64>() else {
                 continue;
             };
             if let Some(id) = key.strip_prefix(LEASE_PREFIX).and_then(of_instance) {
+                if let Some(plan) = plan {
+                    view.plans.insert(id.clone(), plan.to_owned());
+                }
                 view.leases.insert(id, expires);
             } else if let Some(id) = key.strip_prefix(CLOSING_PREFIX).and_then(of_instance) {
                 view.closing.insert(id, expires);
@@ -153,12 +162,21 @@ impl LeaseView {
             instance: instance.clone(),
             leases: BTreeMap::new(),
             closing: BTreeMap::new(),
+            plans: BTreeMap::new(),
         }
     }
 
     /// Leases of replicas other than `me` that have not expired at `now`.
     pub fn live_others(&self, me: &ReplicaId, now: u64) -> BTreeMap<String, u64> {
         live(&self.leases, me, now)
+    }
+
+    /// Live replicas other than `me` whose leases name a plan other than `plan`.
+    pub fn other_plans(&self, me: &ReplicaId, plan: &str, now: u64) -> Vec<String> {
+        self.live_others(me, now)
+            .into_keys()
+            .filter(|id| self.plans.get(id).is_some_and(|p| p != plan))
+            .collect()
     }
 
     /// Closing markers of replicas other than `me` that have not expired at `now`.
@@ -185,6 +203,22 @@ fn live(map: &BTreeMap<String, u64>, me: &ReplicaId, now: u64) -> BTreeMap<Strin
         .filter(|(id, expires)| id.as_str() != me.as_str() && **expires > now)
         .map(|(id, e)| (id.clone(), *e))
         .collect()
+}
+
+/// A lease's tag value: its expiry and the plan its replica runs, `<expiry>;plan=<plan>`.
+pub fn lease_value(expires: u64, plan: &str) -> String {
+    format!("{expires};plan={plan}")
+}
+
+/// What a replica's configuration asks AWS for, in 8 hex digits: a hash over its rule names
+/// (which themselves hash the queue, bus and each pattern or schedule). Replicas of one instance
+/// with different plans remove each other's rules as "no longer wanted".
+pub fn plan_id(rule_names: &[String]) -> String {
+    let mut names = rule_names.to_vec();
+    names.sort();
+    let name = eventferry_core::names::rule_name("plan", &names.join("\n"))
+        .expect("\"plan\" is a valid rule name prefix");
+    name.trim_start_matches("plan-").to_owned()
 }
 
 /// What a leaving replica with `--clean-up` does next.
@@ -325,6 +359,33 @@ mod tests {
         );
         assert_eq!(view.closing_others(&me, 89).len(), 1);
         assert!(view.closing_others(&id("c"), 0).is_empty());
+    }
+
+    #[test]
+    fn leases_carry_their_plan_and_other_plans_are_found() {
+        let a = plan_id(&[
+            "eventferry-prod-0000000a".into(),
+            "eventferry-prod-0000000b".into(),
+        ]);
+        let same = plan_id(&[
+            "eventferry-prod-0000000b".into(),
+            "eventferry-prod-0000000a".into(),
+        ]);
+        let other = plan_id(&["eventferry-prod-0000000c".into()]);
+        assert_eq!(a, same, "the order of the rules does not matter");
+        assert_ne!(a, other);
+        assert_eq!(a.len(), 8);
+        let view = view(&[
+            ("lease:x", &lease_value(100, &a)),
+            ("lease:y", &lease_value(100, &other)),
+            ("lease:old-version", "100"),
+            ("lease:dead", &lease_value(10, &other)),
+        ]);
+        assert_eq!(view.leases.len(), 4);
+        assert_eq!(view.other_plans(&id("me"), &a, 50), ["y"]);
+        assert!(view
+            .other_plans(&id("y"), &other, 50)
+            .contains(&"x".to_owned()));
     }
 
     #[test]
