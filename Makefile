@@ -46,6 +46,7 @@ lint: ## rustfmt, clippy, no module import cycle in a crate, no file over 800 li
 	cargo clippy --workspace --all-targets -- -D warnings
 	python3 scripts/module-cycles.py
 	python3 scripts/source-limits.py
+	python3 scripts/doc-links.py
 
 fmt:
 	cargo fmt --all
