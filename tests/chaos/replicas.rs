@@ -166,6 +166,8 @@ fn schedule(chaos: &mut Chaos) -> Vec<(Step, u64)> {
 }
 
 impl Fleet {
+    /// One fault: the cut starts (and runs on in the background), or a replica leaves or is
+    /// SIGKILLed and its replacement is ready.
     async fn fire(&mut self, chaos: &mut Chaos, step: Step) {
         match step {
             Step::Cut => {
