@@ -12,7 +12,7 @@ export AWS_REGION ?= us-east-1
 export AWS_ENDPOINT_URL ?= http://127.0.0.1:4566
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: hakari help install localstack-up localstack-down localstack-status test demo smoke-aws lint fmt lock-python bench bench-quick bench-patterns bench-driver bench-router bench-plots bench-lint bench-build validate chaos chaos-replicas
+.PHONY: completions hakari help install localstack-up localstack-down localstack-status test demo smoke-aws lint fmt lock-python bench bench-quick bench-patterns bench-driver bench-router bench-plots bench-lint bench-build validate chaos chaos-replicas
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -55,6 +55,15 @@ hakari: ## Re-make crates/workspace-hack after a dependency change (installs car
 	@command -v cargo-hakari >/dev/null || cargo install cargo-hakari --locked
 	cargo hakari generate
 	cargo hakari manage-deps --yes
+
+completions: ## Shell completions and the man page from the clap definitions, into target/completions/
+	cargo build -p eventferry-driver --bin eventferry
+	mkdir -p target/completions
+	target/debug/eventferry completions bash > target/completions/eventferry.bash
+	target/debug/eventferry completions zsh > target/completions/_eventferry
+	target/debug/eventferry completions fish > target/completions/eventferry.fish
+	target/debug/eventferry man > target/completions/eventferry.1
+	@ls -l target/completions
 
 lock-python: ## Re-make infra/localstack/requirements.lock from a fresh venv
 	rm -rf /tmp/eventferry-lock-venv && python3 -m venv /tmp/eventferry-lock-venv

@@ -1,7 +1,8 @@
 //! What the subcommands share on the command line: where AWS is ([`AwsArgs`],
 //! [`load_aws_config`] with its `--region` and `--endpoint-url` checks), arguments given
-//! as `@FILE`, `-` (stdin) or inline text ([`ArgSource`]), and a tokio runtime for one command
-//! ([`block_on`]).
+//! as `@FILE`, `-` (stdin) or inline text ([`ArgSource`]), a tokio runtime for one command
+//! ([`block_on`]), and the check that refuses a mistyped `EVENTFERRY_*` variable
+//! ([`check_environment`]).
 
 use std::fmt;
 use std::future::Future;
@@ -168,6 +169,143 @@ pub fn block_on(
     }
 }
 
+/// Variables that start with `EVENTFERRY_` but belong to other parts of the project, so a shell
+/// that runs several of them is not refused: the router Lambda's settings
+/// (functions/router/src/config.rs), the deprecated name of `drive --ce-source`'s variable, the
+/// integration tests' endpoint, and (by prefix, see [`OTHER_PREFIXES`]) scripts/smoke-aws.sh.
+pub const OTHER_COMPONENTS: &[&str] = &[
+    "EVENTFERRY_SUBSCRIPTIONS",
+    "EVENTFERRY_SUBSCRIPTIONS_FILE",
+    "EVENTFERRY_MAX_CONCURRENCY",
+    "EVENTFERRY_RETRY_QUEUE_URL",
+    "EVENTFERRY_DLQ_URL",
+    "EVENTFERRY_MAX_ATTEMPTS",
+    "EVENTFERRY_RETRY_DELAY_SECONDS",
+    "EVENTFERRY_SYSTEM_EVENTS",
+    "EVENTFERRY_SYSTEM_SOURCE",
+    "EVENTFERRY_HTTP_TIMEOUT_SECONDS",
+    "EVENTFERRY_CE_SOURCE",
+    "EVENTFERRY_TEST_ENDPOINT",
+];
+
+/// Prefixes of other components' variables: scripts/smoke-aws.sh's settings.
+pub const OTHER_PREFIXES: &[&str] = &["EVENTFERRY_SMOKE_"];
+
+/// Every environment variable the arguments of `cmd` and its subcommands read.
+pub fn env_names(cmd: &clap::Command) -> Vec<String> {
+    let mut names: Vec<String> = cmd
+        .get_arguments()
+        .filter_map(|arg| arg.get_env())
+        .map(|name| name.to_string_lossy().into_owned())
+        .collect();
+    for sub in cmd.get_subcommands() {
+        names.extend(env_names(sub));
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// What [`check_environment`] found wrong with an `EVENTFERRY_*` variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvProblem {
+    /// Close to a variable the running command reads: refused (exit 2).
+    Mistyped { name: String, closest: String },
+    /// Read by no part of eventferry, and close to none the command reads: a warning.
+    Unknown { name: String },
+}
+
+impl fmt::Display for EnvProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnvProblem::Mistyped { name, closest } => write!(
+                f,
+                "{name} is not a variable eventferry reads; did you mean {closest}? Rename it \
+                 (or unset it): a mistyped variable is never silently ignored"
+            ),
+            EnvProblem::Unknown { name } => write!(
+                f,
+                "warning: {name} is not a variable eventferry reads; it is ignored"
+            ),
+        }
+    }
+}
+
+/// Check the `EVENTFERRY_*` names among `vars` against what `root`'s subcommand `running` reads.
+///
+/// A name that some eventferry command (any subcommand of `root`), the router, the tests or the
+/// smoke script reads is fine, even if `running` does not read it: one shell serves them all. Any
+/// other name is mistyped, and refused, when it is within two edits of a variable `running`
+/// reads, or extends one by `_...` (`EVENTFERRY_SINK_URL` for `EVENTFERRY_SINK`); otherwise it
+/// is only warned about.
+pub fn check_environment(
+    root: &clap::Command,
+    running: &str,
+    vars: impl IntoIterator<Item = String>,
+) -> Vec<EnvProblem> {
+    let everything = env_names(root);
+    let own = root
+        .find_subcommand(running)
+        .map(env_names)
+        .unwrap_or_default();
+    let mut names: Vec<String> = vars
+        .into_iter()
+        .filter(|n| n.starts_with("EVENTFERRY_"))
+        .filter(|n| !everything.contains(n) && !OTHER_COMPONENTS.contains(&n.as_str()))
+        .filter(|n| !OTHER_PREFIXES.iter().any(|p| n.starts_with(p)))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let closest = own
+                .iter()
+                .map(|known| (edit_distance(&name, known), known))
+                .filter(|(d, known)| *d <= 2 || name.starts_with(&format!("{known}_")))
+                .min();
+            match closest {
+                Some((_, known)) => EnvProblem::Mistyped {
+                    name,
+                    closest: known.clone(),
+                },
+                None => EnvProblem::Unknown { name },
+            }
+        })
+        .collect()
+}
+
+/// [`check_environment`] on this process's environment, for the subcommand `running`: prints
+/// the warnings, and refuses (exit 2) if a variable is mistyped.
+pub fn refuse_mistyped_variables(root: &clap::Command, running: &str) -> Result<(), ExitCode> {
+    let vars = std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned());
+    let mut refused = false;
+    for problem in check_environment(root, running, vars) {
+        refused |= matches!(problem, EnvProblem::Mistyped { .. });
+        eprintln!("eventferry {running}: {problem}");
+    }
+    if refused {
+        Err(ExitCode::from(2))
+    } else {
+        Ok(())
+    }
+}
+
+/// Levenshtein distance (ASCII names).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +319,76 @@ mod tests {
         assert_eq!(read_arg("--x", "[1]").unwrap(), "[1]");
         assert_eq!(ArgSource::of("@a/b").to_string(), "file a/b");
         assert_eq!(ArgSource::of("x").to_string(), "the value");
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("EVENTFERRY_SINKS", "EVENTFERRY_SINK"), 1);
+        assert_eq!(edit_distance("EVENTFERRY_SIKN", "EVENTFERRY_SINK"), 2);
+        assert_eq!(edit_distance("abc", "abc"), 0);
+        assert_eq!(edit_distance("", "ab"), 2);
+    }
+
+    #[test]
+    fn mistyped_variables_are_refused_and_others_components_kept() {
+        use clap::{Arg, Command};
+        let root = Command::new("eventferry")
+            .subcommand(
+                Command::new("drive")
+                    .arg(Arg::new("sink").long("sink").env("EVENTFERRY_SINK"))
+                    .arg(
+                        Arg::new("mode")
+                            .long("sink-mode")
+                            .env("EVENTFERRY_SINK_MODE"),
+                    )
+                    .arg(Arg::new("log").long("log-level").env("EVENTFERRY_LOG")),
+            )
+            .subcommand(
+                Command::new("emit")
+                    .arg(Arg::new("s").long("source").env("EVENTFERRY_EMIT_SOURCE")),
+            );
+        let check = |running: &str, vars: &[&str]| {
+            check_environment(&root, running, vars.iter().map(|v| v.to_string()))
+        };
+        let mistyped = |name: &str, closest: &str| EnvProblem::Mistyped {
+            name: name.into(),
+            closest: closest.into(),
+        };
+        assert_eq!(
+            check("drive", &["EVENTFERRY_SINKS", "PATH"]),
+            [mistyped("EVENTFERRY_SINKS", "EVENTFERRY_SINK")]
+        );
+        assert_eq!(
+            check("drive", &["EVENTFERRY_SINK_URL", "EVENTFERRY_LOG_LEVEL"]),
+            [
+                mistyped("EVENTFERRY_LOG_LEVEL", "EVENTFERRY_LOG"),
+                mistyped("EVENTFERRY_SINK_URL", "EVENTFERRY_SINK")
+            ]
+        );
+        // Another command's, the router's, the tests' and the smoke script's variables are fine.
+        let shared = [
+            "EVENTFERRY_SINK",
+            "EVENTFERRY_EMIT_SOURCE",
+            "EVENTFERRY_RETRY_QUEUE_URL",
+            "EVENTFERRY_TEST_ENDPOINT",
+            "EVENTFERRY_SMOKE_CONFIRM",
+        ];
+        assert_eq!(check("emit", &shared), []);
+        assert_eq!(check("drive", &shared), []);
+        // Far from anything the command reads: a warning, not a refusal.
+        assert_eq!(
+            check("drive", &["EVENTFERRY_SOMETHING_ELSE"]),
+            [EnvProblem::Unknown {
+                name: "EVENTFERRY_SOMETHING_ELSE".into()
+            }]
+        );
+        let text = mistyped("EVENTFERRY_SINKS", "EVENTFERRY_SINK").to_string();
+        assert!(
+            text.starts_with(
+                "EVENTFERRY_SINKS is not a variable eventferry reads; did you mean EVENTFERRY_SINK?"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

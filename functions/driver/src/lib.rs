@@ -13,7 +13,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 pub mod cleanup_cmd;
 pub mod cli;
@@ -30,8 +30,16 @@ pub mod subscriptions_cmd;
 #[derive(Parser)]
 #[command(
     name = "eventferry",
-    version,
-    about = "Carry AWS events to functions: EventBridge rules -> SQS -> CloudEvents -> sink."
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("EVENTFERRY_BUILD_COMMIT"), ")"),
+    about = "Carry AWS events to functions: EventBridge rules -> SQS -> CloudEvents -> sink.",
+    after_help = "Examples:\n  \
+        eventferry drive --event-patterns @events/demo-patterns.json --sink http://127.0.0.1:8080/events --clean-up\n  \
+        eventferry pattern test --pattern '{\"source\":[\"demo.shop\"]}' --event @event.json\n\n\
+        Environment: every flag also reads an EVENTFERRY_* variable (shown in each command's --help). \
+        A set EVENTFERRY_* variable that no part of eventferry reads is refused (exit 2) when it is \
+        within two edits of one the command reads (or extends one, as EVENTFERRY_SINK_URL), and \
+        otherwise warned about; the router's, the tests' and scripts/smoke-aws.sh's variables are \
+        accepted in the same shell."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -55,10 +63,40 @@ pub enum Command {
     /// Check router subscription files, and see which subscriptions an event matches and why.
     #[command(subcommand)]
     Subscriptions(subscriptions_cmd::SubscriptionsCommand),
+    /// Print a shell completion script to stdout (`make completions` writes them all).
+    #[command(hide = true)]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    #[command(hide = true)]
+    Man,
+}
+
+impl Command {
+    /// The subcommand's name on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Drive(_) => "drive",
+            Command::Pattern(_) => "pattern",
+            Command::Cleanup(_) => "cleanup",
+            Command::Status(_) => "status",
+            Command::Emit(_) => "emit",
+            Command::Subscriptions(_) => "subscriptions",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
+        }
+    }
 }
 
 /// Run one subcommand to its exit status.
+///
+/// First, a mistyped `EVENTFERRY_*` variable stops it (exit 2, see [`cli::check_environment`]).
 pub fn run(command: Command) -> ExitCode {
+    if let Err(code) = cli::refuse_mistyped_variables(&Cli::command(), command.name()) {
+        return code;
+    }
     match command {
         Command::Drive(args) => {
             cli::block_on("drive", cli::RuntimeFlavor::MultiThread, drive::run(*args))
@@ -68,5 +106,33 @@ pub fn run(command: Command) -> ExitCode {
         Command::Status(args) => status_cmd::run(args),
         Command::Emit(args) => emit_cmd::run(args),
         Command::Subscriptions(cmd) => subscriptions_cmd::run(cmd),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "eventferry", &mut script);
+            print_generated("completions", &script)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => print_generated("man", &page),
+                Err(e) => {
+                    eprintln!("eventferry man: cannot render the man page: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+/// Write a generated script or page to stdout; a closed pipe (`| head`) is not an error.
+fn print_generated(command: &str, bytes: &[u8]) -> ExitCode {
+    use std::io::Write;
+    match std::io::stdout().write_all(bytes) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("eventferry {command}: cannot write to stdout: {e}");
+            ExitCode::from(1)
+        }
     }
 }
