@@ -460,6 +460,8 @@ fn entry_error(
 ) -> AwsError {
     let kind = match code {
         Some("ConcurrentModificationException" | "InternalException") => ErrorKind::Transient,
+        // The rule or the target is already gone, e.g. removed by another replica's clean-up.
+        Some("ResourceNotFoundException") => ErrorKind::NotFound,
         _ => ErrorKind::Other,
     };
     AwsError {
@@ -487,6 +489,17 @@ mod tests {
             detail: "x".repeat(detail_len),
             resources: vec!["r".into()],
         }
+    }
+
+    #[test]
+    fn refused_target_entries_are_classified() {
+        let kind = |code| entry_error("RemoveTargets", 1, 1, Some("t"), Some(code), None).kind;
+        assert_eq!(kind("ResourceNotFoundException"), ErrorKind::NotFound);
+        assert_eq!(
+            kind("ConcurrentModificationException"),
+            ErrorKind::Transient
+        );
+        assert_eq!(kind("LimitExceededException"), ErrorKind::Other);
     }
 
     #[test]
