@@ -173,6 +173,7 @@ async fn poll<Q: MessageQueue, S: Sink>(
     shutdown: CancellationToken,
 ) {
     let mut errors = 0u32;
+    let mut idle = Duration::ZERO;
     loop {
         // Take room for a full batch first, so nothing received has to wait hidden for a slot.
         let mut batch_permits = tokio::select! {
@@ -184,8 +185,19 @@ async fn poll<Q: MessageQueue, S: Sink>(
             r = handles.queue.receive(MAX_BATCH as i32, handles.config.wait_secs) => r,
         };
         match received {
+            Ok(messages) if messages.is_empty() && handles.config.wait_secs == 0 => {
+                // --duration 0 is a short poll: without a pause, empty receives would spin.
+                errors = 0;
+                idle = next_idle_pause(idle);
+                drop(batch_permits);
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(idle) => {}
+                }
+            }
             Ok(messages) => {
                 errors = 0;
+                idle = Duration::ZERO;
                 Metrics::add(&handles.metrics.received, messages.len() as u64);
                 for message in messages {
                     let permit = batch_permits
@@ -227,6 +239,18 @@ async fn poll<Q: MessageQueue, S: Sink>(
                 }
             }
         }
+    }
+}
+
+/// The pause after an empty short-poll receive (`--duration 0`): 100 ms after the first, doubling
+/// up to 2 s while they stay empty; a message resets it.
+fn next_idle_pause(previous: Duration) -> Duration {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MOST: Duration = Duration::from_secs(2);
+    if previous.is_zero() {
+        FIRST
+    } else {
+        (previous * 2).min(MOST)
     }
 }
 

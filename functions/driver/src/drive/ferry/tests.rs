@@ -29,6 +29,8 @@ struct MemQueue {
     delete_delay: Duration,
     deleting: std::sync::atomic::AtomicUsize,
     max_deleting: std::sync::atomic::AtomicUsize,
+    /// ReceiveMessage calls so far.
+    receive_calls: std::sync::atomic::AtomicUsize,
 }
 
 impl MemQueue {
@@ -72,6 +74,7 @@ fn index(receipt_handle: &str) -> usize {
 
 impl MessageQueue for MemQueue {
     async fn receive(&self, max: i32, wait_secs: i32) -> Result<Vec<ReceivedMessage>, AwsError> {
+        self.receive_calls.fetch_add(1, Ordering::SeqCst);
         let deadline = Instant::now() + Duration::from_secs(wait_secs as u64);
         loop {
             let now = Instant::now();
@@ -569,4 +572,52 @@ async fn a_function_error_is_not_a_throttle() {
     assert!(Metrics::get(&metrics.delivery_failures) >= 1);
     assert_eq!(Metrics::get(&metrics.sink_throttles), 0);
     assert_eq!(metrics.sink_concurrency_limit.load(Ordering::Relaxed), 20);
+}
+
+#[test]
+fn the_idle_pause_doubles_from_100_ms_to_2_s() {
+    let mut pause = Duration::ZERO;
+    let mut seen = Vec::new();
+    for _ in 0..7 {
+        pause = next_idle_pause(pause);
+        seen.push(pause.as_millis());
+    }
+    assert_eq!(seen, [100, 200, 400, 800, 1600, 2000, 2000]);
+}
+
+/// `--duration 0` (short polls) on an empty queue: the poll task pauses between empty receives
+/// instead of spinning, and a message that arrives is still received (within the longest pause).
+#[tokio::test(start_paused = true)]
+async fn empty_short_polls_back_off_and_a_message_still_arrives() {
+    let queue = Arc::new(MemQueue::with(&[], Duration::from_secs(30)));
+    let sink = Arc::new(TestSink::new(0, Duration::ZERO));
+    let mut short = config(false);
+    short.wait_secs = 0;
+    short.concurrency = 1;
+    let metrics = Arc::new(Metrics::default());
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(run(
+        queue.clone(),
+        sink.clone(),
+        short,
+        metrics.clone(),
+        shutdown.clone(),
+    ));
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    // Pauses of 0.1, 0.2, 0.4, 0.8, 1.6, then 2 s: 9 receives in 10 s (a spinning loop makes
+    // millions, and paused time would never advance).
+    let idle_calls = queue.receive_calls.load(Ordering::SeqCst);
+    assert!((5..=12).contains(&idle_calls), "{idle_calls} receives");
+    queue.messages.lock().unwrap().push(Stored {
+        body: envelope(7),
+        ..Default::default()
+    });
+    let limit = Instant::now() + Duration::from_secs(60);
+    while queue.deleted().is_empty() {
+        assert!(Instant::now() < limit, "the message was not delivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shutdown.cancel();
+    task.await.unwrap();
+    assert_eq!(*sink.acked.lock().unwrap(), ["ev-7"]);
 }
