@@ -141,6 +141,20 @@ pub fn read_arg(flag: &str, value: &str) -> Result<String, String> {
     ArgSource::of(value).read(flag)
 }
 
+/// Set once `drive --log-format json` is chosen: the start and stop summaries (provisioning,
+/// lease, `stopped`, clean-up) are then JSON log events with fields instead of plain lines.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Record the log format (see [`json_logs`]).
+pub fn set_json_logs(json: bool) {
+    JSON_LOGS.store(json, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether the start and stop summaries are JSON log events (`--log-format json`).
+pub fn json_logs() -> bool {
+    JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The tokio runtime a command runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuntimeFlavor {

@@ -31,7 +31,7 @@ pub struct StatusArgs {
     #[arg(
         long,
         env = "EVENTFERRY_QUEUE_NAME",
-        default_value = "eventferry",
+        default_value = crate::drive::args::DEFAULT_QUEUE_NAME,
         value_name = "NAME"
     )]
     pub queue_name: String,

@@ -6,6 +6,13 @@ use clap::{Args, ValueEnum};
 
 use super::sink::SinkMode;
 
+/// The queue `drive` uses without --queue-name. Not `eventferry`: that is the SAM stack's queue
+/// (template.yaml), which the stack's router consumes.
+pub const DEFAULT_QUEUE_NAME: &str = "eventferry-driver";
+
+/// The log filter without --log-level, EVENTFERRY_LOG or RUST_LOG.
+pub const DEFAULT_LOG_FILTER: &str = "info,aws_config=error,aws_runtime=error";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Invocation {
     /// RequestResponse: the function's result acknowledges the event.
@@ -22,10 +29,11 @@ pub enum LogFormat {
 
 /// Create EventBridge rules and an SQS queue, then deliver every event as a CloudEvent to a sink.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Exit status: 0 after a clean shutdown (or a --dry-run plan), 2 for bad input or an unusable AWS setup (nothing is created), 1 for a failure while running (or a --dry-run plan a real run would refuse).\n\
-                  Signals: SIGTERM or SIGINT drains in-flight deliveries (up to --drain-timeout), flushes deletes and, with --clean-up, removes what the instance owns if no other replica is alive (see docs/replicas.md). A second signal exits at once; unacknowledged messages come back, so nothing is lost."
-)]
+#[command(after_help = "Examples:\n  \
+        eventferry drive --event-patterns @events/demo-patterns.json --sink http://127.0.0.1:8080/events --clean-up\n  \
+        eventferry drive --schedule-expression 'rate(5 minutes)' --queue-name eventferry-ticks --sink lambda:my-function --dry-run\n\n\
+        Exit status: 0 after a clean shutdown (or a --dry-run plan); 2 for bad input or an unusable AWS setup (nothing is created), including a mistyped EVENTFERRY_* variable and an invalid --log-level; 1 for a failure while running (or a --dry-run plan a real run would refuse, or another plan live on the instance); 130 after a second signal.\n\
+        Signals: SIGTERM or SIGINT drains in-flight deliveries (up to --drain-timeout), flushes deletes and, with --clean-up, removes what the instance owns if no other replica is alive (see docs/replicas.md). A second signal exits at once (status 130); unacknowledged messages come back, so nothing is lost. A driver killed without --clean-up leaves its rules filling the queue: `eventferry cleanup --instance <INSTANCE>` sweeps them.")]
 pub struct DriveArgs {
     /// EventBridge event patterns: a JSON array of patterns (or one pattern object), @FILE, or - for stdin.
     /// Each pattern becomes its own rule. All are validated before any AWS call.
@@ -49,12 +57,20 @@ pub struct DriveArgs {
     #[arg(long, env = "EVENTFERRY_EVENT_BUS", default_value = "default")]
     pub event_bus: String,
 
-    /// Name of the SQS queue the rules deliver to. An existing queue that is not ours is used but never deleted.
-    #[arg(long, env = "EVENTFERRY_QUEUE_NAME", default_value = "eventferry")]
+    /// Name of the SQS queue the rules deliver to. An existing queue that is not ours is used but
+    /// never deleted; one that a CloudFormation stack manages (e.g. the SAM template's `eventferry`
+    /// queue, which its router consumes) is used with a warning naming the stack.
+    #[arg(
+        long,
+        env = "EVENTFERRY_QUEUE_NAME",
+        default_value = DEFAULT_QUEUE_NAME,
+        value_name = "NAME"
+    )]
     pub queue_name: String,
 
-    /// Owner id tagged on everything this driver creates ([a-z0-9-], at most 40); `eventferry cleanup --owner`
-    /// sweeps by it. Default: derived from --queue-name, so a restart adopts the same resources.
+    /// Owner id tagged on everything this driver creates ([a-z0-9-], at most 40); `eventferry cleanup
+    /// --instance` sweeps by it. Default: derived from --queue-name (without its `eventferry-`
+    /// prefix; `driver` for the default queue), so a restart adopts the same resources.
     #[arg(long, env = "EVENTFERRY_INSTANCE")]
     pub instance: Option<String>,
 
@@ -91,9 +107,16 @@ pub struct DriveArgs {
     )]
     pub duration: i64,
 
-    /// CloudEvent `source` for every event. Default: the event bus ARN (EventBridge events) or the queue ARN (other messages).
-    #[arg(long, env = "EVENTFERRY_SOURCE")]
-    pub source: Option<String>,
+    /// CloudEvent `source` for every event (a URI-reference). Default: the event bus ARN
+    /// (EventBridge events) or the queue ARN (other messages). The router reads the same variable.
+    /// Deprecated, still accepted with a warning: the flag --source (the name `emit` uses for the
+    /// EventBridge source) and the variable EVENTFERRY_CE_SOURCE.
+    #[arg(long = "ce-source", env = "EVENTFERRY_SOURCE", value_name = "URI")]
+    pub ce_source: Option<String>,
+
+    /// Deprecated name of --ce-source.
+    #[arg(long = "source", hide = true, conflicts_with = "ce_source")]
+    pub deprecated_source: Option<String>,
 
     /// CloudEvent `type` for EventBridge events, from {source}, {detail-type}, {account}, {region}.
     /// The default keeps Dispatch-style `aws.s3` types.
@@ -102,8 +125,9 @@ pub struct DriveArgs {
 
     /// At shutdown, after draining, if this is the last live replica of the instance, delete what
     /// the instance owns on the queue: targets, rules, the queue policy statement, queue and DLQ.
-    /// With other replicas alive (their leases renewed), everything stays for them.
-    #[arg(long, env = "EVENTFERRY_CLEAN_UP")]
+    /// With other replicas alive (their leases renewed), everything stays for them. (`--cleanup`
+    /// is the same flag; the `eventferry cleanup` command sweeps what a killed driver left.)
+    #[arg(long, visible_alias = "cleanup", env = "EVENTFERRY_CLEAN_UP")]
     pub clean_up: bool,
 
     /// Validate everything, print the plan to stdout and exit 0, creating, changing and deleting
@@ -124,7 +148,8 @@ pub struct DriveArgs {
     pub peek: bool,
 
     /// Where events go: an http(s):// URL (CloudEvents HTTP binding), `stdout` (NDJSON structured
-    /// CloudEvents) or `lambda:<name|arn>`. Default: $K_SINK if set, otherwise stdout.
+    /// CloudEvents) or `lambda:<name|arn>`. Default: $K_SINK if set, otherwise stdout, with a
+    /// warning at start: printed events are deleted from the queue like delivered ones.
     #[arg(
         long,
         env = "EVENTFERRY_SINK",
@@ -206,11 +231,9 @@ pub struct DriveArgs {
     #[arg(long, env = "EVENTFERRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// Log filter, e.g. info, debug, eventferry=debug.
-    #[arg(
-        long,
-        env = "EVENTFERRY_LOG",
-        default_value = "info,aws_config=error,aws_runtime=error"
-    )]
-    pub log_level: String,
+    /// Log filter (tracing-subscriber's EnvFilter syntax), e.g. debug or info,eventferry_driver=debug.
+    /// An invalid filter is refused (exit 2). Without this flag or EVENTFERRY_LOG, RUST_LOG is
+    /// read; without any, `info,aws_config=error,aws_runtime=error`.
+    #[arg(long, env = "EVENTFERRY_LOG", value_name = "FILTER")]
+    pub log_level: Option<String>,
 }

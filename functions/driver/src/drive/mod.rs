@@ -26,7 +26,7 @@ use eventferry_core::schedule::ScheduleExpression;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{check_endpoint_url, check_region, load_aws_config, read_arg};
+use crate::cli::{check_endpoint_url, check_region, json_logs, load_aws_config, read_arg};
 use crate::provision::plan::check_queue_name;
 use crate::provision::{preview, ProvisionError, ProvisionSpec, Provisioned};
 use crate::replicas::{Keeper, LeaseSettings, Left, ReplicaCounters, ReplicaId};
@@ -45,6 +45,8 @@ pub struct DriveInputs {
     pub mapping: MappingOptions,
     pub instance: InstanceId,
     pub replica: ReplicaId,
+    /// No --sink, EVENTFERRY_SINK or K_SINK: stdout by default, said loudly at start.
+    pub sink_defaulted: bool,
 }
 
 /// Validate the flags. Each error names the flag and says what would be right.
@@ -74,7 +76,7 @@ pub fn check_flags(args: &DriveArgs) -> Result<DriveInputs, String> {
         return Err("give --event-patterns, --schedule-expression, or both: without either there is nothing to receive".into());
     }
     check_limits(args)?;
-    let (sink, sink_headers) = check_sink(args)?;
+    let (sink, sink_headers, sink_defaulted) = check_sink(args)?;
     let mapping = check_mapping(args)?;
     check_queue_name(&args.queue_name, args.dlq)
         .map_err(|problem| format!("--queue-name {:?}: {problem}", args.queue_name))?;
@@ -95,6 +97,7 @@ pub fn check_flags(args: &DriveArgs) -> Result<DriveInputs, String> {
         mapping,
         instance,
         replica,
+        sink_defaulted,
     })
 }
 
@@ -154,22 +157,25 @@ fn check_limits(args: &DriveArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The sink (`--sink`, else `$K_SINK`, else stdout) and its extra headers.
-fn check_sink(args: &DriveArgs) -> Result<(SinkSpec, reqwest::header::HeaderMap), String> {
-    let sink_text = args
+/// The sink (`--sink`, else `$K_SINK`, else stdout), its extra headers, and whether it is the
+/// stdout default.
+fn check_sink(args: &DriveArgs) -> Result<(SinkSpec, reqwest::header::HeaderMap, bool), String> {
+    let named = args
         .sink
         .clone()
-        .or_else(|| std::env::var("K_SINK").ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "stdout".into());
+        .or_else(|| std::env::var("K_SINK").ok().filter(|s| !s.is_empty()));
+    let defaulted = named.is_none();
+    let sink_text = named.unwrap_or_else(|| "stdout".into());
     let sink = SinkSpec::parse(&sink_text)?;
     let sink_headers = sink::parse_headers(&args.sink_headers)?;
     if !sink_headers.is_empty() && !matches!(sink, SinkSpec::Http(_)) {
         return Err("--sink-header applies to http(s) sinks only".into());
     }
-    Ok((sink, sink_headers))
+    Ok((sink, sink_headers, defaulted))
 }
 
-/// How messages become CloudEvents: `--type-format`, `--event-bus`, `--source`.
+/// How messages become CloudEvents: `--type-format`, `--event-bus`, `--ce-source` (or its
+/// deprecated names, with a warning).
 fn check_mapping(args: &DriveArgs) -> Result<MappingOptions, String> {
     let type_format =
         TypeFormat::new(&args.type_format).map_err(|e| format!("--type-format: {e}"))?;
@@ -177,12 +183,30 @@ fn check_mapping(args: &DriveArgs) -> Result<MappingOptions, String> {
         .with_type_format(type_format)
         .with_event_bus(&args.event_bus)
         .map_err(|e| format!("--event-bus: {e}"))?;
-    if let Some(source) = &args.source {
+    if let Some((flag, source)) = ce_source(args, std::env::var(DEPRECATED_SOURCE_VAR).ok()) {
         mapping = mapping
-            .with_source(source)
-            .map_err(|e| format!("--source: {e}"))?;
+            .with_source(&source)
+            .map_err(|e| format!("{flag}: {e}"))?;
     }
     Ok(mapping)
+}
+
+/// The deprecated variable of `--ce-source` (the router's former name, still read by both).
+pub const DEPRECATED_SOURCE_VAR: &str = "EVENTFERRY_CE_SOURCE";
+
+/// `--ce-source` (EVENTFERRY_SOURCE), else the deprecated `--source`, else the deprecated
+/// EVENTFERRY_CE_SOURCE (`deprecated_var`), with the name it came from; deprecated names warn.
+fn ce_source(args: &DriveArgs, deprecated_var: Option<String>) -> Option<(&'static str, String)> {
+    if let Some(source) = &args.ce_source {
+        return Some(("--ce-source", source.clone()));
+    }
+    if let Some(source) = &args.deprecated_source {
+        tracing::warn!("--source is deprecated for drive: use --ce-source (emit's --source is the EventBridge source)");
+        return Some(("--source", source.clone()));
+    }
+    let source = deprecated_var.filter(|v| !v.trim().is_empty())?;
+    tracing::warn!("{DEPRECATED_SOURCE_VAR} is deprecated: set EVENTFERRY_SOURCE (--ce-source), the name the router reads too");
+    Some((DEPRECATED_SOURCE_VAR, source))
 }
 
 /// `--event-patterns`: an array of patterns or a single pattern, each valid for EventBridge.
@@ -230,8 +254,39 @@ pub fn default_instance(queue_name: &str) -> String {
     id.trim_matches('-').to_owned()
 }
 
-pub fn init_logging(format: LogFormat, filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
+/// The log filter: --log-level (or EVENTFERRY_LOG) if given, else RUST_LOG, else
+/// [`args::DEFAULT_LOG_FILTER`]; `Err` names where the invalid filter came from.
+pub fn log_filter(
+    flag: Option<&str>,
+    rust_log: Option<String>,
+) -> Result<tracing_subscriber::EnvFilter, String> {
+    let (from, text) = match (flag, rust_log.filter(|v| !v.trim().is_empty())) {
+        (Some(flag), _) => ("--log-level", flag.to_owned()),
+        (None, Some(env)) => ("RUST_LOG", env),
+        (None, None) => ("the default filter", args::DEFAULT_LOG_FILTER.to_owned()),
+    };
+    let fix = "use a level (trace, debug, info, warn, error, off) or target=level directives, \
+               e.g. info,eventferry_driver=debug";
+    // A bare word is a target to EnvFilter: `warning` or `verbose` would silently log nothing.
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    for directive in text.split(',').map(str::trim) {
+        let bare_word = !directive.is_empty()
+            && directive.chars().all(|c| c.is_ascii_alphabetic())
+            && !LEVELS.contains(&directive.to_ascii_lowercase().as_str());
+        if bare_word {
+            return Err(format!(
+                "{from} {text:?}: {directive:?} is not a log level; {fix}"
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(&text)
+        .map_err(|e| format!("{from} {text:?} is not a valid log filter ({e}); {fix}"))
+}
+
+/// Install the stderr logger; `Err` is an invalid filter (see [`log_filter`]).
+pub fn init_logging(format: LogFormat, flag: Option<&str>) -> Result<(), String> {
+    let filter = log_filter(flag, std::env::var("RUST_LOG").ok())?;
+    crate::cli::set_json_logs(format == LogFormat::Json);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -240,11 +295,15 @@ pub fn init_logging(format: LogFormat, filter: &str) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    Ok(())
 }
 
 /// The whole command.
 pub async fn run(args: DriveArgs) -> ExitCode {
-    init_logging(args.log_format, &args.log_level);
+    if let Err(message) = init_logging(args.log_format, args.log_level.as_deref()) {
+        eprintln!("eventferry drive: {message}");
+        return ExitCode::from(2);
+    }
     match drive(&args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(Exit(code)) => ExitCode::from(code),
@@ -263,6 +322,9 @@ fn exit(code: u8, message: impl std::fmt::Display) -> Exit {
 /// Check, provision, deliver until a signal, drain, and clean up if asked.
 async fn drive(args: &DriveArgs) -> Result<(), Exit> {
     let inputs = check_flags(args).map_err(|message| exit(2, message))?;
+    if inputs.sink_defaulted && !args.dry_run && !args.peek {
+        tracing::warn!("no --sink, EVENTFERRY_SINK or K_SINK given: events go to stdout and are deleted from the queue once printed; name a sink to deliver them (e.g. --sink http://... or --sink lambda:FUNCTION)");
+    }
     if args.insecure_skip_tls_verify {
         tracing::warn!("--insecure-skip-tls-verify: TLS certificates of the sink are NOT verified; use this only for local testing");
     }
@@ -301,7 +363,7 @@ async fn drive(args: &DriveArgs) -> Result<(), Exit> {
         .join()
         .await
         .map_err(|e| exit(setup_exit_code(&e), e))?;
-    eprintln!("{}", provisioned.summary);
+    crate::replicas::keeper::announce_provisioned(&provisioned, false);
     let stop_heartbeat = CancellationToken::new();
     let heartbeat = keeper
         .clone()
@@ -373,12 +435,20 @@ async fn peek(
     .map_err(|e| exit(1, ProvisionError::from(e)))?;
     let arn = attrs.get("QueueArn").cloned().unwrap_or_default();
     let config = ferry_config(args, inputs, (url.as_str(), arn.as_str()), &sqs).await;
-    eprintln!(
-        "eventferry drive: peeking at queue {name}: CloudEvents go to stdout; nothing is \
-         delivered or deleted, and each message comes back after the queue's visibility timeout \
-         ({} s)",
-        config.visibility_timeout
-    );
+    if json_logs() {
+        tracing::info!(
+            queue = %name,
+            visibility_timeout_secs = config.visibility_timeout,
+            "peeking: CloudEvents go to stdout; nothing is delivered or deleted, and each message comes back after the queue's visibility timeout"
+        );
+    } else {
+        eprintln!(
+            "eventferry drive: peeking at queue {name}: CloudEvents go to stdout; nothing is \
+             delivered or deleted, and each message comes back after the queue's visibility \
+             timeout ({} s)",
+            config.visibility_timeout
+        );
+    }
     let sink = ConfiguredSink::<Lambda>::Stdout(StdoutSink);
     let report = deliver_until_signal(&sqs, &url, sink, config, metrics).await;
     print_stopped(metrics, &report);
@@ -395,16 +465,28 @@ async fn leave(
     match keeper.leave(provisioned, clean_up).await {
         Ok(Left::Released) => Ok(()),
         Ok(Left::Stayed { alive }) => {
-            eprintln!(
-                "eventferry drive: clean-up skipped: {} other replica(s) still hold leases ({}); \
-                 the last one out removes the resources",
-                alive.len(),
-                alive.join(", ")
-            );
+            if json_logs() {
+                tracing::info!(
+                    others = alive.len(),
+                    replicas = %alive.join(", "),
+                    "clean-up skipped: other replicas still hold leases; the last one out removes the resources"
+                );
+            } else {
+                eprintln!(
+                    "eventferry drive: clean-up skipped: {} other replica(s) still hold leases ({}); \
+                     the last one out removes the resources",
+                    alive.len(),
+                    alive.join(", ")
+                );
+            }
             Ok(())
         }
         Ok(Left::TornDown(report)) => {
-            eprintln!("eventferry drive: last replica out, removed the resources:\n{report}");
+            if json_logs() {
+                tracing::info!(report = %report, "last replica out, removed the resources");
+            } else {
+                eprintln!("eventferry drive: last replica out, removed the resources:\n{report}");
+            }
             Ok(())
         }
         Err(e) if !clean_up => {
@@ -414,7 +496,7 @@ async fn leave(
         Err(e) => Err(exit(
             1,
             format!(
-                "clean-up failed: {e}\n  run `eventferry cleanup --owner {instance}` to finish it"
+                "clean-up failed: {e}\n  run `eventferry cleanup --instance {instance}` to finish it"
             ),
         )),
     }
@@ -542,6 +624,18 @@ async fn deliver_until_signal(
 }
 
 fn print_stopped(metrics: &Metrics, report: &DrainReport) {
+    if json_logs() {
+        tracing::info!(
+            received = Metrics::get(&metrics.received),
+            delivered = Metrics::get(&metrics.delivered),
+            failed_deliveries = Metrics::get(&metrics.delivery_failures),
+            deleted = Metrics::get(&metrics.deleted),
+            in_flight_at_signal = report.in_flight_at_signal,
+            abandoned = report.abandoned,
+            "stopped"
+        );
+        return;
+    }
     eprintln!(
         "eventferry drive: stopped: {} received, {} delivered, {} failed deliveries, {} deleted, {} in flight at the signal, {} abandoned at the drain timeout",
         Metrics::get(&metrics.received),
@@ -611,7 +705,18 @@ mod tests {
         .unwrap();
         assert_eq!(p.patterns.len(), 2);
         assert_eq!(p.sink, SinkSpec::Stdout);
-        assert_eq!(p.instance.as_str(), "eventferry");
+        assert_eq!(
+            p.instance.as_str(),
+            "driver",
+            "from the default queue eventferry-driver"
+        );
+        assert!(!p.sink_defaulted, "--sink stdout was given");
+        let defaulted = inputs_of(&["--event-patterns", r#"{"source":["a"]}"#]).unwrap();
+        assert_eq!(defaulted.sink, SinkSpec::Stdout);
+        assert_eq!(
+            defaulted.sink_defaulted,
+            std::env::var_os("K_SINK").is_none()
+        );
         let single = inputs_of(&[
             "--event-patterns",
             r#"{"source":["a"]}"#,
@@ -825,6 +930,49 @@ mod tests {
             "{}",
             default.replica
         );
+    }
+
+    #[test]
+    fn the_log_filter_is_checked_and_rust_log_is_the_fallback() {
+        assert!(log_filter(Some("debug"), Some("bogus[".into())).is_ok());
+        assert!(log_filter(None, Some("info,eventferry_driver=debug".into())).is_ok());
+        assert!(log_filter(None, None).is_ok());
+        let err = log_filter(Some("info,aws_config=loud"), None).unwrap_err();
+        assert!(
+            err.starts_with("--log-level \"info,aws_config=loud\" is not a valid log filter"),
+            "{err}"
+        );
+        let err = log_filter(Some("warning"), None).unwrap_err();
+        assert!(err.contains("\"warning\" is not a log level"), "{err}");
+        let err = log_filter(None, Some("verbose".into())).unwrap_err();
+        assert!(err.starts_with("RUST_LOG \"verbose\""), "{err}");
+    }
+
+    #[test]
+    fn the_cloudevent_source_has_one_name_and_two_deprecated_ones() {
+        let parse = |argv: &[&str]| {
+            let mut all = vec!["drive"];
+            all.extend_from_slice(argv);
+            Cli::try_parse_from(all).expect("flags parse").args
+        };
+        let args = parse(&["--ce-source", "urn:a"]);
+        assert_eq!(
+            ce_source(&args, Some("urn:old".into())),
+            Some(("--ce-source", "urn:a".into()))
+        );
+        let args = parse(&["--source", "urn:b"]);
+        assert_eq!(ce_source(&args, None), Some(("--source", "urn:b".into())));
+        let args = parse(&[]);
+        if args.ce_source.is_none() {
+            assert_eq!(
+                ce_source(&args, Some("urn:c".into())),
+                Some((DEPRECATED_SOURCE_VAR, "urn:c".into()))
+            );
+            assert_eq!(ce_source(&args, None), None);
+        }
+        assert!(Cli::try_parse_from(["drive", "--source", "a", "--ce-source", "b"]).is_err());
+        // `--cleanup` is `--clean-up`.
+        assert!(parse(&["--cleanup"]).clean_up);
     }
 
     #[test]

@@ -237,6 +237,9 @@ const NO_WAIT: Patience = Patience {
 
 /// Create the queue `name` (tagged, with `attrs`) or find it. For an existing queue of ours,
 /// set the attributes in `attrs` that differ; a foreign queue is left exactly as it is.
+/// The tag CloudFormation puts on what a stack creates (e.g. the SAM template's queue).
+const CLOUDFORMATION_STACK_TAG: &str = "aws:cloudformation:stack-name";
+
 async fn ensure_queue(
     sqs: &Sqs,
     label: &str,
@@ -278,6 +281,19 @@ async fn ensure_queue(
     let step = format!("read the tags of {label} {name}");
     let tags = retry_until(patience, step, not_visible, |_| {}, || sqs.tags(&url)).await?;
     let (arn, current) = queue_attributes(sqs, label, name, &url, patience).await?;
+    if let Some(stack) = tags.get(CLOUDFORMATION_STACK_TAG) {
+        tracing::warn!(
+            queue = %name,
+            stack = %stack,
+            "{label} {name} belongs to CloudFormation stack {stack} (tag {CLOUDFORMATION_STACK_TAG}): \
+             this driver now competes with that stack's consumer (e.g. its router) for the \
+             messages; pass another --queue-name unless that is what you want"
+        );
+        summary.push(
+            Change::Kept,
+            format!("{label} {name}: managed by CloudFormation stack {stack}, whose consumer competes for its messages"),
+        );
+    }
     if !is_ours(&tags, Some(instance)) {
         summary.push(
             Change::Kept,

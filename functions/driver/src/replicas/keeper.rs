@@ -19,6 +19,7 @@ use super::counters::ReplicaCounters;
 use super::lease::{
     check_tag_room, lease_value, leave_step, now_secs, plan_id, LeaseView, LeaveStep, ReplicaId,
 };
+use crate::cli::json_logs;
 use crate::provision::{self, ProvisionError, ProvisionSpec, Provisioned, TeardownReport};
 
 /// How long a writer waits between its tag write and its tag read (joining and leaving), so that
@@ -116,11 +117,11 @@ impl Keeper {
             match self.renew(&p).await {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::NotFound => {
-                    eprintln!(
-                        "eventferry drive: queue {} vanished right after provisioning (removed by \
-                         another replica's clean-up?); provisioning again",
+                    note(format!(
+                        "queue {} vanished right after provisioning (removed by another \
+                         replica's clean-up?); provisioning again",
                         p.queue_name
-                    );
+                    ));
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -133,20 +134,30 @@ impl Keeper {
             };
             let closing = view.closing_others(self.me(), now_secs());
             if closing.is_empty() {
-                eprintln!(
-                    "eventferry drive: lease taken: replica {}, ttl {}s, {} other live replica(s)",
-                    self.me(),
-                    self.lease.ttl_secs(),
-                    view.live_others(self.me(), now_secs()).len()
-                );
+                let others = view.live_others(self.me(), now_secs()).len();
+                if json_logs() {
+                    tracing::info!(
+                        replica = %self.me(),
+                        ttl_secs = self.lease.ttl_secs(),
+                        other_live_replicas = others,
+                        "lease taken"
+                    );
+                } else {
+                    eprintln!(
+                        "eventferry drive: lease taken: replica {}, ttl {}s, {others} other live \
+                         replica(s)",
+                        self.me(),
+                        self.lease.ttl_secs(),
+                    );
+                }
                 return Ok(p);
             }
-            eprintln!(
-                "eventferry drive: replica(s) {} are removing the resources of instance {} as the \
-                 last one out; waiting for them to finish, then provisioning again",
+            note(format!(
+                "replica(s) {} are removing the resources of instance {} as the last one out; \
+                 waiting for them to finish, then provisioning again",
                 ids(closing.keys()),
                 self.spec.instance
-            );
+            ));
             self.wait_for_closers(&p, closing).await;
         }
         Err(ProvisionError::Conflict(format!(
@@ -181,11 +192,11 @@ impl Keeper {
         }
         let instance = &self.spec.instance;
         if self.lease.replace_plan {
-            eprintln!(
-                "eventferry drive: --replace-plan: replica(s) {} of instance {instance} run another \
-                 plan; their rules that this one does not want are removed",
+            note(format!(
+                "--replace-plan: replica(s) {} of instance {instance} run another plan; their \
+                 rules that this one does not want are removed",
                 others.join(", ")
-            );
+            ));
             return Ok(());
         }
         Err(ProvisionError::Conflict(format!(
@@ -406,10 +417,7 @@ impl Keeper {
             match outcome {
                 Ok(p) => {
                     self.counters.reprovisions.fetch_add(1, Ordering::Relaxed);
-                    eprintln!(
-                        "eventferry drive: provisioned queue {} again:\n{}",
-                        p.queue_name, p.summary
-                    );
+                    announce_provisioned(&p, true);
                     return Some(p);
                 }
                 Err(e) => {
@@ -503,6 +511,41 @@ impl Keeper {
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// Say what provisioning did: the summary's lines on stderr, or with `--log-format json` one
+/// log event per resource (`change`, `resource`). `again`: after the queue vanished.
+pub fn announce_provisioned(p: &Provisioned, again: bool) {
+    if json_logs() {
+        if p.summary.items.is_empty() {
+            tracing::info!(queue = %p.queue_name, again, "provisioned: nothing to do");
+        }
+        for (change, resource) in &p.summary.items {
+            tracing::info!(
+                queue = %p.queue_name,
+                again,
+                change = %change,
+                resource = %resource,
+                "provisioned"
+            );
+        }
+    } else if again {
+        eprintln!(
+            "eventferry drive: provisioned queue {} again:\n{}",
+            p.queue_name, p.summary
+        );
+    } else {
+        eprintln!("{}", p.summary);
+    }
+}
+
+/// A line about joining: `eventferry drive: <message>` on stderr, or a JSON log event.
+fn note(message: String) {
+    if json_logs() {
+        tracing::warn!("{message}");
+    } else {
+        eprintln!("eventferry drive: {message}");
     }
 }
 
