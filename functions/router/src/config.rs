@@ -12,7 +12,7 @@
 //! | `EVENTFERRY_SYSTEM_EVENTS` | `log`, `off`, `eventbridge:<bus name or ARN>` or `http:<url>` | `log` |
 //! | `EVENTFERRY_SYSTEM_SOURCE` | `source` of system events | `urn:eventferry:router` |
 //! | `EVENTFERRY_HTTP_TIMEOUT_SECONDS` | timeout of one HTTP target call | 10 |
-//! | `EVENTFERRY_TYPE_FORMAT`, `EVENTFERRY_EVENT_BUS`, `EVENTFERRY_SOURCE` | how EventBridge envelopes map to CloudEvents (the driver's `--type-format`, `--event-bus`, `--source`, same variables) | `{source}`, `default`, the bus ARN |
+//! | `EVENTFERRY_TYPE_FORMAT`, `EVENTFERRY_EVENT_BUS`, `EVENTFERRY_SOURCE` | how EventBridge envelopes map to CloudEvents (the driver's `--type-format`, `--event-bus`, `--ce-source`, same variables) | `{source}`, `default`, the bus ARN |
 //!
 //! `EVENTFERRY_CE_SOURCE`, the router's former name for `EVENTFERRY_SOURCE`, is deprecated: it
 //! is still read when `EVENTFERRY_SOURCE` is not set.
