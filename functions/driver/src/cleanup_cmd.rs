@@ -11,25 +11,62 @@ use crate::provision::sweep::{sweep, Owner, SweepSpec};
 
 /// Sweep what a driver that was killed left behind.
 ///
-/// Deletes the rules (after removing their targets) named eventferry-<owner>-... and tagged
-/// managed-by=eventferry, eventferry-owner=<owner>, on --event-bus and on the default bus; the
-/// queues (and dead-letter queues) tagged the same way; and removes the owner's statements from
-/// the policies of queues that are not eventferry's.
+/// Deletes the rules (after removing their targets) named eventferry-<instance>-... and tagged
+/// managed-by=eventferry, eventferry-owner=<instance>, on --event-bus and on the default bus; the
+/// queues (and dead-letter queues) tagged the same way; and removes the instance's statements
+/// from the policies of queues that are not eventferry's. (`drive --clean-up` does the same for a
+/// driver that stops normally, as the last replica out.)
 ///
-/// A queue on which replicas of the owner still hold live leases (tags
-/// eventferry-lease:<owner>:<replica> whose expiry has not passed) is skipped, with its
-/// dead-letter queue, the owner's rules delivering to it and its policy statements, and reported;
-/// the exit status is then 1. Stop those replicas first (or wait --lease-ttl after they were
-/// killed), or pass --force.
+/// Don't run it for an instance that is still driving: a queue on which replicas of the instance
+/// still hold live leases (tags eventferry-lease:<instance>:<replica> whose expiry has not passed)
+/// is skipped, with its dead-letter queue, the instance's rules delivering to it and its policy
+/// statements, and reported; the exit status is then 1. Stop those replicas first (or wait
+/// --lease-ttl after they were killed), or pass --force.
+///
+/// --all-owned sweeps every eventferry instance in the account and region: it asks for
+/// confirmation on a terminal, and without one it needs --yes.
 #[derive(Args, Debug)]
-#[command(group(ArgGroup::new("whose").required(true).args(["owner", "all_owned"])))]
+#[command(
+    group(ArgGroup::new("whose").required(true).args(["instance", "cleanup_owner", "all_owned"])),
+    override_usage = "eventferry cleanup [OPTIONS] <--instance <INSTANCE>|--all-owned>",
+    after_help = "Examples:\n  \
+        eventferry cleanup --instance orders --dry-run\n  \
+        eventferry cleanup --instance orders --queue-prefix eventferry-orders\n\n\
+        Exit status: 0 when everything was swept (or listed, with --dry-run); 1 when an AWS call \
+        failed or a queue was skipped for live replicas; 2 for bad input, an unusable AWS setup, a \
+        mistyped EVENTFERRY_* variable, or --all-owned refused without confirmation."
+)]
 pub struct CleanupArgs {
-    /// The instance id whose resources to sweep (the --instance the driver ran with).
-    #[arg(long, env = "EVENTFERRY_CLEANUP_OWNER", value_name = "INSTANCE")]
-    pub owner: Option<String>,
+    /// The instance whose resources to sweep (the --instance `drive` ran with; `drive` derives it
+    /// from --queue-name: `driver` for the default queue). `--owner` is the same flag (its former
+    /// name), EVENTFERRY_CLEANUP_OWNER the same variable.
+    #[arg(
+        long,
+        visible_alias = "owner",
+        env = "EVENTFERRY_INSTANCE",
+        value_name = "INSTANCE"
+    )]
+    pub instance: Option<String>,
+    /// Former variable of --instance (still read).
+    #[arg(
+        long = "cleanup-owner",
+        env = "EVENTFERRY_CLEANUP_OWNER",
+        hide = true,
+        conflicts_with = "instance",
+        value_name = "INSTANCE"
+    )]
+    pub cleanup_owner: Option<String>,
     /// Sweep the resources of every eventferry instance (everything tagged managed-by=eventferry).
-    #[arg(long, env = "EVENTFERRY_CLEANUP_ALL_OWNED", conflicts_with = "owner")]
+    /// Asks for confirmation on a terminal; pass --yes otherwise.
+    #[arg(
+        long,
+        env = "EVENTFERRY_CLEANUP_ALL_OWNED",
+        conflicts_with_all = ["instance", "cleanup_owner"]
+    )]
     pub all_owned: bool,
+    /// With --all-owned: don't ask for confirmation (needed without a terminal).
+    #[arg(long, short = 'y', env = "EVENTFERRY_CLEANUP_YES")]
+    pub yes: bool,
     /// The event bus to look for rules on (the default bus is always searched too: schedule rules
     /// live there).
     #[arg(
@@ -65,22 +102,62 @@ pub fn run(args: CleanupArgs) -> ExitCode {
     block_on("cleanup", RuntimeFlavor::CurrentThread, run_async(args))
 }
 
+/// `--all-owned` without `--yes`: ask on a terminal; refuse without one. `Err` says why.
+fn confirm_all_owned() -> Result<(), String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            "--all-owned deletes the resources of EVERY eventferry instance in this \
+                    account and region, including drivers still running; without a terminal to \
+                    confirm, pass --yes (or first look with --dry-run)"
+                .to_owned(),
+        );
+    }
+    eprint!(
+        "eventferry cleanup: --all-owned deletes the rules, queues and policy statements of EVERY \
+         eventferry instance in this account and region (queues with live replicas are skipped \
+         unless --force). Continue? [y/N] "
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| format!("cannot read the answer: {e}"))?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err("not confirmed: nothing was deleted".to_owned())
+    }
+}
+
 /// The same as [`run`], on the caller's runtime.
 pub async fn run_async(args: CleanupArgs) -> ExitCode {
-    let owner = match (&args.owner, args.all_owned) {
+    let owner = match (
+        args.instance.as_ref().or(args.cleanup_owner.as_ref()),
+        args.all_owned,
+    ) {
         (Some(owner), false) => match InstanceId::new(owner) {
             Ok(id) => Owner::One(id),
             Err(e) => {
-                eprintln!("eventferry cleanup: --owner: {e}");
+                eprintln!("eventferry cleanup: --instance: {e}");
                 return ExitCode::from(2);
             }
         },
         (None, true) => Owner::AllOwned,
         _ => {
-            eprintln!("eventferry cleanup: pass exactly one of --owner <INSTANCE> or --all-owned");
+            eprintln!(
+                "eventferry cleanup: pass exactly one of --instance <INSTANCE> or --all-owned"
+            );
             return ExitCode::from(2);
         }
     };
+    if owner == Owner::AllOwned && !args.dry_run && !args.yes {
+        if let Err(message) = confirm_all_owned() {
+            eprintln!("eventferry cleanup: {message}");
+            return ExitCode::from(2);
+        }
+    }
     if args.event_bus.trim().is_empty() {
         eprintln!(
             "eventferry cleanup: invalid --event-bus \"\": use `default` or a custom bus name"

@@ -11,8 +11,15 @@ use crate::cli::{block_on, ArgSource, AwsArgs, RuntimeFlavor};
 
 /// Put events on an EventBridge bus and print their ids, one per line.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    eventferry emit --source demo.shop --detail-type OrderPlaced --detail '{\"order\":\"o-1\",\"total\":250}'\n  \
+    eventferry emit --source demo.shop --detail-type OrderPlaced --detail @order.json --count 100 --bus orders\n\n\
+    Exit status: 0 when every event was put; 1 when PutEvents failed or refused some entries (the \
+    ids of those put are printed); 2 for bad input, an unusable AWS setup or a mistyped \
+    EVENTFERRY_* variable.")]
 pub struct EmitArgs {
-    /// The events' source, e.g. com.example.orders.
+    /// The EventBridge `source` of the events, e.g. com.example.orders (not a CloudEvent source:
+    /// `drive --ce-source` sets that).
     #[arg(long, env = "EVENTFERRY_EMIT_SOURCE", value_name = "SOURCE")]
     pub source: String,
     /// The events' detail-type, e.g. "Order Placed".

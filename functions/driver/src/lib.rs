@@ -52,16 +52,31 @@ pub enum Command {
     /// Create rules and a queue, then deliver every event as a CloudEvent to a sink (at-least-once).
     Drive(Box<drive::args::DriveArgs>),
     /// Validate and test EventBridge event patterns offline, with AWS's exact semantics and errors.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            eventferry pattern validate @events/demo-patterns.json\n  \
+            eventferry pattern test --pattern '{\"source\":[\"demo.shop\"]}' --event @event.json\n\n\
+            Patterns are inline JSON, @FILE, or - (or @-) for stdin; where patterns are taken, one \
+            pattern object or a JSON array of them. Exit status: 0 valid / match, 1 no match, 2 \
+            invalid input (see each subcommand's --help)."
+    )]
     Pattern(pattern_cmd::PatternCommand),
-    /// Sweep the rules, queues and policy statements a killed driver left behind.
+    // The about and long help (with its warnings) come from `CleanupArgs`' doc comment: a doc
+    // comment here would replace both.
     Cleanup(cleanup_cmd::CleanupArgs),
-    /// Show a deployment's queue, rules, policy statements and live replicas (changes nothing).
+    // About and long help (with the exit status) from `StatusArgs`' doc comment.
     Status(status_cmd::StatusArgs),
     /// Put events on an EventBridge bus (PutEvents) and print their ids.
     Emit(emit_cmd::EmitArgs),
     /// Check router subscription files, and see which subscriptions an event matches and why.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            eventferry subscriptions validate events/demo-subscriptions.yaml\n  \
+            eventferry subscriptions match events/demo-subscriptions.yaml --event @event.json --all\n\n\
+            Exit status: 0 valid / matched, 1 nothing matched, 2 on errors."
+    )]
     Subscriptions(subscriptions_cmd::SubscriptionsCommand),
     /// Print a shell completion script to stdout (`make completions` writes them all).
     #[command(hide = true)]
@@ -133,6 +148,35 @@ fn print_generated(command: &str, bytes: &[u8]) -> ExitCode {
         Err(e) => {
             eprintln!("eventferry {command}: cannot write to stdout: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every visible command's --help shows examples, and clap accepts the definitions.
+    #[test]
+    fn every_command_has_examples() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+                let path = format!("{path} {}", sub.get_name());
+                let help = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+                if !help.contains("Examples:") {
+                    missing.push(path.clone());
+                }
+                walk(sub, &path, missing);
+            }
+        }
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&cmd, "eventferry", &mut missing);
+        assert!(missing.is_empty(), "no examples in --help of: {missing:?}");
+        let drive_env = cli::env_names(cmd.find_subcommand("drive").unwrap());
+        for name in ["EVENTFERRY_SINK", "EVENTFERRY_SOURCE", "EVENTFERRY_LOG"] {
+            assert!(drive_env.iter().any(|n| n == name), "{name}: {drive_env:?}");
         }
     }
 }

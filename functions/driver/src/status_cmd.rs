@@ -26,6 +26,11 @@ use crate::replicas::lease::{now_secs, LeaseView};
 /// replicas removing the resources as the last one out). Exit 0 when the queue exists, 1 when it
 /// does not or an AWS call failed, 2 for bad input.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    eventferry status --queue-name eventferry-orders\n  \
+    eventferry status --queue-name orders --instance orders --json\n\n\
+    Exit status: 0 when the queue exists; 1 when it does not or an AWS call failed; 2 for bad \
+    input, an unusable AWS setup or a mistyped EVENTFERRY_* variable.")]
 pub struct StatusArgs {
     /// The queue the deployment's replicas consume (as given to `drive`).
     #[arg(

@@ -29,6 +29,9 @@ pub enum SubscriptionsCommand {
 
 /// Arguments of `subscriptions validate`.
 #[derive(Args)]
+#[command(after_help = "Examples:\n  \
+    eventferry subscriptions validate events/demo-subscriptions.yaml\n\n\
+    Exit status: 0 for a valid file; 2 for an invalid or unreadable one.")]
 pub struct ValidateArgs {
     /// The subscriptions file: `.json` is read as JSON, anything else as YAML.
     #[arg(value_name = "FILE")]
@@ -37,6 +40,10 @@ pub struct ValidateArgs {
 
 /// Arguments of `subscriptions match`.
 #[derive(Args)]
+#[command(after_help = "Examples:\n  \
+    eventferry subscriptions match events/demo-subscriptions.yaml --event @event.json --all\n  \
+    eventferry subscriptions match subs.yaml --event - --json < event.json\n\n\
+    Exit status: 0 when something matched; 1 when nothing did; 2 on errors.")]
 pub struct MatchArgs {
     /// The subscriptions file.
     #[arg(value_name = "FILE")]
