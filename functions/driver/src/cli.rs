@@ -125,6 +125,59 @@ impl<'a> ArgSource<'a> {
     }
 }
 
+impl<'a> ArgSource<'a> {
+    /// For flags that took a file name before they took text (`pattern match --rules`): as
+    /// [`ArgSource::of`], except that a value that does not start with `{` or `[` is a file.
+    pub fn of_file_or_json(value: &'a str) -> Self {
+        match ArgSource::of(value) {
+            ArgSource::Inline(text) if !text.trim_start().starts_with(['{', '[']) => {
+                ArgSource::File(text)
+            }
+            other => other,
+        }
+    }
+
+    /// For streams read line by line (`--events`, `--cases`): `-` or `@-` is stdin, `@PATH` or
+    /// `PATH` a file.
+    pub fn of_stream(value: &'a str) -> Self {
+        match ArgSource::of(value) {
+            ArgSource::Inline(path) => ArgSource::File(path),
+            other => other,
+        }
+    }
+
+    /// The text as a buffered stream. `Err` names `flag` and the file that could not be opened.
+    pub fn open(&self, flag: &str) -> Result<Box<dyn std::io::BufRead + 'a>, String> {
+        Ok(match self {
+            ArgSource::Inline(text) => Box::new(std::io::Cursor::new(text.as_bytes())),
+            ArgSource::File(path) => {
+                let file = std::fs::File::open(path)
+                    .map_err(|e| format!("{flag} @{path}: cannot read the file: {e}"))?;
+                Box::new(std::io::BufReader::with_capacity(1 << 16, file))
+            }
+            ArgSource::Stdin => Box::new(std::io::BufReader::new(std::io::stdin())),
+        })
+    }
+}
+
+/// The patterns in `text`, where patterns are taken: a JSON array of patterns gives each
+/// element's exact text (repeated keys and number spellings kept, as the pattern language needs
+/// them), anything else is one pattern, left for the pattern parser to judge. `Err` for an empty
+/// array.
+pub fn split_patterns(flag: &str, text: &str) -> Result<Vec<String>, String> {
+    if text.trim_start().starts_with('[') {
+        if let Ok(items) = serde_json::from_str::<Vec<Box<serde_json::value::RawValue>>>(text) {
+            if items.is_empty() {
+                return Err(format!(
+                    "{flag} is an empty array: give one pattern or an array of patterns"
+                ));
+            }
+            return Ok(items.into_iter().map(|p| p.get().to_owned()).collect());
+        }
+    }
+    Ok(vec![text.to_owned()])
+}
+
 /// Where the text came from, for messages about its content: `the value`, `file <path>`, `stdin`.
 impl fmt::Display for ArgSource<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -333,6 +386,49 @@ mod tests {
         assert_eq!(read_arg("--x", "[1]").unwrap(), "[1]");
         assert_eq!(ArgSource::of("@a/b").to_string(), "file a/b");
         assert_eq!(ArgSource::of("x").to_string(), "the value");
+    }
+
+    #[test]
+    fn patterns_one_or_an_array_and_streams() {
+        assert_eq!(
+            split_patterns("p", r#"[{"a":[1]}, {"b":[1],"b":[2]}]"#).unwrap(),
+            [r#"{"a":[1]}"#, r#"{"b":[1],"b":[2]}"#]
+        );
+        assert_eq!(
+            split_patterns("p", r#"{"a":[1]}"#).unwrap(),
+            [r#"{"a":[1]}"#]
+        );
+        assert_eq!(split_patterns("p", "[1,").unwrap(), ["[1,"]);
+        assert!(split_patterns("p", " []")
+            .unwrap_err()
+            .contains("empty array"));
+        assert_eq!(
+            ArgSource::of_file_or_json("r.json"),
+            ArgSource::File("r.json")
+        );
+        assert_eq!(
+            ArgSource::of_file_or_json("@r.json"),
+            ArgSource::File("r.json")
+        );
+        assert_eq!(ArgSource::of_file_or_json(" {}"), ArgSource::Inline(" {}"));
+        assert_eq!(ArgSource::of_file_or_json("-"), ArgSource::Stdin);
+        assert_eq!(ArgSource::of_stream("e.jsonl"), ArgSource::File("e.jsonl"));
+        assert_eq!(ArgSource::of_stream("@-"), ArgSource::Stdin);
+        let mut lines = String::new();
+        ArgSource::Inline("a\nb")
+            .open("--events")
+            .unwrap()
+            .read_to_string(&mut lines)
+            .unwrap();
+        assert_eq!(lines, "a\nb");
+        let err = ArgSource::of_stream("/nonexistent/e")
+            .open("--events")
+            .err()
+            .unwrap();
+        assert!(
+            err.starts_with("--events @/nonexistent/e: cannot read the file"),
+            "{err}"
+        );
     }
 
     #[test]

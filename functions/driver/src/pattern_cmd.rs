@@ -2,9 +2,7 @@
 //!
 //! Parsing and I/O only; the language lives in the `eventferry-pattern` crate.
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
-use std::path::PathBuf;
+use std::io::{self, BufRead, BufWriter, Write};
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Subcommand};
@@ -16,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::cli::ArgSource;
+use crate::cli::{split_patterns, ArgSource};
 
 /// `eventferry pattern` subcommands.
 #[derive(Subcommand)]
@@ -35,21 +33,29 @@ pub enum PatternCommand {
 
 /// Arguments of `pattern test`.
 #[derive(Args)]
-#[command(group(ArgGroup::new("input").required(true).args(["cases", "pattern"])))]
+#[command(
+    group(ArgGroup::new("input").required(true).args(["cases", "pattern"])),
+    after_help = "Examples:\n  \
+        eventferry pattern test --pattern @events/demo-patterns.json --event '{\"source\":\"demo.shop\",\"detail\":{\"total\":250}}'\n  \
+        eventferry pattern test --cases cases.jsonl\n\n\
+        Exit status: 0 for a match (with --cases: once every case ran); 1 for no match; 2 for an \
+        invalid pattern or event, unreadable input, or (with --cases) a line that is not a case."
+)]
 pub struct TestArgs {
     /// JSON-lines file of cases `{"name": ..., "pattern": "<JSON text>", "event": "<JSON text>"}`
-    /// (`-` for stdin). Prints one line per case: `{"name": ..., "result": "match" | "no_match" |
+    /// (FILE or @FILE; `-` or `@-` for stdin). Prints one line per case: `{"name": ..., "result": "match" | "no_match" |
     /// "error", "reason": ...}`, with `reason` (AWS's text) only for errors. Exits 0 once every case
     /// ran.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["pattern", "event"])]
-    cases: Option<PathBuf>,
+    cases: Option<String>,
 
-    /// The event pattern: inline JSON, `@FILE`, or `-` for stdin. Prints `match` (exit 0) or
-    /// `no match` (exit 1); an invalid pattern prints AWS's error and exits 2.
+    /// The event pattern, or a JSON array of patterns (it matches when one does): inline JSON,
+    /// `@FILE`, or `-` (or `@-`) for stdin. Prints `match` (exit 0) or `no match` (exit 1); an
+    /// invalid pattern prints AWS's error and exits 2.
     #[arg(long, value_name = "P", requires = "event")]
     pattern: Option<String>,
 
-    /// The event: inline JSON, `@FILE`, or `-` for stdin.
+    /// The event: inline JSON, `@FILE`, or `-` (or `@-`) for stdin.
     #[arg(long, value_name = "E", requires = "pattern")]
     event: Option<String>,
 
@@ -62,23 +68,36 @@ pub struct TestArgs {
 
 /// Arguments of `pattern validate`.
 #[derive(Args)]
+#[command(after_help = "Examples:\n  \
+    eventferry pattern validate @events/demo-patterns.json\n  \
+    echo '{\"source\":[\"demo.shop\"]}' | eventferry pattern validate -\n\n\
+    Exit status: 0 when every pattern is valid; 2 for an invalid one (AWS's error on stdout) or \
+    unreadable input.")]
 pub struct ValidateArgs {
-    /// The event pattern: inline JSON, `@FILE`, or `-` for stdin.
+    /// The event pattern, or a JSON array of patterns (each is checked): inline JSON, `@FILE`, or
+    /// `-` (or `@-`) for stdin.
     #[arg(value_name = "P")]
     pattern: String,
 }
 
 /// Arguments of `pattern match`.
 #[derive(Args)]
+#[command(after_help = "Examples:\n  \
+    eventferry pattern match --rules @rules.json --events events.jsonl\n  \
+    cat events.jsonl | eventferry pattern match --rules '{\"big\":{\"detail\":{\"total\":[{\"numeric\":[\">=\",100]}]}}}' --events - --count\n\n\
+    Exit status: 0 when some event matched (always with --count); 1 when none did; 2 for an \
+    invalid rule or unreadable input.")]
 pub struct MatchArgs {
-    /// JSON object of named patterns: `{"rule-name": <pattern>, ...}`.
+    /// Named patterns, a JSON object `{"rule-name": <pattern>, ...}`, or a JSON array of patterns
+    /// (named 1, 2, ...): a file (FILE or @FILE), inline JSON, or `-` (or `@-`) for stdin.
     #[arg(long, value_name = "RULES.json")]
-    rules: PathBuf,
+    rules: String,
 
-    /// Events, one JSON object per line (`-` for stdin). Read as a stream. Lines that are not JSON
-    /// objects are reported on stderr and skipped; blank lines are skipped.
+    /// Events, one JSON object per line: FILE or @FILE, `-` (or `@-`) for stdin. Read as a
+    /// stream. Lines that are not JSON objects are reported on stderr and skipped; blank lines
+    /// are skipped.
     #[arg(long, value_name = "EVENTS.jsonl")]
-    events: PathBuf,
+    events: String,
 
     /// Print `{"rule-name": count, ...}` once at the end instead of one line per matching event.
     #[arg(long)]
@@ -111,12 +130,22 @@ fn read_arg(flag: &str, arg: &str) -> io::Result<String> {
     ArgSource::of(arg).read(flag).map_err(fail)
 }
 
-fn open_input(path: &PathBuf) -> io::Result<Box<dyn BufRead>> {
-    if path.as_os_str() == "-" {
-        Ok(Box::new(BufReader::new(io::stdin())))
+/// A stream argument (`--events`, `--cases`): FILE, @FILE, `-` or `@-`.
+fn open_input<'a>(flag: &str, value: &'a str) -> io::Result<Box<dyn BufRead + 'a>> {
+    ArgSource::of_stream(value).open(flag).map_err(fail)
+}
+
+/// The patterns of `flag`: one, or each of an array (see [`split_patterns`]).
+fn read_patterns(flag: &str, value: &str) -> io::Result<Vec<String>> {
+    split_patterns(flag, &read_arg(flag, value)?).map_err(fail)
+}
+
+/// AWS's message for an invalid pattern; with several, which one it is.
+fn pattern_error(i: usize, count: usize, message: String) -> String {
+    if count == 1 {
+        message
     } else {
-        let f = File::open(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
-        Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
+        format!("pattern {} of {count}: {message}", i + 1)
     }
 }
 
@@ -175,8 +204,8 @@ fn as_text(v: Value) -> String {
 }
 
 fn test(args: TestArgs) -> io::Result<ExitCode> {
-    if let Some(path) = &args.cases {
-        return test_cases(path, args.require_envelope);
+    if let Some(cases) = &args.cases {
+        return test_cases(cases, args.require_envelope);
     }
     let (Some(p), Some(e)) = (&args.pattern, &args.event) else {
         return Err(fail("--pattern and --event go together".into()));
@@ -186,14 +215,28 @@ fn test(args: TestArgs) -> io::Result<ExitCode> {
             "only one of --pattern and --event can be read from stdin".into(),
         ));
     }
-    let (pattern, event) = (read_arg("--pattern", p)?, read_arg("--event", e)?);
+    let (patterns, event) = (read_patterns("--pattern", p)?, read_arg("--event", e)?);
     let mut out = io::stdout().lock();
     // An invalid pattern is reported first: that is what the user is testing.
-    if let Err(err) = Pattern::parse(&pattern) {
-        writeln!(out, "{}", err.aws_message())?;
-        return Ok(ExitCode::from(2));
+    for (i, pattern) in patterns.iter().enumerate() {
+        if let Err(err) = Pattern::parse(pattern) {
+            writeln!(
+                out,
+                "{}",
+                pattern_error(i, patterns.len(), err.aws_message())
+            )?;
+            return Ok(ExitCode::from(2));
+        }
     }
-    Ok(match evaluate(&pattern, &event, args.require_envelope) {
+    // An array matches when one of its patterns does, as the driver's rules do.
+    let mut outcome = Outcome::NoMatch;
+    for pattern in &patterns {
+        outcome = evaluate(pattern, &event, args.require_envelope);
+        if !matches!(outcome, Outcome::NoMatch) {
+            break;
+        }
+    }
+    Ok(match outcome {
         Outcome::Match => {
             writeln!(out, "match")?;
             ExitCode::SUCCESS
@@ -209,8 +252,8 @@ fn test(args: TestArgs) -> io::Result<ExitCode> {
     })
 }
 
-fn test_cases(path: &PathBuf, require_envelope: bool) -> io::Result<ExitCode> {
-    let input = open_input(path)?;
+fn test_cases(cases: &str, require_envelope: bool) -> io::Result<ExitCode> {
+    let input = open_input("--cases", cases)?;
     let mut out = BufWriter::new(io::stdout().lock());
     let mut bad_lines = 0usize;
     for (i, line) in input.lines().enumerate() {
@@ -254,18 +297,16 @@ fn test_cases(path: &PathBuf, require_envelope: bool) -> io::Result<ExitCode> {
 }
 
 fn validate(args: ValidateArgs) -> io::Result<ExitCode> {
-    let pattern = read_arg("pattern", &args.pattern)?;
+    let patterns = read_patterns("pattern", &args.pattern)?;
     let mut out = io::stdout().lock();
-    match eventferry_pattern::validate(&pattern) {
-        Ok(()) => {
-            writeln!(out, "valid")?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            writeln!(out, "{}", e.aws_message())?;
-            Ok(ExitCode::from(2))
+    for (i, pattern) in patterns.iter().enumerate() {
+        if let Err(e) = eventferry_pattern::validate(pattern) {
+            writeln!(out, "{}", pattern_error(i, patterns.len(), e.aws_message()))?;
+            return Ok(ExitCode::from(2));
         }
     }
+    writeln!(out, "valid")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The rules file as (name, pattern text) in file order.
@@ -291,16 +332,30 @@ impl<'de> Deserialize<'de> for RuleFile {
     }
 }
 
-/// The matcher of a rules file `{"rule-name": <pattern>, ...}`, rules in file order.
-fn load_matcher(path: &PathBuf) -> io::Result<Matcher> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
-    let RuleFile(rules) = serde_json::from_str(&text).map_err(|e| {
-        fail(format!(
-            "{}: not a JSON object of rules: {e}",
-            path.display()
-        ))
-    })?;
+/// The matcher of `--rules`: `{"rule-name": <pattern>, ...}` (rules in file order) or an array
+/// of patterns named 1, 2, ...
+fn load_matcher(value: &str) -> io::Result<Matcher> {
+    let from = ArgSource::of_file_or_json(value);
+    let text = from.read("--rules").map_err(fail)?;
+    let rules = if text.trim_start().starts_with('[') {
+        let items: Vec<Box<RawValue>> = serde_json::from_str(&text).map_err(|e| {
+            fail(format!(
+                "--rules: {from} is not a JSON array of patterns: {e}"
+            ))
+        })?;
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| ((i + 1).to_string(), p))
+            .collect()
+    } else {
+        let RuleFile(rules) = serde_json::from_str(&text).map_err(|e| {
+            fail(format!(
+                "--rules: {from} is not a JSON object of named rules (or an array of patterns): {e}"
+            ))
+        })?;
+        rules
+    };
     let mut builder = MatcherBuilder::new();
     for (name, pattern) in &rules {
         let before = builder.len();
@@ -315,8 +370,15 @@ fn load_matcher(path: &PathBuf) -> io::Result<Matcher> {
 }
 
 fn match_events(args: MatchArgs) -> io::Result<ExitCode> {
+    if ArgSource::of_file_or_json(&args.rules) == ArgSource::Stdin
+        && ArgSource::of_stream(&args.events) == ArgSource::Stdin
+    {
+        return Err(fail(
+            "only one of --rules and --events can be read from stdin".into(),
+        ));
+    }
     let matcher = load_matcher(&args.rules)?;
-    let mut input = open_input(&args.events)?;
+    let mut input = open_input("--events", &args.events)?;
     let mut out = BufWriter::new(io::stdout().lock());
     let mut scratch = MatchScratch::default();
     let mut ids: Vec<RuleId> = Vec::new();
