@@ -162,7 +162,10 @@ mod tests {
         fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
             for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
                 let path = format!("{path} {}", sub.get_name());
-                let help = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+                let help = sub
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
                 if !help.contains("Examples:") {
                     missing.push(path.clone());
                 }
