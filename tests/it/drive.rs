@@ -1018,3 +1018,59 @@ async fn a_second_plan_on_a_live_instance_is_refused_unless_replace_plan() {
     assert_eq!(c.wait(STOP).await, Some(0), "{}", c.stderr_text());
     assert_nothing_left(&config, &queue).await;
 }
+
+/// A queue a CloudFormation stack manages (the SAM template's, tagged
+/// `aws:cloudformation:stack-name`) is adopted with a warning naming the stack: the driver would
+/// compete with that stack's router for the messages. The queue itself stays.
+#[tokio::test]
+async fn adopting_a_cloudformation_queue_warns_with_the_stack_name() {
+    let config = localstack().await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue = queue_name("cfn");
+    let stack = format!("stack-{queue}");
+    let url = sqs
+        .create_queue()
+        .queue_name(&queue)
+        .tags("aws:cloudformation:stack-name", &stack)
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url
+        .expect("a queue URL");
+    let patterns = pattern_for(&format!("demo.{queue}"));
+    let mut driver = Proc::start(
+        &[
+            "drive",
+            "--event-patterns",
+            &patterns,
+            "--queue-name",
+            &queue,
+            "--sink",
+            "stdout",
+            "--duration",
+            "1",
+            "--clean-up",
+        ],
+        &[],
+    );
+    driver.wait_stderr(READY, START).await;
+    let stderr = driver.stderr_text();
+    assert!(
+        stderr.contains(&format!("belongs to CloudFormation stack {stack}"))
+            && stderr.contains("competes"),
+        "{stderr}"
+    );
+    driver.signal(SIGTERM);
+    assert_eq!(driver.wait(STOP).await, Some(0), "{}", driver.stderr_text());
+    assert_eq!(
+        queue_url(&config, &queue).await.as_deref(),
+        Some(url.as_str()),
+        "a foreign queue is never deleted"
+    );
+    sqs.delete_queue()
+        .queue_url(&url)
+        .send()
+        .await
+        .expect("DeleteQueue");
+    assert_nothing_left(&config, &queue).await;
+}
