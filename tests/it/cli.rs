@@ -271,6 +271,24 @@ async fn every_command_reads_the_same_inputs() {
             r#"{"line":1,"rules":["1"]}"#,
         ),
         (
+            "subscriptions validate @file",
+            vec![
+                "subscriptions",
+                "validate",
+                "@../events/demo-subscriptions.yaml",
+            ],
+            "",
+            0,
+            "valid: 1 subscription(s)",
+        ),
+        (
+            "subscriptions validate -",
+            vec!["subscriptions", "validate", "-"],
+            "subscriptions:\n  - name: s\n    types: [demo.shop]\n    function: f\n",
+            0,
+            "valid: 1 subscription(s)",
+        ),
+        (
             "emit --detail from @- is checked before any AWS call",
             vec![
                 "emit",

@@ -2,7 +2,6 @@
 //! an event matches and why, offline. The logic lives in `eventferry_core::{subscription, route}`,
 //! the same code the router runs.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
@@ -14,7 +13,7 @@ use eventferry_core::structured::{parse_structured_value, to_structured_json};
 use eventferry_core::subscription::{Config, Format, Subscription};
 use serde_json::{json, Value};
 
-use crate::cli::read_arg;
+use crate::cli::{read_arg, ArgSource};
 
 /// `eventferry subscriptions` subcommands.
 #[derive(Subcommand)]
@@ -33,9 +32,10 @@ pub enum SubscriptionsCommand {
     eventferry subscriptions validate events/demo-subscriptions.yaml\n\n\
     Exit status: 0 for a valid file; 2 for an invalid or unreadable one.")]
 pub struct ValidateArgs {
-    /// The subscriptions file: `.json` is read as JSON, anything else as YAML.
+    /// The subscriptions file (FILE or @FILE; `-` for stdin): `.json` is read as JSON, anything
+    /// else as YAML.
     #[arg(value_name = "FILE")]
-    file: PathBuf,
+    file: String,
 }
 
 /// Arguments of `subscriptions match`.
@@ -45,9 +45,9 @@ pub struct ValidateArgs {
     eventferry subscriptions match subs.yaml --event - --json < event.json\n\n\
     Exit status: 0 when something matched; 1 when nothing did; 2 on errors.")]
 pub struct MatchArgs {
-    /// The subscriptions file.
+    /// The subscriptions file (FILE or @FILE; `-` for stdin).
     #[arg(value_name = "FILE")]
-    file: PathBuf,
+    file: String,
 
     /// The event: a structured CloudEvent or an EventBridge event (mapped as the router maps it),
     /// as inline JSON, `@FILE`, or `-` for stdin.
@@ -85,9 +85,17 @@ pub fn run(cmd: SubscriptionsCommand) -> ExitCode {
     }
 }
 
-fn load(file: &PathBuf) -> Result<Config, String> {
-    let shown = file.display().to_string();
-    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {shown}: {e}"))?;
+/// The subscriptions file: FILE or @FILE (`.json` is JSON, anything else YAML), or `-` / `@-`
+/// for stdin (YAML, which also reads JSON).
+fn load(file: &str) -> Result<Config, String> {
+    let from = ArgSource::of_stream(file);
+    let (text, shown) = match from {
+        ArgSource::File(path) => (
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?,
+            path.to_owned(),
+        ),
+        other => (other.read("FILE")?, "stdin".to_owned()),
+    };
     Config::parse(&text, Format::from_path(&shown), &shown).map_err(|e| e.to_string())
 }
 
@@ -127,6 +135,11 @@ fn read_event(arg: &str) -> Result<Value, String> {
 }
 
 fn matching(args: &MatchArgs) -> Result<ExitCode, String> {
+    if ArgSource::of_stream(&args.file) == ArgSource::Stdin
+        && ArgSource::of(&args.event) == ArgSource::Stdin
+    {
+        return Err("only one of FILE and --event can be read from stdin".into());
+    }
     let config = load(&args.file)?;
     let event = event_of(read_event(&args.event)?, args)?;
     let explanations = explain_all(&config, &EventView::new(&event));
