@@ -216,21 +216,34 @@ const MULTI_ROW: i64 = 109;
 
 pub struct Generator {
     rng: Rng,
+    /// Coordinates with 16-17 significant digits (see [`coord_text`]).
+    pub precise: bool,
     n: u64,
     street_cum: Vec<u64>,
 }
 
-fn push_coord(out: &mut String, micro: i64) {
-    // micro-degrees as a JSON number with at most six decimals
-    let v = micro as f64 / 1e6;
-    out.push_str(&format!("{v}"));
+fn push_coord(out: &mut String, micro: i64, precise: bool) {
+    out.push_str(&coord_text(micro, precise));
 }
 
-fn push_point(out: &mut String, x: i64, y: i64) {
+/// A coordinate in micro-degrees as a JSON number: with at most six decimals, or (`precise`)
+/// moved by less than a micro-degree, a fixed amount per vertex, and written in the double's
+/// shortest form, 16 or 17 significant digits as in real citylots data
+/// (`-122.42916360922355`).
+pub fn coord_text(micro: i64, precise: bool) -> String {
+    let v = micro as f64 / 1e6;
+    if !precise {
+        return format!("{v}");
+    }
+    let jitter = (micro.unsigned_abs().wrapping_mul(0x9e37_79b9) % 999_983) as f64 * 1e-12;
+    format!("{}", v + jitter.copysign(v))
+}
+
+fn push_point(out: &mut String, x: i64, y: i64, precise: bool) {
     out.push_str("{\"x\":");
-    push_coord(out, x);
+    push_coord(out, x, precise);
     out.push_str(",\"y\":");
-    push_coord(out, y);
+    push_coord(out, y, precise);
     out.push_str(",\"z\":0}");
 }
 
@@ -245,6 +258,7 @@ impl Generator {
             .collect();
         Self {
             rng: Rng::new(seed),
+            precise: false,
             n: 0,
             street_cum,
         }
@@ -261,9 +275,9 @@ impl Generator {
         s.push_str(if lot.multi { "MultiPolygon" } else { "Polygon" });
         let pts = self.outline(&lot);
         s.push_str("\",\"firstCoordinates\":");
-        push_point(&mut s, pts[0].0, pts[0].1);
+        push_point(&mut s, pts[0].0, pts[0].1, self.precise);
         s.push_str(",\"coordinates\":");
-        push_coordinates(&mut s, &pts, lot.multi);
+        push_coordinates(&mut s, &pts, lot.multi, self.precise);
         s.push_str("}}");
         s
     }
@@ -363,14 +377,14 @@ const LOT_COUNT: u64 = 6;
 
 /// The coordinates of a polygon (one ring), or of a MultiPolygon (the ring and its copy one cell
 /// to the east).
-fn push_coordinates(s: &mut String, pts: &[(i64, i64)], multi: bool) {
+fn push_coordinates(s: &mut String, pts: &[(i64, i64)], multi: bool, precise: bool) {
     let ring = |s: &mut String, pts: &[(i64, i64)], dx: i64| {
         s.push('[');
         for (i, (x, y)) in pts.iter().enumerate() {
             if i > 0 {
                 s.push(',');
             }
-            push_point(s, x + dx, *y);
+            push_point(s, x + dx, *y, precise);
         }
         s.push(']');
     };

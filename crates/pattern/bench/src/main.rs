@@ -216,9 +216,15 @@ fn run_serde(events: &[Vec<u8>]) -> Vec<u64> {
 fn main() {
     let a = args();
     let rule_sets = rule_sets();
-    let events = generate_events(a.events);
+    let events = generate_events(a.events, false);
+    let precise_sets = precise_rule_sets(&rule_sets);
     if let Some(rt) = &a.profile {
-        profile(&a, &rule_sets, &events, rt);
+        if rt.ends_with(PRECISE) {
+            let precise = generate_events(a.events, true);
+            profile(&a, &precise_sets, &precise, rt);
+        } else {
+            profile(&a, &rule_sets, &events, rt);
+        }
         return;
     }
 
@@ -227,13 +233,21 @@ fn main() {
     for (rtype, patterns) in &rule_sets {
         r.rule_type(&a, rtype, patterns, &events);
     }
+    // The same lots with 16-17-digit coordinates, in rows of their own (the rows above stay
+    // comparable with earlier runs).
+    let precise = generate_events(a.events, true);
+    for (rtype, patterns) in &precise_sets {
+        r.rule_type(&a, rtype, patterns, &precise);
+    }
+    drop(precise);
     // LocalStack on a sample, compared with eventferry on the same sample.
     r.localstack(&a, &rule_sets, &events[..a.sample.min(events.len())]);
     let scale_rows = r.scaling(&a, &events);
 
     print_table(&r.rows);
     print_scaling(events.len(), &scale_rows);
-    print_targets(&r.rows, &rule_sets, baseline, &scale_rows);
+    let all_sets: Vec<_> = rule_sets.iter().chain(&precise_sets).cloned().collect();
+    print_targets(&r.rows, &all_sets, baseline, &scale_rows);
     r.print_problems();
     write_results(&a.out, &r.rows);
     if !r.problems.is_empty() {
@@ -258,14 +272,52 @@ fn rule_sets() -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-fn generate_events(n: usize) -> Vec<Vec<u8>> {
+/// Suffix of the rule types run on events with 16-17-digit coordinates.
+const PRECISE: &str = "_17_DIGITS";
+
+/// NUMERIC and COMPLEX_ARRAYS for the events with 16-17-digit coordinates: the `=` operands
+/// become the coordinates those events carry instead of their six-decimal forms.
+fn precise_rule_sets(rule_sets: &[(String, Vec<String>)]) -> Vec<(String, Vec<String>)> {
+    let swaps = [
+        ("-122.42916]", gen::coord_text(-122_429_160, true) + "]"),
+        ("37.7298]", gen::coord_text(37_729_800, true) + "]"),
+    ];
+    rule_sets
+        .iter()
+        .filter(|(t, _)| t == "NUMERIC" || t == "COMPLEX_ARRAYS")
+        .map(|(t, rules)| {
+            let rules: Vec<String> = rules
+                .iter()
+                .map(|r| {
+                    swaps
+                        .iter()
+                        .fold(r.clone(), |r, (from, to)| r.replace(from, to))
+                })
+                .collect();
+            assert_ne!(&rules, rules_of(rule_sets, t), "{t}: no operand to swap");
+            (format!("{t}{PRECISE}"), rules)
+        })
+        .collect()
+}
+
+fn rules_of<'a>(rule_sets: &'a [(String, Vec<String>)], t: &str) -> &'a Vec<String> {
+    &rule_sets.iter().find(|(n, _)| n == t).expect("rule type").1
+}
+
+fn generate_events(n: usize, precise: bool) -> Vec<Vec<u8>> {
     let t = Instant::now();
     let mut g = gen::Generator::new(0x5eed_c17e_2017);
+    g.precise = precise;
     let events: Vec<Vec<u8>> = (0..n).map(|_| g.event().into_bytes()).collect();
     let bytes: usize = events.iter().map(Vec::len).sum();
     println!(
-        "generated {} citylots events ({:.0} bytes on average) in {:.1}s",
+        "generated {} citylots events{} ({:.0} bytes on average) in {:.1}s",
         events.len(),
+        if precise {
+            " with 16-17-digit coordinates"
+        } else {
+            ""
+        },
         bytes as f64 / events.len() as f64,
         t.elapsed().as_secs_f64()
     );
