@@ -16,7 +16,7 @@ use crate::error::EventError;
 use crate::event::{scan, walk_value, LeafSink, Membership, PathTrie};
 use crate::index::{lit_idx, FieldIndex};
 use crate::ip::ip_if_possible;
-use crate::number::{key_of_leaf, NumKey};
+use crate::number::PendingKey;
 use crate::pred::{ab_excludes, Leaf, LeafKind, Pred};
 
 /// Compiled form of a set of rules.
@@ -290,7 +290,7 @@ impl LeafSink for Collector<'_> {
 impl Collector<'_> {
     /// Record the leaf, then every slot of its field that accepts it: `exists`, the indexed
     /// predicates for its kind, the general ones, and the `anything-but`s it does not exclude.
-    /// `lexed`: a number's value when the scanner decided it (see [`key_of_leaf`]).
+    /// `lexed`: a number's value when the scanner decided it (see [`PendingKey::of_leaf`]).
     #[inline]
     fn collect(
         &mut self,
@@ -322,9 +322,16 @@ impl Collector<'_> {
             }
             LeafKind::Num(t) => {
                 if fi.needs_num {
-                    leaf.num_key = key_of_leaf(t, lexed);
+                    let mut key = PendingKey::of_leaf(t, lexed);
+                    hits.number(fi, t, &mut key);
+                    // `anything-but` reads the key only to look it up among its numbers.
+                    leaf.num_key = match key.candidate() {
+                        Some(k) if fi.ab_num.contains_key(&k) => key.key(),
+                        k => k,
+                    };
+                } else if let Some(slots) = fi.num_text.get(t.as_bytes()) {
+                    hits.all(slots);
                 }
-                hits.number(fi, t, leaf.num_key);
             }
             LeafKind::Lit(l) => hits.all(&fi.lits[lit_idx(l)]),
         }
@@ -443,24 +450,27 @@ impl Hits<'_> {
         self.s.lower = lower;
     }
 
-    /// A number leaf: by value and range when it has a comparable key, else by its text.
+    /// A number leaf: by value and range when it has a comparable key, else by its text. The
+    /// key's exactness is checked only when its candidate hits (see [`PendingKey`]). The text
+    /// is looked up whenever there are texts: a rule's number text has no key, so the same
+    /// text in an event has none either and a text hit never meets a key hit.
     #[inline]
-    fn number(&mut self, fi: &FieldIndex, text: &str, key: Option<NumKey>) {
-        match key {
-            Some(k) => {
-                if let Some(slots) = fi.num_key.get(&k) {
+    fn number(&mut self, fi: &FieldIndex, text: &str, key: &mut PendingKey<'_>) {
+        if let Some(k) = key.candidate() {
+            if let Some(slots) = fi.num_key.get(&k) {
+                if key.key().is_some() {
                     self.all(slots);
-                }
-                for (r, sl) in &fi.ranges {
-                    if r.contains(k) {
-                        self.hit(*sl);
-                    }
                 }
             }
-            None => {
-                if let Some(slots) = fi.num_text.get(text.as_bytes()) {
-                    self.all(slots);
+            for (r, sl) in &fi.ranges {
+                if r.contains(k) && key.key().is_some() {
+                    self.hit(*sl);
                 }
+            }
+        }
+        if !fi.num_text.is_empty() {
+            if let Some(slots) = fi.num_text.get(text.as_bytes()) {
+                self.all(slots);
             }
         }
     }

@@ -243,15 +243,55 @@ fn fast_value(t: &[u8]) -> Option<f64> {
     }
 }
 
-/// The key of a number leaf: from the value [`lex`] found when there is one (a value it finds is
-/// exact), else from its text (see [`value_of_text`]).
-#[inline]
-pub(crate) fn key_of_leaf(text: &str, lexed: Option<f64>) -> Option<NumKey> {
-    match lexed {
-        Some(f) => (-FIVE_BILLION..=FIVE_BILLION)
-            .contains(&f)
-            .then(|| key_of_f64(f)),
-        None => key_of_text(text),
+/// A number leaf's key, with the exactness check (see [`exact`]) put off until an answer
+/// depends on it: [`PendingKey::candidate`] is the key the leaf has if it is exact (its nearest
+/// double's), [`PendingKey::key`] the key it has. A leaf whose candidate is no rule's value, in
+/// no rule's range and none of an `anything-but`'s numbers matches the same rules (by text
+/// only) whether it is exact or not, so the matcher asks for the key only when the candidate
+/// hits. (Inside a range, an inexact text does not match: it has no key.)
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PendingKey<'a> {
+    text: &'a str,
+    value: f64,
+    candidate: Option<NumKey>,
+    checked: bool,
+}
+
+impl<'a> PendingKey<'a> {
+    /// The leaf of `text`, with the value [`lex`] found if any (a value it finds is exact): the
+    /// range is checked now, the exactness later.
+    #[inline]
+    pub(crate) fn of_leaf(text: &'a str, lexed: Option<f64>) -> Self {
+        let (value, checked) = match lexed {
+            Some(f) => (f, true),
+            None => (parse_f64(text), false),
+        };
+        // NaN (which JSON text cannot give) has no key either.
+        let candidate = (!out_of_range(value) && !value.is_nan()).then(|| key_of_f64(value));
+        Self {
+            text,
+            value,
+            candidate,
+            checked: checked || candidate.is_none(),
+        }
+    }
+
+    /// The key the leaf has if a double holds it exactly.
+    #[inline]
+    pub(crate) fn candidate(&self) -> Option<NumKey> {
+        self.candidate
+    }
+
+    /// The leaf's key ([`value_of_text`]'s answer), checking exactness once if not done yet.
+    #[inline]
+    pub(crate) fn key(&mut self) -> Option<NumKey> {
+        if !self.checked {
+            self.checked = true;
+            if !exact(self.text.as_bytes(), self.value) {
+                self.candidate = None;
+            }
+        }
+        self.candidate
     }
 }
 
@@ -395,6 +435,15 @@ fn exact(text: &[u8], f: f64) -> bool {
     if text.len() <= 15 && f.is_normal() {
         return true;
     }
+    if let Some((d, e10)) = decimal_of(text) {
+        let n = d.ilog10() as usize + 1;
+        if n <= 15 && f.is_normal() {
+            return true;
+        }
+        if let Some(answer) = shortest_is(d, n, e10, f) {
+            return answer;
+        }
+    }
     let Some(sig) = significant(text) else {
         return false;
     };
@@ -404,9 +453,117 @@ fn exact(text: &[u8], f: f64) -> bool {
     if sig.len <= 15 && f.is_normal() {
         return true;
     }
-    // The shortest round-trip form (Ryu; Rust's `{:e}` gives the same digits, three times slower).
+    ryu_shortest_is(&sig, f)
+}
+
+/// A JSON number's text (already syntax-checked) as `D·10^E` with `D` an integer without
+/// trailing zeros, read eight digits at a time; `None` for zero and for more than 19 digits
+/// (leading zeros included), where `D` might not fit.
+#[inline]
+fn decimal_of(t: &[u8]) -> Option<(u64, i64)> {
+    let mut i = usize::from(t.first() == Some(&b'-'));
+    let start = i;
+    let mut d = 0u64;
+    i = digit_run(t, i, &mut d);
+    let mut digits = i - start;
+    let mut e10 = 0i64;
+    if t.get(i) == Some(&b'.') {
+        let frac = i + 1;
+        i = digit_run(t, frac, &mut d);
+        digits += i - frac;
+        e10 = -((i - frac) as i64);
+    }
+    if let Some(b'e' | b'E') = t.get(i) {
+        e10 = e10.saturating_add(exponent(&t[i + 1..])?);
+    }
+    if digits > 19 || d == 0 {
+        return None;
+    }
+    while d.is_multiple_of(10) {
+        d /= 10;
+        e10 += 1;
+    }
+    Some((d, e10))
+}
+
+/// [`exact`]'s last step, the reference: the shortest round-trip form (Ryu; Rust's `{:e}` gives
+/// the same digits, three times slower), compared digit by digit.
+fn ryu_shortest_is(sig: &Sig, f: f64) -> bool {
     let mut buf = ryu::Buffer::new();
-    significant(buf.format_finite(f).as_bytes()).is_some_and(|shortest| shortest == sig)
+    significant(buf.format_finite(f).as_bytes()).is_some_and(|shortest| shortest == *sig)
+}
+
+/// `10^n` as `u128`, `n <= 22`.
+const POW10_U128: [u128; 23] = {
+    let mut t = [1u128; 23];
+    let mut i = 1;
+    while i < 23 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// Is `D·10^E` (`d`, of `n` significant digits, 16 or 17; `e10`), whose nearest double is `f`,
+/// the shortest round-trip form of `f`, decided with integers: `None` when it cannot tell
+/// cheaply (then Ryu decides).
+///
+/// The shortest form (what Ryu prints) is the decimal with the fewest significant digits
+/// inside the interval of reals that round to `f` (half a unit in the last place either side),
+/// and the closest to `f` among those. With the text `D·10^E` (`D` of `n` digits) and
+/// `f = M·2^k`, both are integers in the unit `2^k·10^E`: `D·2^-k` and `M·10^-E`; the
+/// interval's half width is `10^-E / 2` and one unit of `D`'s last digit is `2^-k`. The text is the
+/// shortest form exactly when no multiple of `10·2^-k` (a decimal of fewer digits) lies in the
+/// interval and `D` is the closest `n`-digit decimal to `f`, that is `|D·2^-k - M·10^-E|` is
+/// below half a unit of `D`'s last digit. Ties, candidates on the interval's ends (where Ryu's
+/// inclusion depends on the mantissa's parity), intervals that are not symmetric (`M = 2^52`),
+/// that reach out of `D`'s decade (where the step of the decimals changes) or that are wider
+/// than ten units of the last digit, and magnitudes whose products leave `u128`, all go
+/// to Ryu.
+fn shortest_is(d: u64, n: usize, e10: i64, f: f64) -> Option<bool> {
+    if !(16..=17).contains(&n) || !f.is_normal() {
+        return None;
+    }
+    let d = u128::from(d);
+    let bits = f.abs().to_bits();
+    let m = u128::from((bits & ((1 << 52) - 1)) | 1 << 52);
+    let k2 = (bits >> 52) as i64 - 1075;
+    if m == 1 << 52 || !(-70..0).contains(&k2) || !(-22..0).contains(&e10) {
+        return None;
+    }
+    let shift = (-k2) as u32;
+    let unit = 1u128 << shift;
+    let a = d << shift;
+    let b = m * POW10_U128[(-e10) as usize];
+    let half = POW10_U128[(-e10) as usize] / 2;
+    let diff = |x: u128, y: u128| x.abs_diff(y);
+    let delta = diff(a, b);
+    let decade = POW10_U128[n - 1] << shift;
+    if delta > half || half > 10 * unit || b - half <= decade || b + half >= 10 * decade {
+        return None;
+    }
+    let low = d - d % 10;
+    for c in [
+        low.saturating_sub(20),
+        low.saturating_sub(10),
+        low,
+        low + 10,
+        low + 20,
+        low + 30,
+    ] {
+        let dist = diff(c << shift, b);
+        if dist == half {
+            return None;
+        }
+        if dist < half {
+            return Some(false);
+        }
+    }
+    match (2 * delta).cmp(&unit) {
+        std::cmp::Ordering::Less => Some(true),
+        std::cmp::Ordering::Greater => Some(false),
+        std::cmp::Ordering::Equal => None,
+    }
 }
 
 /// An inclusive/exclusive numeric range over comparable keys.
@@ -639,6 +796,149 @@ mod tests {
         assert_eq!(fast_value(b"-122.514"), Some(-122.514));
         assert_eq!(fast_value(b"1234567890123456"), None);
         assert_eq!(fast_value(b"1e23"), None);
+    }
+
+    /// The key of a number leaf: from the value [`lex`] found when there is one (a value it finds is
+    /// exact), else from its text (see [`value_of_text`]). The matcher computes it lazily, with
+    /// [`PendingKey`]; this eager form is what the tests hold it to.
+    fn key_of_leaf(text: &str, lexed: Option<f64>) -> Option<NumKey> {
+        match lexed {
+            Some(f) => (-FIVE_BILLION..=FIVE_BILLION)
+                .contains(&f)
+                .then(|| key_of_f64(f)),
+            None => key_of_text(text),
+        }
+    }
+
+    /// Texts of 16 and 17 significant digits around `f`: its shortest form, and decimals a few
+    /// units of the last digit away (most of which round to the same double).
+    fn neighbours(f: f64, out: &mut Vec<String>) {
+        let shortest = format!("{f:e}");
+        let (mantissa, exp) = shortest.split_once('e').expect("exponent");
+        let exp: i32 = exp.parse().expect("exponent");
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        let neg = f < 0.0;
+        out.push(format!("{f}"));
+        for len in [16usize, 17] {
+            let base: i128 = format!("{digits:0<len$}")[..len].parse().expect("digits");
+            for d in -3i128..=3 {
+                let v = base + d;
+                let e = exp - (len as i32 - 1);
+                out.push(format!("{}{v}e{e}", if neg { "-" } else { "" }));
+            }
+        }
+    }
+
+    #[test]
+    fn integer_shortest_check_agrees_with_ryu() {
+        let mut texts: Vec<String> = [
+            "-122.42916360922355",
+            "-122.42916300678067",
+            "37.708000123456789",
+            "0.30000000000000004",
+            "0.10000000000000001",
+            "1234.5678901234567",
+            "4999999999.999999",
+            "4999999999.9999995",
+            "9999999999999999e-10",
+            "1000000000000001e-15",
+            "1.0000000000000002",
+            "0.99999999999999989",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Magnitudes from 1e-6 to 5e9, coordinates among them.
+            let mag = 10f64.powi((x % 16) as i32 - 6);
+            let f = (x >> 11) as f64 / (1u64 << 53) as f64 * mag;
+            let f = if x & 1 == 1 { -f } else { f };
+            neighbours(f, &mut texts);
+            neighbours(-122.5 + (x >> 20) as f64 * 1e-13 % 0.2, &mut texts);
+        }
+        let (mut decided, mut checked) = (0, 0);
+        for t in &texts {
+            let Some(sig) = significant(t.as_bytes()) else {
+                continue;
+            };
+            let f = parse_f64(t);
+            if !(16..=17).contains(&sig.len) || !f.is_normal() {
+                continue;
+            }
+            checked += 1;
+            // More than 19 digits with the leading zeros: left to Ryu.
+            let Some((d, e10)) = decimal_of(t.as_bytes()) else {
+                continue;
+            };
+            assert_eq!(d.ilog10() as usize + 1, sig.len, "{t}");
+            assert_eq!(e10, sig.exp - sig.len as i64, "{t}");
+            if let Some(answer) = shortest_is(d, sig.len, e10, f) {
+                decided += 1;
+                assert_eq!(answer, ryu_shortest_is(&sig, f), "{t}");
+            }
+        }
+        // Most 16-17-digit texts are decided without Ryu (not a timing claim: a count).
+        assert!(decided * 10 > checked * 9, "{decided} of {checked}");
+    }
+
+    #[test]
+    fn pending_keys_are_the_eager_keys() {
+        let mut texts: Vec<String> = Vec::new();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..5_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f =
+                ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 10f64.powi((x % 24) as i32 - 8);
+            neighbours(f, &mut texts);
+        }
+        texts.extend(["0", "-0", "1e400", "-6e9", "5e9", "0.1", "1e-400"].map(String::from));
+        for t in &texts {
+            let lexed = fast_value(t.as_bytes());
+            let eager = key_of_leaf(t, lexed);
+            let mut pending = PendingKey::of_leaf(t, lexed);
+            if let Some(k) = eager {
+                assert_eq!(pending.candidate(), Some(k), "{t}");
+            }
+            assert_eq!(pending.key(), eager, "{t}");
+            assert_eq!(pending.key(), eager, "{t} (asked twice)");
+        }
+    }
+
+    #[test]
+    fn citylots_coordinates_with_17_digits() {
+        // Real citylots vertices: the same street corner to six decimals, apart after.
+        let (a, b) = ("-122.42916360922355", "-122.42916300678067");
+        let eq = format!(r#"{{"n": [{{"numeric": ["=", {a}]}}]}}"#);
+        assert_eq!(outcome(&eq, a), Ok(true));
+        assert_eq!(outcome(&eq, b), Ok(false));
+        assert_eq!(outcome(&eq, "-122.429163"), Ok(false));
+        let lit = format!(r#"{{"n": [{b}]}}"#);
+        assert_eq!(outcome(&lit, b), Ok(true));
+        assert_eq!(outcome(&lit, "-1.2242916300678067e2"), Ok(true));
+        assert_eq!(outcome(&lit, a), Ok(false));
+        // Ranges with an end at one of them, open and closed.
+        let below = format!(r#"{{"n": [{{"numeric": ["<", {b}]}}]}}"#);
+        assert_eq!(outcome(&below, a), Ok(true));
+        assert_eq!(outcome(&below, b), Ok(false));
+        let at_most = format!(r#"{{"n": [{{"numeric": ["<=", {b}]}}]}}"#);
+        assert_eq!(outcome(&at_most, b), Ok(true));
+        assert_eq!(outcome(&at_most, "-122.42916300678066"), Ok(false));
+        let between = format!(r#"{{"n": [{{"numeric": [">=", {a}, "<", {b}]}}]}}"#);
+        assert_eq!(outcome(&between, a), Ok(true));
+        assert_eq!(outcome(&between, "-122.4291633"), Ok(true));
+        assert_eq!(outcome(&between, b), Ok(false));
+        assert_eq!(outcome(&between, "-122.42916360922356"), Ok(false));
+        // Inside the range but longer than any double's shortest form: compared as text only.
+        assert_eq!(outcome(&between, "-122.429163300000001"), Ok(false));
+        let not = format!(r#"{{"n": [{{"anything-but": [{a}]}}]}}"#);
+        assert_eq!(outcome(&not, a), Ok(false));
+        assert_eq!(outcome(&not, b), Ok(true));
     }
 
     #[test]
