@@ -2,6 +2,8 @@
 //!
 //! Modules, each using only those listed before it (no import cycles):
 //!
+//! - [`trace`]: the X-Ray trace header and W3C `traceparent`, converted both ways, and the
+//!   CloudEvents Distributed Tracing extension.
 //! - [`names`]: deterministic, valid AWS resource names (rule names, target Ids, instance ids),
 //!   and canonical JSON.
 //! - [`schedule`]: local validation of EventBridge `rate(...)` / `cron(...)` schedule expressions.
@@ -39,3 +41,4 @@ pub mod structured;
 pub mod subscription;
 pub mod system;
 pub mod system_types;
+pub mod trace;
