@@ -595,6 +595,7 @@ fn conversion_never_panics_on_arbitrary_bytes() {
             message_id: "0b5f6c3e-0000-4000-8000-000000000001",
             queue_arn: "arn:aws:sqs:us-east-1:000000000000:q",
             sent_timestamp: Some(1_700_000_000_000),
+            trace_header: None,
         };
         let event = from_sqs_message(&message, &options)
             .unwrap_or_else(|e| panic!("body {body:?} did not map: {e}"));
@@ -620,6 +621,7 @@ fn conversion_never_panics_on_arbitrary_bytes() {
             message_id: "m",
             queue_arn: "arn:aws:sqs:us-east-1:000000000000:q",
             sent_timestamp: None,
+            trace_header: None,
         };
         let event = from_sqs_message(&message, &options)
             .unwrap_or_else(|e| panic!("{name} did not map: {e}"));

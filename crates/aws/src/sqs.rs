@@ -24,7 +24,8 @@ pub struct ReceivedMessage {
     pub message_id: String,
     pub receipt_handle: String,
     pub body: String,
-    /// System attributes: `SentTimestamp` and `ApproximateReceiveCount` (the only ones requested).
+    /// System attributes: `SentTimestamp`, `ApproximateReceiveCount` and `AWSTraceHeader` (the
+    /// only ones requested).
     pub attributes: HashMap<String, String>,
 }
 
@@ -37,6 +38,11 @@ impl ReceivedMessage {
     /// When the message was sent, in epoch milliseconds, if SQS said.
     pub fn sent_timestamp_millis(&self) -> Option<i64> {
         sent_timestamp_millis(&self.attributes)
+    }
+
+    /// The `AWSTraceHeader` system attribute: the X-Ray trace header, if the message has one.
+    pub fn trace_header(&self) -> Option<&str> {
+        self.attributes.get("AWSTraceHeader").map(String::as_str)
     }
 }
 
@@ -325,6 +331,7 @@ impl MessageQueue for SqsQueue {
             // EventBridge never sets) makes every response and its parsing bigger.
             .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::AwsTraceHeader)
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("ReceiveMessage", e))?;

@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
         message_id: "0b5f6c3e-0000-4000-8000-000000000001",
         queue_arn: "arn:aws:sqs:us-east-1:000000000000:q",
         sent_timestamp: Some(1_700_000_000_000),
+        trace_header: None,
     };
     let event = from_sqs_message(&message, &MappingOptions::default())
         .expect("a message with an id and a queue ARN always maps");

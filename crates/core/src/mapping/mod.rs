@@ -26,6 +26,12 @@
 //!    SQS `SentTimestamp` (no time without one), and `data` the body: JSON as
 //!    `application/json`, anything else as a `text/plain` string.
 //!
+//! **Trace context.** When the message has an `AWSTraceHeader` (the X-Ray trace header
+//! EventBridge passes on when the PutEvents caller had one) that is valid, the event gets the
+//! CloudEvents Distributed Tracing extension `traceparent`, converted as in [`crate::trace`],
+//! unless it is a structured CloudEvent that carries a `traceparent` already (the producer's
+//! trace wins). An invalid header, or none, gives no trace.
+//!
 //! Modules, each depending only on those before it: [`options`] (type format, source override,
 //! event bus), `eventbridge` (envelope checks and attributes), `sqs` (the message mapping).
 //!

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::eventbridge::{build, envelope_attributes, Envelope, JSON};
 use super::options::MappingOptions;
 use crate::structured::parse_structured_value;
+use crate::trace::{set_trace_if_absent, TraceContext};
 
 /// CloudEvent `type` of a message that is neither an EventBridge event nor a CloudEvent.
 pub const SQS_MESSAGE_TYPE: &str = "com.amazon.sqs.message";
@@ -26,6 +27,8 @@ pub struct SqsMessage<'a> {
     pub queue_arn: &'a str,
     /// The `SentTimestamp` attribute: milliseconds since the Unix epoch.
     pub sent_timestamp: Option<i64>,
+    /// The `AWSTraceHeader` attribute: the X-Ray trace header EventBridge (or the sender) set.
+    pub trace_header: Option<&'a str>,
 }
 
 /// SQS message metadata that the generic mapping can't use.
@@ -58,6 +61,18 @@ pub fn from_sqs_message(
     message: &SqsMessage<'_>,
     options: &MappingOptions,
 ) -> Result<Event, MessageError> {
+    let mut event = map_body(message, options)?;
+    // A header that is not a valid X-Ray header is no trace: any message maps.
+    if let Some(context) = message
+        .trace_header
+        .and_then(|header| TraceContext::from_xray(header).ok())
+    {
+        set_trace_if_absent(&mut event, &context);
+    }
+    Ok(event)
+}
+
+fn map_body(message: &SqsMessage<'_>, options: &MappingOptions) -> Result<Event, MessageError> {
     // serde_json refuses nesting deeper than 128 with an error, so hostile bodies can't recurse
     // without bound; they map as text.
     let Ok(value) = serde_json::from_str::<Value>(message.body) else {

@@ -68,6 +68,7 @@ fn message(body: &str) -> SqsMessage<'_> {
         message_id: "0d5a9b1c-6f6e-4c1a-9d7b-2f1b3c4d5e6f",
         queue_arn: QUEUE_ARN,
         sent_timestamp: Some(1_700_000_000_123),
+        trace_header: None,
     }
 }
 
@@ -280,6 +281,7 @@ fn generic_mapping_uses_message_metadata() {
 fn generic_mapping_without_sent_timestamp_has_no_time() {
     let msg = SqsMessage {
         sent_timestamp: None,
+        trace_header: None,
         ..message("x")
     };
     let event = from_sqs_message(&msg, &MappingOptions::default()).unwrap();
@@ -307,6 +309,7 @@ fn generic_mapping_metadata_errors() {
         (
             SqsMessage {
                 sent_timestamp: Some(-1),
+                trace_header: None,
                 ..message("x")
             },
             MessageError::SentTimestamp {
@@ -317,6 +320,7 @@ fn generic_mapping_metadata_errors() {
         (
             SqsMessage {
                 sent_timestamp: Some(i64::MAX),
+                trace_header: None,
                 ..message("x")
             },
             MessageError::SentTimestamp {
@@ -341,6 +345,7 @@ fn generic_mapping_metadata_errors() {
         message_id: "",
         queue_arn: "",
         sent_timestamp: Some(-1),
+        trace_header: None,
     };
     assert!(from_sqs_message(&bare, &MappingOptions::default()).is_ok());
     assert_eq!(
@@ -786,4 +791,64 @@ fn the_source_arn_has_the_partition_of_the_region_or_the_one_configured() {
     let ignored = MappingOptions::default().with_partition("not a partition");
     let event = from_eventbridge(s3_event(), &ignored).unwrap();
     assert!(event.source().starts_with("arn:aws:events:"));
+}
+
+const XRAY: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+const W3C: &str = "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01";
+
+fn traced(body: &str, header: Option<&'static str>) -> Event {
+    let msg = SqsMessage {
+        trace_header: header,
+        ..message(body)
+    };
+    from_sqs_message(&msg, &MappingOptions::default()).unwrap()
+}
+
+fn traceparent(event: &Event) -> Option<String> {
+    event.extension("traceparent").map(|v| v.to_string())
+}
+
+#[test]
+fn aws_trace_header_becomes_traceparent_for_every_kind_of_body() {
+    let bodies = [
+        "plain text".to_owned(),
+        s3_event().to_string(),
+        structured_event().to_string(),
+    ];
+    for body in &bodies {
+        let event = traced(body, Some(XRAY));
+        assert_eq!(traceparent(&event).as_deref(), Some(W3C), "{body}");
+        assert_eq!(event.extension("tracestate"), None, "{body}");
+        // Everything else is as without the header: ids and times stay deterministic.
+        let mut plain = traced(body, None);
+        assert_eq!(traceparent(&plain), None, "{body}");
+        plain.set_extension("traceparent", W3C);
+        assert_eq!(plain, event, "{body}");
+    }
+}
+
+#[test]
+fn a_structured_event_keeps_its_own_traceparent() {
+    let mut ce = structured_event();
+    let own = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    ce["traceparent"] = json!(own);
+    ce["tracestate"] = json!("congo=t61rcWkgMzE");
+    let event = traced(&ce.to_string(), Some(XRAY));
+    assert_eq!(traceparent(&event).as_deref(), Some(own));
+    assert_eq!(
+        event
+            .extension("tracestate")
+            .map(|v| v.to_string())
+            .as_deref(),
+        Some("congo=t61rcWkgMzE")
+    );
+}
+
+#[test]
+fn an_invalid_trace_header_gives_no_trace_and_the_message_still_maps() {
+    for header in ["", "Root=2-x", "Parent=53995c3f42cd8ad8", "garbage;;==;"] {
+        let event = traced("plain text", Some(header));
+        assert_eq!(traceparent(&event), None, "{header:?}");
+        assert_eq!(event.ty(), SQS_MESSAGE_TYPE);
+    }
 }

@@ -147,6 +147,12 @@ pub struct DriveArgs {
     #[arg(long, env = "EVENTFERRY_PEEK", conflicts_with_all = ["dry_run", "clean_up"])]
     pub peek: bool,
 
+    /// Start a new trace for an event that arrives without trace context: a random, sampled W3C
+    /// `traceparent` (trace id starting with the time, as X-Ray's do). Without it, an event has a
+    /// `traceparent` only when its message had an `AWSTraceHeader` or it was a CloudEvent with one.
+    #[arg(long, env = "EVENTFERRY_TRACE_NEW")]
+    pub trace_new: bool,
+
     /// Where events go: an http(s):// URL (CloudEvents HTTP binding), `stdout` (NDJSON structured
     /// CloudEvents) or `lambda:<name|arn>`. Default: $K_SINK if set, otherwise stdout, with a
     /// warning at start: printed events are deleted from the queue like delivered ones.

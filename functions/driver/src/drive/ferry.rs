@@ -20,6 +20,7 @@ use eventferry_aws::sqs::{MessageQueue, Receipt, ReceivedMessage, MAX_BATCH};
 use eventferry_aws::{retry_with, Backoff};
 use eventferry_core::mapping::{from_sqs_message, MappingOptions, SqsMessage};
 use eventferry_core::structured::to_structured_bytes;
+use eventferry_core::trace::{set_trace_if_absent, TraceContext};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -51,6 +52,8 @@ pub struct FerryConfig {
     pub max_backoff: Duration,
     pub mapping: MappingOptions,
     pub queue_arn: String,
+    /// `--trace-new`: an event without trace context gets a new sampled root `traceparent`.
+    pub trace_new: bool,
 }
 
 /// What happened at shutdown.
@@ -242,6 +245,14 @@ async fn poll<Q: MessageQueue, S: Sink>(
     }
 }
 
+/// A new sampled trace root: the current time and random ids (what `--trace-new` adds).
+pub fn new_trace_root() -> TraceContext {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+    TraceContext::new_root(secs, rand::random())
+}
+
 /// The pause after an empty short-poll receive (`--duration 0`): 100 ms after the first, doubling
 /// up to 2 s while they stay empty; a message resets it.
 fn next_idle_pause(previous: Duration) -> Duration {
@@ -261,8 +272,9 @@ async fn handle<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, message:
         message_id: &message.message_id,
         queue_arn: &handles.config.queue_arn,
         sent_timestamp: message.sent_timestamp_millis(),
+        trace_header: message.trace_header(),
     };
-    let event = match from_sqs_message(&input, &handles.config.mapping) {
+    let mut event = match from_sqs_message(&input, &handles.config.mapping) {
         Ok(event) => event,
         Err(e) => {
             // Left in the queue: the redrive policy moves it to the DLQ.
@@ -271,6 +283,9 @@ async fn handle<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, message:
             return;
         }
     };
+    if handles.config.trace_new {
+        set_trace_if_absent(&mut event, &new_trace_root());
+    }
     if handles.config.peek {
         let mut line = to_structured_bytes(&event);
         line.push(b'\n');

@@ -550,6 +550,7 @@ async fn ferry_config(
         drain_timeout: Duration::from_secs(args.drain_timeout),
         // The loop's dry-run mode prints and never delivers or deletes: what --peek is.
         peek: args.peek,
+        trace_new: args.trace_new,
         delete_interval: Duration::from_millis(50),
         base_backoff: Duration::from_secs(1),
         max_backoff: Duration::from_secs(300),

@@ -139,6 +139,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
             message_id,
             queue_arn: record.event_source_arn.as_deref().unwrap_or_default(),
             sent_timestamp: sent_timestamp_millis(&record.attributes),
+            trace_header: record.attributes.get("AWSTraceHeader").map(String::as_str),
         };
         match mapping::from_sqs_message(&message, &self.settings.mapping) {
             Ok(event) => Some(

@@ -31,6 +31,8 @@ struct MemQueue {
     max_deleting: std::sync::atomic::AtomicUsize,
     /// ReceiveMessage calls so far.
     receive_calls: std::sync::atomic::AtomicUsize,
+    /// The `AWSTraceHeader` of message `i`, for the first messages.
+    trace_headers: Vec<&'static str>,
 }
 
 impl MemQueue {
@@ -86,14 +88,18 @@ impl MessageQueue for MemQueue {
                 if !m.deleted && m.visible_at.is_none_or(|t| t <= now) {
                     m.receives += 1;
                     m.visible_at = Some(now + self.visibility);
+                    let mut attributes = HashMap::from([
+                        ("ApproximateReceiveCount".into(), m.receives.to_string()),
+                        ("SentTimestamp".into(), "1700000000000".into()),
+                    ]);
+                    if let Some(header) = self.trace_headers.get(i) {
+                        attributes.insert("AWSTraceHeader".into(), (*header).to_owned());
+                    }
                     out.push(ReceivedMessage {
                         message_id: format!("mid-{i}"),
                         receipt_handle: format!("{i}#{}", m.receives),
                         body: m.body.clone(),
-                        attributes: HashMap::from([
-                            ("ApproximateReceiveCount".into(), m.receives.to_string()),
-                            ("SentTimestamp".into(), "1700000000000".into()),
-                        ]),
+                        attributes,
                     });
                 }
             }
@@ -181,6 +187,7 @@ fn config(peek: bool) -> FerryConfig {
         max_backoff: Duration::from_secs(60),
         mapping: MappingOptions::default(),
         queue_arn: "arn:aws:sqs:us-east-1:000000000000:q".into(),
+        trace_new: false,
     }
 }
 
@@ -620,4 +627,72 @@ async fn empty_short_polls_back_off_and_a_message_still_arrives() {
     shutdown.cancel();
     task.await.unwrap();
     assert_eq!(*sink.acked.lock().unwrap(), ["ev-7"]);
+}
+
+/// Records each delivered event's `traceparent`, by event id.
+#[derive(Default)]
+struct TraceSink {
+    traces: Mutex<HashMap<String, Option<String>>>,
+}
+
+impl Sink for TraceSink {
+    async fn deliver(&self, event: &cloudevents::Event) -> Result<(), DeliveryError> {
+        let trace = event.extension("traceparent").map(|v| v.to_string());
+        self.traces
+            .lock()
+            .unwrap()
+            .insert(event.id().to_owned(), trace);
+        Ok(())
+    }
+}
+
+async fn traces_of(trace_new: bool) -> HashMap<String, Option<String>> {
+    let bodies: Vec<String> = (0..3).map(envelope).collect();
+    let queue = Arc::new(MemQueue {
+        trace_headers: vec![
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+            "not an X-Ray header",
+        ],
+        ..MemQueue::with(&bodies, Duration::from_secs(30))
+    });
+    let sink = Arc::new(TraceSink::default());
+    let config = FerryConfig {
+        trace_new,
+        ..config(false)
+    };
+    run_until(queue, sink.clone(), config, |q, _| q.deleted().len() == 3).await;
+    let traces = sink.traces.lock().unwrap().clone();
+    traces
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_aws_trace_header_reaches_the_sink_as_traceparent() {
+    let traces = traces_of(false).await;
+    assert_eq!(
+        traces["ev-0"].as_deref(),
+        Some("00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01")
+    );
+    assert_eq!(traces["ev-1"], None, "an invalid header is no trace");
+    assert_eq!(
+        traces["ev-2"], None,
+        "no header, no trace without --trace-new"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn trace_new_starts_a_sampled_root_only_where_there_is_no_trace() {
+    let traces = traces_of(true).await;
+    assert_eq!(
+        traces["ev-0"].as_deref(),
+        Some("00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01")
+    );
+    let (one, two) = (
+        traces["ev-1"].clone().unwrap(),
+        traces["ev-2"].clone().unwrap(),
+    );
+    for new in [&one, &two] {
+        let ctx = eventferry_core::trace::TraceContext::from_traceparent(new).unwrap();
+        assert!(ctx.sampled(), "{new}");
+    }
+    assert_ne!(one[3..35], two[3..35], "each new root has its own trace id");
 }
