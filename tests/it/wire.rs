@@ -17,8 +17,10 @@ use eventferry_router::{Handler, Ports};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+const TRACEPARENT: &str = "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01";
+
 /// Attributes that need percent-encoding, a time, extensions and JSON data without a
-/// `datacontenttype`: every place where two binary-mode encoders could differ.
+/// `datacontenttype`, trace context: every place where two binary-mode encoders could differ.
 fn event_json() -> Value {
     json!({
         "specversion": "1.0",
@@ -29,6 +31,8 @@ fn event_json() -> Value {
         "time": "2024-05-01T10:00:00.123Z",
         "tenant": "acme",
         "priority": 7,
+        "traceparent": TRACEPARENT,
+        "tracestate": "congo=t61rcWkgMzE",
         "data": {"total": 5, "note": "x y"}
     })
 }
@@ -172,6 +176,11 @@ async fn driver_and_router_send_the_same_bytes() {
         "ce-priority: 7",
         "content-type: application/json",
         "authorization: Bearer s3cr3t",
+        // Trace context: the extension as ce- headers, and the W3C headers with the same value.
+        "ce-traceparent: 00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
+        "ce-tracestate: congo=t61rcWkgMzE",
+        "traceparent: 00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
+        "tracestate: congo=t61rcWkgMzE",
     ] {
         assert!(
             lines.iter().any(|l| l == expected),
@@ -189,7 +198,15 @@ async fn driver_and_router_send_the_same_bytes() {
         String::from_utf8_lossy(&router),
         "structured mode"
     );
-    assert!(header_lines(&driver)
-        .iter()
-        .any(|l| l == "content-type: application/cloudevents+json"));
+    let lines = header_lines(&driver);
+    for expected in [
+        "content-type: application/cloudevents+json",
+        "traceparent: 00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
+        "tracestate: congo=t61rcWkgMzE",
+    ] {
+        assert!(
+            lines.iter().any(|l| l == expected),
+            "{expected} in {lines:#?}"
+        );
+    }
 }

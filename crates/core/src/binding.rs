@@ -10,12 +10,23 @@
 //!
 //! Decoding reuses [`crate::structured::parse_structured_value`], so an event received over HTTP
 //! is checked by exactly the rules of every other input.
+//!
+//! **Trace context.** An event with a valid `traceparent` extension (the CloudEvents Distributed
+//! Tracing extension, see [`crate::trace`]) is sent with the W3C Trace Context headers
+//! `traceparent` and `tracestate` (when it has one), in both modes, so HTTP tracing middleware
+//! joins the trace. In binary mode the extension is also a `ce-traceparent` header, like every
+//! extension: the distributed-tracing extension spec asks that, on a single hop, the extension
+//! and the protocol's trace headers carry the same trace, which they do (eventferry creates no
+//! spans of its own), and a receiver decoding the event with any CloudEvents SDK keeps it.
+//! Decoding the other way: a request whose event has no `traceparent` but that has a valid
+//! `traceparent` header gets it (and `tracestate`) as the extension.
 
 use base64::Engine;
 use cloudevents::{AttributesReader, Data, Event};
 use serde_json::{Map, Value};
 
 use crate::structured::{parse_structured, parse_structured_value, to_structured_bytes};
+use crate::trace::{event_trace, TraceContext, EXT_TRACEPARENT, EXT_TRACESTATE};
 
 /// The largest event accepted, as EventBridge and SQS allow: 256 KiB.
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
@@ -57,6 +68,28 @@ pub fn decode_request<'h>(
     body: &[u8],
 ) -> Result<Event, HttpError> {
     check_request(method, body)?;
+    let mut event = decode_event(&header, ce_headers, body)?;
+    if let Some(parent) = header("traceparent").map(str::trim) {
+        if TraceContext::from_traceparent(parent).is_ok()
+            && event.extension(EXT_TRACEPARENT).is_none()
+        {
+            event.set_extension(EXT_TRACEPARENT, parent);
+            if let Some(state) = header("tracestate")
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
+                event.set_extension(EXT_TRACESTATE, state);
+            }
+        }
+    }
+    Ok(event)
+}
+
+fn decode_event<'h>(
+    header: &impl Fn(&str) -> Option<&'h str>,
+    ce_headers: &[(&'h str, &'h str)],
+    body: &[u8],
+) -> Result<Event, HttpError> {
     let content_type = header("content-type").map(str::trim);
     let media = content_type.map(media_type).unwrap_or_default();
     if media == STRUCTURED {
@@ -206,9 +239,21 @@ impl Encoded {
 
 /// Structured mode: the whole event as JSON.
 pub fn encode_structured(event: &Event) -> Encoded {
+    let mut headers = vec![("content-type".into(), STRUCTURED.into())];
+    push_trace_headers(event, &mut headers);
     Encoded {
-        headers: vec![("content-type".into(), STRUCTURED.into())],
+        headers,
         body: to_structured_bytes(event),
+    }
+}
+
+/// The W3C Trace Context headers of an event with a valid `traceparent` extension.
+fn push_trace_headers(event: &Event, headers: &mut Vec<(String, String)>) {
+    if let Some((parent, state)) = event_trace(event) {
+        headers.push(("traceparent".into(), parent));
+        if let Some(state) = state {
+            headers.push(("tracestate".into(), state));
+        }
     }
 }
 
@@ -256,6 +301,7 @@ pub fn encode_binary(event: &Event, content_type: Option<&str>) -> Encoded {
     if let Some(ct) = ct {
         headers.push(("content-type".into(), ct));
     }
+    push_trace_headers(event, &mut headers);
     Encoded { headers, body }
 }
 
@@ -558,5 +604,108 @@ mod tests {
         );
         assert_eq!(percent_decode("%E9"), None);
         assert_eq!(percent_decode("%2"), None);
+    }
+
+    const W3C: &str = "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01";
+
+    fn traced_event() -> Event {
+        decode(
+            "POST",
+            &[("content-type", "application/cloudevents+json")],
+            json!({
+                "specversion": "1.0", "id": "1", "source": "/s", "type": "t",
+                "traceparent": W3C, "tracestate": "congo=t61rcWkgMzE",
+                "datacontenttype": "application/json", "data": {"a": 1}
+            })
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    fn header<'a>(encoded: &'a Encoded, name: &str) -> Vec<&'a str> {
+        encoded
+            .headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn both_modes_send_the_w3c_trace_headers() {
+        let event = traced_event();
+        let structured = encode_structured(&event);
+        assert_eq!(header(&structured, "traceparent"), [W3C]);
+        assert_eq!(header(&structured, "tracestate"), ["congo=t61rcWkgMzE"]);
+        let binary = encode_binary(&event, None);
+        assert_eq!(header(&binary, "traceparent"), [W3C]);
+        assert_eq!(header(&binary, "tracestate"), ["congo=t61rcWkgMzE"]);
+        // The extension stays a ce- header too, with the same value.
+        assert_eq!(header(&binary, "ce-traceparent"), [W3C]);
+        assert_eq!(header(&binary, "ce-tracestate"), ["congo=t61rcWkgMzE"]);
+    }
+
+    #[test]
+    fn no_or_invalid_trace_sends_no_trace_headers() {
+        let plain = decode("POST", &BINARY, b"{}").unwrap();
+        let mut bad = plain.clone();
+        bad.set_extension("traceparent", "not a traceparent");
+        for event in [plain, bad] {
+            for encoded in [encode_structured(&event), encode_binary(&event, None)] {
+                assert!(header(&encoded, "traceparent").is_empty());
+                assert!(header(&encoded, "tracestate").is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn decoding_takes_the_trace_header_when_the_event_has_none() {
+        let mut headers = BINARY.to_vec();
+        headers.push(("traceparent", W3C));
+        headers.push(("tracestate", "congo=t61rcWkgMzE"));
+        let event = decode("POST", &headers, b"{}").unwrap();
+        assert_eq!(
+            event_trace(&event),
+            Some((W3C.into(), Some("congo=t61rcWkgMzE".into())))
+        );
+
+        // The event's own extension wins over the header; an invalid header is ignored.
+        let own = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let mut headers = BINARY.to_vec();
+        headers.push(("ce-traceparent", own));
+        headers.push(("traceparent", W3C));
+        assert_eq!(
+            event_trace(&decode("POST", &headers, b"{}").unwrap())
+                .unwrap()
+                .0,
+            own
+        );
+        let mut headers = BINARY.to_vec();
+        headers.push(("traceparent", "00-zz"));
+        assert_eq!(event_trace(&decode("POST", &headers, b"{}").unwrap()), None);
+
+        // Encoded and decoded again, an event keeps its trace in both modes.
+        let event = traced_event();
+        for encoded in [encode_structured(&event), encode_binary(&event, None)] {
+            let pairs: Vec<(&str, &str)> = encoded
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            let back = decode_request(
+                "POST",
+                |name| {
+                    pairs
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| *v)
+                },
+                &pairs,
+                &encoded.body,
+            )
+            .unwrap();
+            assert_eq!(back, event);
+        }
     }
 }
