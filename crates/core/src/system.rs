@@ -14,7 +14,9 @@
 //! input`, `dropped: ...`).
 //!
 //! Construction is pure: the caller passes the id and time (the router uses its request id and
-//! the clock), and the `source` of every system event is configured once.
+//! the clock), and the `source` of every system event is configured once. A system event carries
+//! the trace context (`traceparent`, `tracestate`) of the event it is about, so it joins that
+//! event's trace.
 
 use chrono::{DateTime, Utc};
 use cloudevents::{AttributesReader, Event, EventBuilder, EventBuilderV10};
@@ -22,6 +24,7 @@ use serde_json::{json, Value};
 
 use crate::invocation::InvocationResult;
 use crate::structured::to_structured_json;
+use crate::trace::copy_trace;
 
 pub use crate::system_types::{
     EVENT_BLOCKED, EVENT_RECEIVED, FUNCTION_INVOCATION_FAILED, FUNCTION_INVOKED, FUNCTION_INVOKING,
@@ -71,7 +74,7 @@ impl SystemEvents {
     }
 
     fn build(&self, stamp: &Stamp, ty: &str, subject: &Event, data: Value) -> Event {
-        EventBuilderV10::new()
+        let mut event = EventBuilderV10::new()
             .id(stamp.id.clone())
             .ty(ty)
             .source(self.source.clone())
@@ -79,7 +82,9 @@ impl SystemEvents {
             .subject(format!("{}#{}", subject.source(), subject.id()))
             .data("application/json", data)
             .build()
-            .expect("id, type, source and time are always set")
+            .expect("id, type, source and time are always set");
+        copy_trace(subject, &mut event);
+        event
     }
 
     /// `eventferry.event.received`: `input` is where the event came from.
@@ -194,6 +199,26 @@ mod tests {
         assert_eq!(json["data"]["source"], "sqs");
         assert_eq!(json["data"]["event"]["id"], "e1");
         assert_eq!(json["data"]["event"]["data"], json!({"n": 1}));
+    }
+
+    #[test]
+    fn system_events_carry_the_trace_of_their_event() {
+        let system = SystemEvents::default();
+        let untraced = system.received(&stamp(), &event(), "sqs");
+        assert_eq!(to_structured_json(&untraced).get("traceparent"), None);
+        let mut traced = event();
+        let parent = "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01";
+        traced.set_extension("traceparent", parent);
+        traced.set_extension("tracestate", "congo=t61rcWkgMzE");
+        for e in [
+            system.received(&stamp(), &traced, "sqs"),
+            system.blocked(&stamp(), &traced, "sqs", "p", "boom"),
+            system.invoking(&stamp(), &traced, "s", "f", 1),
+        ] {
+            let json = to_structured_json(&e);
+            assert_eq!(json["traceparent"], parent, "{json}");
+            assert_eq!(json["tracestate"], "congo=t61rcWkgMzE", "{json}");
+        }
     }
 
     #[test]

@@ -984,3 +984,53 @@ fn the_subscription_files_in_events_are_valid() {
     }
     assert!(seen >= 1);
 }
+
+/// The trace of an SQS record (its `AWSTraceHeader`) continues to the function and HTTP targets,
+/// and the system events carry it.
+#[tokio::test]
+async fn the_trace_continues_to_targets_and_system_events() {
+    let config = Config::parse(
+        r#"
+- {name: fn, types: [t], function: recorder}
+- {name: web, types: [t], http: "http://hooks.test/web"}
+"#,
+        Format::Yaml,
+        "x",
+    )
+    .unwrap();
+    let (h, _) = handler_with(
+        config,
+        Settings::default(),
+        FakeQueue::default(),
+        FakeHttp::default(),
+    );
+    let body = json!({"specversion": "1.0", "id": "t1", "source": "/s", "type": "t", "data": {}});
+    h.handle(
+        json!({"Records": [{"messageId": "m", "body": body.to_string(), "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:q",
+                "attributes": {"ApproximateReceiveCount": "1",
+                    "AWSTraceHeader": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}}]}),
+        "req-t",
+    )
+    .await
+    .unwrap();
+    const W3C: &str = "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01";
+    let calls = h.ports().invoker.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].1["traceparent"], W3C);
+    let requests = h.ports().http.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1);
+    assert!(requests[0].1.contains(&("traceparent".into(), W3C.into())));
+    assert!(requests[0]
+        .1
+        .contains(&("ce-traceparent".into(), W3C.into())));
+    let events = h.ports().sink.events.lock().unwrap().clone();
+    assert!(
+        events.len() >= 3,
+        "received, invoking and invoked: {events:?}"
+    );
+    for event in &events {
+        let json = eventferry_core::structured::to_structured_json(event);
+        assert_eq!(json["traceparent"], W3C, "{json}");
+    }
+}
