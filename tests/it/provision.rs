@@ -118,6 +118,7 @@ async fn put_event(cfg: &SdkConfig, bus: &str, source: &str, detail_type: &str, 
             detail_type: detail_type.to_owned(),
             detail: detail.to_string(),
             resources: vec![],
+            trace_header: None,
         }])
         .await
         .expect("PutEvents");

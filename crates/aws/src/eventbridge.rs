@@ -58,6 +58,9 @@ pub struct EventEntry {
     /// A JSON object, as text.
     pub detail: String,
     pub resources: Vec<String>,
+    /// An X-Ray trace header (`Root=1-…;Parent=…;Sampled=1`): EventBridge passes it on to the
+    /// targets, e.g. as an SQS message's `AWSTraceHeader`. Not counted in the entry size.
+    pub trace_header: Option<String>,
 }
 
 /// Why EventBridge refused one entry of a PutEvents call.
@@ -75,7 +78,8 @@ impl std::fmt::Display for EntryFailure {
 
 impl EventEntry {
     /// The size AWS counts for this entry: 14 bytes for the time, plus the UTF-8 bytes of the
-    /// source, detail-type, detail and every resource.
+    /// source, detail-type, detail and every resource. The trace header does not count
+    /// (AWS's "Calculating PutEvents event entry size" leaves it out).
     pub fn size(&self) -> usize {
         14 + self.source.len()
             + self.detail_type.len()
@@ -385,6 +389,7 @@ impl EventBridge {
                     .detail_type(&e.detail_type)
                     .detail(&e.detail)
                     .set_resources(Some(e.resources.clone()).filter(|r| !r.is_empty()))
+                    .set_trace_header(e.trace_header.clone())
                     .build()
             })
             .collect();
@@ -488,6 +493,7 @@ mod tests {
             detail_type: "t".into(),
             detail: "x".repeat(detail_len),
             resources: vec!["r".into()],
+            trace_header: None,
         }
     }
 
@@ -525,6 +531,17 @@ mod tests {
     #[test]
     fn entry_size_counts_like_aws() {
         assert_eq!(entry(10).size(), 14 + 1 + 1 + 10 + 1);
+        let traced = EventEntry {
+            trace_header: Some(
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into(),
+            ),
+            ..entry(10)
+        };
+        assert_eq!(
+            traced.size(),
+            entry(10).size(),
+            "the trace header is not counted"
+        );
     }
 
     #[test]

@@ -1,19 +1,23 @@
 //! `eventferry emit`: put events on an EventBridge bus (PutEvents), in the spirit of
-//! `dispatch emit`. Prints the id of every event put, one per line.
+//! `dispatch emit`. Prints the id of every event put, one per line; with `--trace`, each event
+//! starts its own X-Ray trace (PutEvents `TraceHeader`) and the line also holds its trace id.
 
 use std::process::ExitCode;
 
 use clap::Args;
 use eventferry_aws::eventbridge::{put_events_batches, EventBridge, EventEntry};
+use eventferry_core::trace::TraceContext;
 use serde_json::Value;
 
 use crate::cli::{block_on, ArgSource, AwsArgs, RuntimeFlavor};
+use crate::drive::ferry::new_trace_root;
 
 /// Put events on an EventBridge bus and print their ids, one per line.
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  \
     eventferry emit --source demo.shop --detail-type OrderPlaced --detail '{\"order\":\"o-1\",\"total\":250}'\n  \
-    eventferry emit --source demo.shop --detail-type OrderPlaced --detail @order.json --count 100 --bus orders\n\n\
+    eventferry emit --source demo.shop --detail-type OrderPlaced --detail @order.json --count 100 --bus orders\n  \
+    eventferry emit --source demo.shop --detail-type OrderPlaced --trace   # prints: <event id> <trace id> <X-Ray trace id>\n\n\
     Exit status: 0 when every event was put; 1 when PutEvents failed or refused some entries (the \
     ids of those put are printed); 2 for bad input, an unusable AWS setup or a mistyped \
     EVENTFERRY_* variable.")]
@@ -60,6 +64,13 @@ pub struct EmitArgs {
         value_name = "ARN"
     )]
     pub resources: Vec<String>,
+    /// Start a new trace for each event: PutEvents gets an X-Ray `TraceHeader` (random ids,
+    /// sampled), which EventBridge passes on to its targets (an SQS target gets it as the
+    /// message's `AWSTraceHeader`, which `drive` turns into the CloudEvent `traceparent`). Each
+    /// printed line is then `<event id> <trace id> <X-Ray trace id>`, e.g.
+    /// `6f0c… 5759e988bd862e3fe1be46a994272793 1-5759e988-bd862e3fe1be46a994272793`.
+    #[arg(long, env = "EVENTFERRY_EMIT_TRACE")]
+    pub trace: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -118,8 +129,27 @@ fn entries(args: &EmitArgs) -> Result<Vec<EventEntry>, String> {
         detail_type: args.detail_type.clone(),
         detail,
         resources: args.resources.clone(),
+        trace_header: None,
     };
-    Ok(vec![entry; args.count as usize])
+    Ok((0..args.count)
+        .map(|_| EventEntry {
+            trace_header: args.trace.then(|| new_trace_root().xray_header()),
+            ..entry.clone()
+        })
+        .collect())
+}
+
+/// The line printed for an event put: its id, and with a trace header its trace id in W3C and
+/// X-Ray form.
+fn put_line(id: &str, entry: &EventEntry) -> String {
+    match entry
+        .trace_header
+        .as_deref()
+        .and_then(|header| TraceContext::from_xray(header).ok())
+    {
+        Some(trace) => format!("{id} {} {}", trace.trace_id_hex(), trace.xray_trace_id()),
+        None => id.to_owned(),
+    }
 }
 
 /// Run `eventferry emit` (builds its own tokio runtime). Exit 0 when every event was put, 1 if
@@ -156,7 +186,7 @@ pub async fn run_async(args: EmitArgs) -> ExitCode {
                 for result in results {
                     done += 1;
                     match result {
-                        Ok(id) => println!("{id}"),
+                        Ok(id) => println!("{}", put_line(&id, &entries[done - 1])),
                         Err(f) => {
                             failed += 1;
                             eprintln!(
@@ -276,5 +306,27 @@ mod tests {
         let mut args = parse(&[]);
         args.source = " ".into();
         assert!(entries(&args).unwrap_err().starts_with("--source"));
+    }
+
+    #[test]
+    fn trace_gives_each_event_its_own_valid_header_and_prints_its_trace_id() {
+        let plain = entries(&parse(&["--count", "2"])).unwrap();
+        assert!(plain.iter().all(|e| e.trace_header.is_none()));
+        assert_eq!(put_line("id-1", &plain[0]), "id-1");
+
+        let traced = entries(&parse(&["--count", "3", "--trace"])).unwrap();
+        let contexts: Vec<TraceContext> = traced
+            .iter()
+            .map(|e| TraceContext::from_xray(e.trace_header.as_deref().unwrap()).unwrap())
+            .collect();
+        assert!(contexts.iter().all(TraceContext::sampled));
+        let ids: std::collections::HashSet<String> =
+            contexts.iter().map(TraceContext::trace_id_hex).collect();
+        assert_eq!(ids.len(), 3, "each event starts its own trace");
+        let line = put_line("id-1", &traced[0]);
+        let parts: Vec<&str> = line.split(' ').collect();
+        assert_eq!(parts[0], "id-1");
+        assert_eq!(parts[1], contexts[0].trace_id_hex());
+        assert_eq!(parts[2], contexts[0].xray_trace_id());
     }
 }

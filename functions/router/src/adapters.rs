@@ -10,6 +10,7 @@ use eventferry_aws::sqs::Sqs;
 use eventferry_aws::AwsError;
 use eventferry_core::binding::encode_structured;
 use eventferry_core::invocation::InvocationResult;
+use eventferry_core::trace::{event_trace, TraceContext};
 use eventferry_core::structured::to_structured_json;
 use eventferry_http::{HttpAnswer, PostError, Poster};
 
@@ -94,6 +95,10 @@ impl SystemSink for EventBridgeSystemSink {
                 detail_type: event.ty().to_owned(),
                 detail: to_structured_json(event).to_string(),
                 resources: Vec::new(),
+                // The system event's trace (its event's) continues through EventBridge.
+                trace_header: event_trace(event)
+                    .and_then(|(parent, _)| TraceContext::from_traceparent(&parent).ok())
+                    .map(|context| context.xray_header()),
             })
             .collect();
         let results = self.events.put_events(&entries).await?;
