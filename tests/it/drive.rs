@@ -1074,3 +1074,145 @@ async fn adopting_a_cloudformation_queue_warns_with_the_stack_name() {
         .expect("DeleteQueue");
     assert_nothing_left(&config, &queue).await;
 }
+
+/// The trace context reaches the HTTP sink. LocalStack 4.13.1 does not pass PutEvents'
+/// `TraceHeader` on to an SQS target (its `SqsTargetSender` ignores the trace header), so the
+/// `AWSTraceHeader` is set by SendMessage here, as EventBridge does on AWS; `emit --trace` is
+/// checked for what LocalStack allows: its output, and that a trace, if one arrives, is the
+/// printed one.
+#[tokio::test]
+async fn the_aws_trace_header_reaches_the_http_sink_as_traceparent() {
+    let config = localstack().await;
+    let queue = queue_name("trace");
+    let source = format!("demo.{queue}");
+    let sink = RecordingHttpServer::start(0).await;
+    let patterns = pattern_for(&source);
+    let mut driver = Proc::start(
+        &[
+            "drive",
+            "--event-patterns",
+            &patterns,
+            "--queue-name",
+            &queue,
+            "--sink",
+            &sink.url,
+            "--duration",
+            "1",
+            "--clean-up",
+        ],
+        &[],
+    );
+    driver.wait_stderr(READY, START).await;
+    let url = queue_url(&config, &queue)
+        .await
+        .expect("the driver's queue");
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let send = |id: &str, header: Option<&str>| {
+        let body = serde_json::json!({
+            "version": "0", "id": id, "detail-type": "OrderPlaced", "source": source,
+            "account": "000000000000", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
+            "resources": [], "detail": {}
+        });
+        let mut request = sqs
+            .send_message()
+            .queue_url(&url)
+            .message_body(body.to_string());
+        if let Some(header) = header {
+            request = request.message_system_attributes(
+                aws_sdk_sqs::types::MessageSystemAttributeNameForSends::AwsTraceHeader,
+                aws_sdk_sqs::types::MessageSystemAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(header)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        request.send()
+    };
+    let traced = format!("traced-{queue}");
+    let plain = format!("plain-{queue}");
+    send(
+        &traced,
+        Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
+    )
+    .await
+    .expect("SendMessage");
+    send(&plain, None).await.expect("SendMessage");
+
+    let request_for = |id: &str| {
+        let id = id.to_owned();
+        let sink = &sink;
+        move || {
+            sink.accepted()
+                .into_iter()
+                .find(|r| r.headers.get("ce-id") == Some(&id))
+        }
+    };
+    let request = wait_for(
+        Duration::from_secs(30),
+        "the traced event",
+        request_for(&traced),
+    )
+    .await;
+    let w3c = "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01";
+    assert_eq!(request.headers["traceparent"], w3c);
+    assert_eq!(request.headers["ce-traceparent"], w3c);
+    assert!(!request.headers.contains_key("tracestate"));
+    let request = wait_for(
+        Duration::from_secs(30),
+        "the plain event",
+        request_for(&plain),
+    )
+    .await;
+    assert!(
+        !request.headers.contains_key("traceparent"),
+        "no trace without --trace-new: {:?}",
+        request.headers
+    );
+
+    // emit --trace: one line per event, `<event id> <trace id> <X-Ray trace id>`.
+    let (code, stdout, stderr) = run_eventferry(
+        &[
+            "emit",
+            "--source",
+            &source,
+            "--detail-type",
+            "OrderPlaced",
+            "--trace",
+        ],
+        &[],
+        START,
+    )
+    .await;
+    assert_eq!(code, Some(0), "stderr:\n{stderr}");
+    let fields: Vec<&str> = stdout.trim().split(' ').collect();
+    let [id, trace_id, xray_id] = fields[..] else {
+        panic!("emit --trace prints three fields: {stdout:?}");
+    };
+    assert_eq!(trace_id.len(), 32, "{stdout}");
+    assert_eq!(
+        xray_id,
+        format!("1-{}-{}", &trace_id[..8], &trace_id[8..]),
+        "{stdout}"
+    );
+    let request = wait_for(
+        Duration::from_secs(30),
+        "the emitted event",
+        request_for(id),
+    )
+    .await;
+    match request.headers.get("traceparent") {
+        // What AWS does: EventBridge passes the TraceHeader on as AWSTraceHeader.
+        Some(parent) => assert_eq!(&parent[3..35], trace_id),
+        None => eprintln!("LocalStack did not pass PutEvents' TraceHeader on to SQS"),
+    }
+
+    driver.signal(SIGTERM);
+    assert_eq!(
+        driver.wait(STOP).await,
+        Some(0),
+        "clean exit; stderr:\n{}",
+        driver.stderr_text()
+    );
+    assert_nothing_left(&config, &queue).await;
+}

@@ -6,6 +6,11 @@
 //! with the EventBridge id, source and time carried through; an event the rule selects but no
 //! subscription wants is dropped by the router and still deleted by the driver; the ingest queue
 //! is empty afterwards, and `--clean-up` leaves no rule or queue.
+//!
+//! Trace context: a message with an `AWSTraceHeader` (sent to the ingest queue directly, as
+//! LocalStack 4.13.1 does not pass PutEvents' `TraceHeader` on to SQS) reaches the subscriber
+//! with that one trace id as its `traceparent`; the events without one get a new root each
+//! (`--trace-new`).
 
 use std::time::Duration;
 
@@ -53,6 +58,7 @@ async fn eventbridge_to_driver_to_router_to_subscriber() {
             "--duration",
             "1",
             "--clean-up",
+            "--trace-new",
         ],
         &[("AWS_ENDPOINT_URL_LAMBDA", &lambda_endpoint)],
     );
@@ -94,11 +100,66 @@ async fn eventbridge_to_driver_to_router_to_subscriber() {
     )
     .await;
 
-    let mut recorded = queues.take("recorded", 2).await;
+    // An EventBridge event with trace context, as EventBridge sends it to SQS on AWS.
+    let traced = format!("traced-{queue}");
+    let envelope = json!({
+        "version": "0", "id": traced, "detail-type": "OrderPlaced", "source": source,
+        "account": "000000000000", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": {"order": "o-4", "total": 40}
+    });
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let url = sqs
+        .get_queue_url()
+        .queue_name(&queue)
+        .send()
+        .await
+        .expect("GetQueueUrl")
+        .queue_url
+        .expect("queue url");
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body(envelope.to_string())
+        .message_system_attributes(
+            aws_sdk_sqs::types::MessageSystemAttributeNameForSends::AwsTraceHeader,
+            aws_sdk_sqs::types::MessageSystemAttributeValue::builder()
+                .data_type("String")
+                .string_value(
+                    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+                )
+                .build()
+                .expect("a system attribute"),
+        )
+        .send()
+        .await
+        .expect("SendMessage");
+
+    let mut recorded = queues.take("recorded", 3).await;
     recorded.sort_by_key(|e| e["data"]["detail"]["order"].as_str().unwrap().to_owned());
+    // The one trace id arrives at the subscriber, through driver and router.
+    assert_eq!(
+        recorded[2]["traceparent"], "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
+        "{}",
+        recorded[2]
+    );
+    // The others started their own traces (--trace-new): valid, sampled, distinct.
+    let new_roots: Vec<&str> = recorded[..2]
+        .iter()
+        .map(|e| {
+            e["traceparent"]
+                .as_str()
+                .unwrap_or_else(|| panic!("a traceparent: {e}"))
+        })
+        .collect();
+    for parent in &new_roots {
+        eventferry_core::trace::TraceContext::from_traceparent(parent)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(parent.ends_with("-01"), "{parent}");
+    }
+    assert_ne!(new_roots[0][3..35], new_roots[1][3..35]);
     for (event, id, order, total) in [
         (&recorded[0], &placed_1, "o-1", 250),
         (&recorded[1], &placed_2, "o-2", 120),
+        (&recorded[2], &traced, "o-4", 40),
     ] {
         assert_eq!(event["specversion"], "1.0", "{event}");
         assert_eq!(
@@ -119,17 +180,8 @@ async fn eventbridge_to_driver_to_router_to_subscriber() {
         );
     }
 
-    // The driver deleted all three messages (the dropped one too): every delivery was
+    // The driver deleted all four messages (the dropped one too): every delivery was
     // acknowledged, so nothing is in flight or waiting.
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let url = sqs
-        .get_queue_url()
-        .queue_name(&queue)
-        .send()
-        .await
-        .expect("GetQueueUrl")
-        .queue_url
-        .expect("queue url");
     let mut depth = Value::Null;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while tokio::time::Instant::now() < deadline {
