@@ -77,6 +77,8 @@ pub(crate) struct FieldIndex {
     /// Indices into `ab`/`ab_sets` whose operand is evaluated directly.
     pub(crate) ab_direct: Vec<u32>,
     pub(crate) needs_num: bool,
+    /// Some slot of this field allows `exists: false` (and so reads the field's leaves).
+    pub(crate) has_absent: bool,
     pub(crate) needs_ip: bool,
     pub(crate) needs_lower: bool,
 }
@@ -122,7 +124,7 @@ impl FieldIndex {
                     .insert(p.ascii_lower().unwrap_or_default(), slot)
             }
             Pred::Exists => self.exists.push(slot),
-            Pred::Absent => {}
+            Pred::Absent => self.has_absent = true,
             Pred::AnythingBut(set) => {
                 let local = self.ab.len() as u32;
                 self.ab.push((*ab_next, slot));

@@ -137,17 +137,21 @@ impl Compiled {
         strict: bool,
     ) -> Result<(), EventError> {
         scratch.begin(self);
+        let mut members = std::mem::take(&mut scratch.scan_members);
         let mut col = Collector {
             m: self,
             s: scratch,
         };
-        if strict {
-            scan::<_, true>(event, &self.trie, &mut col)?;
+        let r = if strict {
+            scan::<_, true>(event, &self.trie, &mut col, &mut members)
         } else {
-            scan::<_, false>(event, &self.trie, &mut col)?;
+            scan::<_, false>(event, &self.trie, &mut col, &mut members)
+        };
+        if r.is_ok() {
+            col.finish(out);
         }
-        col.finish(out);
-        Ok(())
+        scratch.scan_members = members;
+        r
     }
 
     /// Rule ids matching a parsed event, appended to `out` in ascending order.
@@ -213,6 +217,8 @@ pub struct Scratch {
     any_array: bool,
     lower: Vec<u8>,
     acc: Vec<(u32, u32)>,
+    /// The scanner's array membership, kept between events.
+    scan_members: Vec<(u32, u32)>,
     /// Id buffer for the public allocation-free API.
     pub(crate) ids: Vec<u32>,
 }
@@ -299,13 +305,21 @@ impl Collector<'_> {
         lexed: Option<f64>,
         membership: &Membership,
     ) {
-        let leaf_idx = self.s.record_leaf(field, membership);
         let fi = &self.m.fields[field as usize];
+        // The leaf is recorded when a slot that needs verifying takes it, or at once when an
+        // `exists: false` slot may look through its field's leaves.
+        let leaf = if fi.has_absent {
+            self.s.record_leaf(field, membership)
+        } else {
+            NIL
+        };
         let mut hits = Hits {
             m: self.m,
             gen: self.s.gen,
             s: &mut *self.s,
-            leaf: leaf_idx,
+            leaf,
+            field,
+            membership,
         };
         hits.all(&fi.exists);
         let mut leaf = Leaf {
@@ -375,13 +389,17 @@ struct Hits<'a> {
     m: &'a Compiled,
     s: &'a mut Scratch,
     gen: u32,
+    /// The leaf's index once recorded, else [`NIL`].
     leaf: u32,
+    field: u32,
+    membership: &'a Membership,
 }
 
 impl Hits<'_> {
     /// Slot `slot` accepts the leaf: the first hit of the slot in this event counts towards its
     /// branch (a branch becomes a candidate once all its mandatory slots are hit); the leaf joins
-    /// the slot's hit list once.
+    /// the slot's hit list once, unless the slot is solo (its branch is decided without the
+    /// list, see [`Compiled::slot_solo`]).
     #[inline]
     fn hit(&mut self, slot: u32) {
         let (m, s, gen) = (self.m, &mut *self.s, self.gen);
@@ -400,10 +418,16 @@ impl Hits<'_> {
                     s.candidates.push(b as u32);
                 }
             }
+            if m.slot_solo[sl] {
+                return;
+            }
         } else if m.slot_solo[sl]
             || (s.slot_head[sl] != NIL && s.hits[s.slot_head[sl] as usize].0 == self.leaf)
         {
             return;
+        }
+        if self.leaf == NIL {
+            self.leaf = s.record_leaf(self.field, self.membership);
         }
         let node = s.hits.len() as u32;
         s.hits.push((self.leaf, s.slot_head[sl]));

@@ -60,7 +60,7 @@ struct Scanner<'a, 'b, S: LeafSink, const STRICT: bool> {
     pos: usize,
     trie: &'b PathTrie,
     sink: &'b mut S,
-    members: Vec<(u32, u32)>,
+    members: &'b mut Vec<(u32, u32)>,
     next_array: u32,
     key_buf: String,
     val_buf: String,
@@ -75,11 +75,16 @@ struct Scanner<'a, 'b, S: LeafSink, const STRICT: bool> {
 /// `STRICT` validates the whole event (UTF-8 and JSON syntax everywhere). Otherwise values on
 /// paths no rule uses are skipped by structure only (strings and brackets), without checking their
 /// syntax; everything that is read is still validated.
+///
+/// `members` is working memory for the array membership (cleared first), kept by the caller so
+/// that events with arrays do not allocate.
 pub(crate) fn scan<S: LeafSink, const STRICT: bool>(
     bytes: &[u8],
     trie: &PathTrie,
     sink: &mut S,
+    members: &mut Vec<(u32, u32)>,
 ) -> R<()> {
+    members.clear();
     if STRICT {
         if let Err(e) = std::str::from_utf8(bytes) {
             return bad(e.valid_up_to(), "invalid UTF-8");
@@ -92,7 +97,7 @@ pub(crate) fn scan<S: LeafSink, const STRICT: bool>(
         pos: 0,
         trie,
         sink,
-        members: Vec::new(),
+        members,
         next_array: 0,
         key_buf: String::new(),
         val_buf: String::new(),
@@ -701,7 +706,7 @@ impl<S: LeafSink, const STRICT: bool> Scanner<'_, '_, S, STRICT> {
             let mut s = std::mem::take(&mut self.val_buf);
             let r = self.string_escaped(start, &mut s);
             if r.is_ok() {
-                self.sink.leaf(field, LeafKind::Str(&s), &self.members);
+                self.sink.leaf(field, LeafKind::Str(&s), self.members);
             }
             self.val_buf = s;
             r
@@ -718,7 +723,7 @@ impl<S: LeafSink, const STRICT: bool> Scanner<'_, '_, S, STRICT> {
                     Err(_) => return bad(start, "invalid UTF-8"),
                 }
             };
-            self.sink.leaf(field, LeafKind::Str(s), &self.members);
+            self.sink.leaf(field, LeafKind::Str(s), self.members);
             Ok(())
         }
     }
@@ -743,7 +748,7 @@ impl<S: LeafSink, const STRICT: bool> Scanner<'_, '_, S, STRICT> {
             // ASCII is valid UTF-8. (The checked conversion costs more than the rest of a short
             // number's matching.)
             let t = unsafe { std::str::from_utf8_unchecked(t) };
-            self.sink.number(field, t, value, &self.members);
+            self.sink.number(field, t, value, self.members);
         }
         Ok(())
     }
@@ -751,7 +756,7 @@ impl<S: LeafSink, const STRICT: bool> Scanner<'_, '_, S, STRICT> {
     #[inline]
     fn emit_lit(&mut self, field: u32, l: Lit) {
         if field != NONE {
-            self.sink.leaf(field, LeafKind::Lit(l), &self.members);
+            self.sink.leaf(field, LeafKind::Lit(l), self.members);
         }
     }
 }
@@ -782,9 +787,9 @@ mod tests {
         let trie = PathTrie::build(&["a.b.c", "x"]);
         let mut c = Collect::default();
         let ev = br#"{"skip": {"deep": [1, {"a": 2}], "s": "\u00e9"}, "a": {"b.c": 1}, "a.b": {"c": "two"}, "x": [true, [null, -1.5e3]]}"#;
-        scan::<_, true>(ev, &trie, &mut c).unwrap();
+        scan::<_, true>(ev, &trie, &mut c, &mut Vec::new()).unwrap();
         let mut lenient = Collect::default();
-        scan::<_, false>(ev, &trie, &mut lenient).unwrap();
+        scan::<_, false>(ev, &trie, &mut lenient, &mut Vec::new()).unwrap();
         assert_eq!(lenient.0, c.0);
         assert_eq!(
             c.0,
@@ -809,9 +814,9 @@ mod tests {
             br#"{"u":"x","v":1,"w":{"b":2},"y":[3],"z":true,"a":{"u":"\"","b":"one","q":null},"c":-1.5e3 }"#,
         ] {
             let mut strict = Collect::default();
-            scan::<_, true>(ev, &trie, &mut strict).unwrap();
+            scan::<_, true>(ev, &trie, &mut strict, &mut Vec::new()).unwrap();
             let mut fast = Collect::default();
-            scan::<_, false>(ev, &trie, &mut fast).unwrap();
+            scan::<_, false>(ev, &trie, &mut fast, &mut Vec::new()).unwrap();
             assert_eq!(fast.0, strict.0, "{}", String::from_utf8_lossy(ev));
             assert_eq!(
                 strict.0,
@@ -820,14 +825,14 @@ mod tests {
         }
         // An unused member ends the object; errors after a compact member are still found.
         let mut c = Collect::default();
-        scan::<_, false>(br#"{"c":1,"u":"x"}"#, &trie, &mut c).unwrap();
+        scan::<_, false>(br#"{"c":1,"u":"x"}"#, &trie, &mut c, &mut Vec::new()).unwrap();
         assert_eq!(c.0, vec![(1, "n:1".into(), vec![])]);
         for bad_ev in [
             &br#"{"u":"x","v":1,"c":}"#[..],
             br#"{"u":"x","v":{"#,
             br#"{"u":"x"x"#,
         ] {
-            assert!(scan::<_, false>(bad_ev, &trie, &mut c).is_err());
+            assert!(scan::<_, false>(bad_ev, &trie, &mut c, &mut Vec::new()).is_err());
         }
     }
 
@@ -846,15 +851,15 @@ mod tests {
         for tail in tails {
             let ev = format!(r#"{{"p":[{{"x":1,{tail}}},{{"x":2,{tail}}}],"n":3}}"#);
             let mut strict = Collect::default();
-            scan::<_, true>(ev.as_bytes(), &trie, &mut strict).unwrap();
+            scan::<_, true>(ev.as_bytes(), &trie, &mut strict, &mut Vec::new()).unwrap();
             let mut fast = Collect::default();
-            scan::<_, false>(ev.as_bytes(), &trie, &mut fast).unwrap();
+            scan::<_, false>(ev.as_bytes(), &trie, &mut fast, &mut Vec::new()).unwrap();
             assert_eq!(fast.0, strict.0, "{ev}");
             assert_eq!(strict.0.len(), 3, "{ev}");
         }
         let mut c = Collect::default();
         for bad_ev in [&br#"{"p":[{"x":1,"z":0"#[..], br#"{"p":[{"x":1,"z":"0}]}"#] {
-            assert!(scan::<_, false>(bad_ev, &trie, &mut c).is_err());
+            assert!(scan::<_, false>(bad_ev, &trie, &mut c, &mut Vec::new()).is_err());
         }
     }
 
@@ -872,13 +877,13 @@ mod tests {
             b"{\"a\": \"\xff\"}",
         ] {
             assert!(
-                scan::<_, true>(bad_ev, &trie, &mut c).is_err(),
+                scan::<_, true>(bad_ev, &trie, &mut c, &mut Vec::new()).is_err(),
                 "{:?}",
                 String::from_utf8_lossy(bad_ev)
             );
         }
         assert_eq!(
-            scan::<_, true>(b"[1]", &trie, &mut c),
+            scan::<_, true>(b"[1]", &trie, &mut c, &mut Vec::new()),
             Err(EventError::NotAnObject)
         );
     }
