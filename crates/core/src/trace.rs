@@ -381,10 +381,7 @@ mod tests {
                 "twice",
             ),
             ("Root=1-5759e988-bd862e3fe1be46a994272793é", "8 hex digits"),
-            (
-                "Root=1-5759e988-bd862e3fe1be46a9942727é",
-                "hex digits only",
-            ),
+            ("Root=1-5759e988-bd862e3fe1be46a9942727é", "hex digits only"),
         ] {
             let err = TraceContext::from_xray(header).unwrap_err().to_string();
             assert!(err.contains(reason), "{header:?}: {err}");
