@@ -10,8 +10,8 @@ use eventferry_aws::sqs::Sqs;
 use eventferry_aws::AwsError;
 use eventferry_core::binding::encode_structured;
 use eventferry_core::invocation::InvocationResult;
-use eventferry_core::trace::{event_trace, TraceContext};
 use eventferry_core::structured::to_structured_json;
+use eventferry_core::trace::{event_trace, TraceContext};
 use eventferry_http::{HttpAnswer, PostError, Poster};
 
 use crate::ports::{EmitError, HttpPoster, QueueWriter, ResponseReceiver, SystemSink};
