@@ -77,6 +77,10 @@ pub(crate) struct FieldIndex {
     /// Indices into `ab`/`ab_sets` whose operand is evaluated directly.
     pub(crate) ab_direct: Vec<u32>,
     pub(crate) needs_num: bool,
+    /// A number leaf of this field meets only the number indexes (values, ranges, keyless
+    /// texts): no `exists`, no predicate tested one by one, no `anything-but`, no
+    /// `exists: false` (see [`FieldIndex::finish`]).
+    pub(crate) numbers_only: bool,
     /// Some slot of this field allows `exists: false` (and so reads the field's leaves).
     pub(crate) has_absent: bool,
     pub(crate) needs_ip: bool,
@@ -152,6 +156,14 @@ impl FieldIndex {
                 self.general.push((other.clone(), slot));
             }
         }
+    }
+
+    /// Derive the flags that depend on all the field's predicates, once they are added.
+    pub(crate) fn finish(&mut self) {
+        self.numbers_only = self.exists.is_empty()
+            && self.general.is_empty()
+            && self.ab.is_empty()
+            && !self.has_absent;
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {

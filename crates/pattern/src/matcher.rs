@@ -95,6 +95,7 @@ impl Compiled {
                 }
             }
         }
+        c.fields.iter_mut().for_each(FieldIndex::finish);
         let path_refs: Vec<&str> = paths.iter().map(|p| &**p).collect();
         c.trie = PathTrie::build(&path_refs);
         c
@@ -287,9 +288,25 @@ impl LeafSink for Collector<'_> {
         self.collect(field, kind, None, membership);
     }
 
+    /// A number on a field whose rules only compare numbers (values, ranges, texts) takes the
+    /// short way, inline in the scanner; anything else goes through [`Collector::collect`].
     #[inline]
     fn number(&mut self, field: u32, text: &str, value: Option<f64>, membership: &Membership) {
-        self.collect(field, LeafKind::Num(text), value, membership);
+        let fi = &self.m.fields[field as usize];
+        if fi.numbers_only {
+            let mut key = PendingKey::of_leaf(text, value);
+            Hits {
+                m: self.m,
+                gen: self.s.gen,
+                s: &mut *self.s,
+                leaf: NIL,
+                field,
+                membership,
+            }
+            .number(fi, text, &mut key);
+        } else {
+            self.collect(field, LeafKind::Num(text), value, membership);
+        }
     }
 }
 
@@ -400,8 +417,19 @@ impl Hits<'_> {
     /// branch (a branch becomes a candidate once all its mandatory slots are hit); the leaf joins
     /// the slot's hit list once, unless the slot is solo (its branch is decided without the
     /// list, see [`Compiled::slot_solo`]).
-    #[inline]
+    #[inline(always)]
     fn hit(&mut self, slot: u32) {
+        // The common repeat, inline: a solo slot already taken in this event.
+        let sl = slot as usize;
+        if self.m.slot_solo[sl] && self.s.slot_gen[sl] == self.gen {
+            return;
+        }
+        self.first_or_listed_hit(slot);
+    }
+
+    /// [`Self::hit`] past its inline check.
+    #[inline]
+    fn first_or_listed_hit(&mut self, slot: u32) {
         let (m, s, gen) = (self.m, &mut *self.s, self.gen);
         let sl = slot as usize;
         if s.slot_gen[sl] != gen {
