@@ -1216,3 +1216,167 @@ async fn the_aws_trace_header_reaches_the_http_sink_as_traceparent() {
     );
     assert_nothing_left(&config, &queue).await;
 }
+
+/// An OTLP/HTTP collector in the test: records the JSON bodies POSTed to /v1/traces.
+struct Collector {
+    base: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Collector {
+    async fn start() -> Collector {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let bodies: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+        let seen = bodies.clone();
+        let handler = move |body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                if let Ok(json) = serde_json::from_slice::<Value>(&body) {
+                    seen.lock().unwrap().push(json);
+                }
+                "{}"
+            }
+        };
+        let app = axum::Router::new().route("/v1/traces", axum::routing::post(handler));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Collector { base, bodies, task }
+    }
+
+    /// Every span received (OTLP JSON: resourceSpans[].scopeSpans[].spans[]).
+    fn spans(&self) -> Vec<Value> {
+        let bodies = self.bodies.lock().unwrap();
+        let mut spans = Vec::new();
+        for body in bodies.iter() {
+            for resource in body["resourceSpans"].as_array().into_iter().flatten() {
+                for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
+                    spans.extend(scope["spans"].as_array().into_iter().flatten().cloned());
+                }
+            }
+        }
+        spans
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn span_attribute<'a>(span: &'a Value, key: &str) -> Option<&'a str> {
+    span["attributes"]
+        .as_array()?
+        .iter()
+        .find(|a| a["key"] == key)?["value"]["stringValue"]
+        .as_str()
+}
+
+/// `--otlp-endpoint`: one span per delivery reaches an OTLP/HTTP collector, a child of the
+/// message's trace, with the queue, message id, event id, sink and outcome.
+#[tokio::test]
+async fn otlp_exports_one_span_per_delivery_under_the_incoming_trace() {
+    let config = localstack().await;
+    let queue = queue_name("otlp");
+    let source = format!("demo.{queue}");
+    let sink = RecordingHttpServer::start(0).await;
+    let collector = Collector::start().await;
+    let patterns = pattern_for(&source);
+    let mut driver = Proc::start(
+        &[
+            "drive",
+            "--event-patterns",
+            &patterns,
+            "--queue-name",
+            &queue,
+            "--sink",
+            &sink.url,
+            "--duration",
+            "1",
+            "--clean-up",
+            "--otlp-endpoint",
+            &collector.base,
+        ],
+        &[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+        ],
+    );
+    driver.wait_stderr(READY, START).await;
+    let url = queue_url(&config, &queue)
+        .await
+        .expect("the driver's queue");
+    let id = format!("otlp-{queue}");
+    let body = serde_json::json!({
+        "version": "0", "id": id, "detail-type": "OrderPlaced", "source": source,
+        "account": "000000000000", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": {}
+    });
+    let sent = aws_sdk_sqs::Client::new(&config)
+        .send_message()
+        .queue_url(&url)
+        .message_body(body.to_string())
+        .message_system_attributes(
+            aws_sdk_sqs::types::MessageSystemAttributeNameForSends::AwsTraceHeader,
+            aws_sdk_sqs::types::MessageSystemAttributeValue::builder()
+                .data_type("String")
+                .string_value(
+                    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("SendMessage");
+    let message_id = sent.message_id().expect("a MessageId").to_owned();
+
+    let span = wait_for(Duration::from_secs(30), "the delivery span", || {
+        collector
+            .spans()
+            .into_iter()
+            .find(|s| span_attribute(s, "cloudevents.event_id") == Some(id.as_str()))
+    })
+    .await;
+    assert_eq!(span["name"], "eventferry.deliver", "{span}");
+    assert_eq!(
+        span["traceId"], "5759e988bd862e3fe1be46a994272793",
+        "{span}"
+    );
+    assert_eq!(span["parentSpanId"], "53995c3f42cd8ad8", "{span}");
+    assert_eq!(
+        span_attribute(&span, "messaging.message.id"),
+        Some(message_id.as_str())
+    );
+    assert_eq!(
+        span_attribute(&span, "eventferry.outcome"),
+        Some("delivered")
+    );
+    assert_eq!(
+        span_attribute(&span, "eventferry.sink"),
+        Some(sink.url.as_str())
+    );
+    assert!(span_attribute(&span, "messaging.destination.name")
+        .is_some_and(|q| q.ends_with(&format!(":{queue}"))));
+    assert_eq!(
+        collector
+            .spans()
+            .iter()
+            .filter(|s| span_attribute(s, "cloudevents.event_id") == Some(id.as_str()))
+            .count(),
+        1,
+        "one span per delivery"
+    );
+
+    driver.signal(SIGTERM);
+    assert_eq!(
+        driver.wait(STOP).await,
+        Some(0),
+        "clean exit; stderr:\n{}",
+        driver.stderr_text()
+    );
+    assert_nothing_left(&config, &queue).await;
+}

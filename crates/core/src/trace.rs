@@ -215,6 +215,16 @@ impl TraceContext {
     pub fn sampled(&self) -> bool {
         self.sampled
     }
+
+    /// The trace id's 16 bytes (e.g. for an OpenTelemetry `TraceId`).
+    pub fn trace_id_bytes(&self) -> [u8; 16] {
+        self.trace_id.to_be_bytes()
+    }
+
+    /// The parent (span) id's 8 bytes (e.g. for an OpenTelemetry `SpanId`).
+    pub fn parent_id_bytes(&self) -> [u8; 8] {
+        self.parent_id.to_be_bytes()
+    }
 }
 
 /// A parent id for an X-Ray header without `Parent`: FNV-1a of the trace id, never zero.
@@ -288,6 +298,11 @@ mod tests {
         assert_eq!(ctx.xray_header(), XRAY);
         assert_eq!(ctx.xray_trace_id(), "1-5759e988-bd862e3fe1be46a994272793");
         assert_eq!(ctx.trace_id_hex(), "5759e988bd862e3fe1be46a994272793");
+        assert_eq!(ctx.trace_id_bytes()[..4], [0x57, 0x59, 0xe9, 0x88]);
+        assert_eq!(
+            ctx.parent_id_bytes(),
+            0x5399_5c3f_42cd_8ad8_u64.to_be_bytes()
+        );
         let back = TraceContext::from_traceparent(W3C).unwrap();
         assert_eq!(back, ctx);
         assert_eq!(back.xray_header(), XRAY);

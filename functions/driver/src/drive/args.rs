@@ -153,6 +153,13 @@ pub struct DriveArgs {
     #[arg(long, env = "EVENTFERRY_TRACE_NEW")]
     pub trace_new: bool,
 
+    /// Export one OpenTelemetry span per delivery (queue, message id, event id, sink, outcome; a
+    /// child of the event's `traceparent`) to this OTLP/HTTP collector base URL, e.g.
+    /// http://127.0.0.1:4318 (`/v1/traces` is appended; http only, a collector or agent nearby). Protobuf, or JSON with
+    /// OTEL_EXPORTER_OTLP_PROTOCOL=http/json. Off by default: then nothing of it runs.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+
     /// Where events go: an http(s):// URL (CloudEvents HTTP binding), `stdout` (NDJSON structured
     /// CloudEvents) or `lambda:<name|arn>`. Default: $K_SINK if set, otherwise stdout, with a
     /// warning at start: printed events are deleted from the queue like delivered ones.

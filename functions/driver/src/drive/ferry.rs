@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::metrics::Metrics;
+use super::otel::{Delivery, Spans};
 use super::sink::{DeliveryError, Sink};
 use super::throttle::{throttle_wait, InvokeGate, THROTTLE_PATIENCE};
 
@@ -54,6 +55,8 @@ pub struct FerryConfig {
     pub queue_arn: String,
     /// `--trace-new`: an event without trace context gets a new sampled root `traceparent`.
     pub trace_new: bool,
+    /// `--otlp-endpoint`: a span per delivery. `None` (the default) costs nothing more.
+    pub spans: Option<Arc<Spans>>,
 }
 
 /// What happened at shutdown.
@@ -294,7 +297,22 @@ async fn handle<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, message:
         return;
     }
 
-    match deliver_keeping_hidden(handles, &message, &event).await {
+    let started = handles
+        .config
+        .spans
+        .as_ref()
+        .map(|_| std::time::SystemTime::now());
+    let outcome = deliver_keeping_hidden(handles, &message, &event).await;
+    if let (Some(spans), Some(started)) = (&handles.config.spans, started) {
+        spans.record(&Delivery {
+            event: &event,
+            queue_arn: &handles.config.queue_arn,
+            message_id: &message.message_id,
+            started,
+            error: outcome.as_ref().err().map(ToString::to_string),
+        });
+    }
+    match outcome {
         Ok(()) => {
             Metrics::inc(&handles.metrics.delivered);
             tracing::debug!(id = event.id(), message_id = %message.message_id, "delivered");

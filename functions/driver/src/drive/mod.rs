@@ -7,6 +7,7 @@
 pub mod args;
 pub mod ferry;
 pub mod metrics;
+pub mod otel;
 pub mod sink;
 pub mod throttle;
 
@@ -76,6 +77,9 @@ pub fn check_flags(args: &DriveArgs) -> Result<DriveInputs, String> {
         return Err("give --event-patterns, --schedule-expression, or both: without either there is nothing to receive".into());
     }
     check_limits(args)?;
+    if let Some(endpoint) = otlp_endpoint(args) {
+        otel::traces_url(endpoint)?;
+    }
     let (sink, sink_headers, sink_defaulted) = check_sink(args)?;
     let mapping = check_mapping(args)?;
     check_queue_name(&args.queue_name, args.dlq)
@@ -99,6 +103,30 @@ pub fn check_flags(args: &DriveArgs) -> Result<DriveInputs, String> {
         replica,
         sink_defaulted,
     })
+}
+
+/// `--otlp-endpoint` (or `OTEL_EXPORTER_OTLP_ENDPOINT`), unless empty.
+fn otlp_endpoint(args: &DriveArgs) -> Option<&str> {
+    args.otlp_endpoint
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+}
+
+/// The sink in a span, without secrets: no credentials, query or fragment of a URL.
+fn sink_label(sink: &SinkSpec) -> String {
+    match sink {
+        SinkSpec::Stdout => "stdout".into(),
+        SinkSpec::Lambda(function) => format!("lambda:{function}"),
+        SinkSpec::Http(url) => {
+            let mut url = url.clone();
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+    }
 }
 
 /// `<hostname>-<pid>-<random>`: unique per process.
@@ -374,11 +402,20 @@ async fn drive(args: &DriveArgs) -> Result<(), Exit> {
         provisioned.queue_url.as_str(),
         provisioned.queue_arn.as_str(),
     );
-    let ferry_config = ferry_config(args, &inputs, queue, &sqs).await;
+    let mut ferry_config = ferry_config(args, &inputs, queue, &sqs).await;
     let sink = build_sink(args, &inputs, &config)?;
+    if let Some(endpoint) = otlp_endpoint(args) {
+        let spans = otel::Spans::new(endpoint, sink_label(&inputs.sink)).map_err(|m| exit(2, m))?;
+        ferry_config.spans = Some(Arc::new(spans));
+    }
+    let spans = ferry_config.spans.clone();
     let report =
         deliver_until_signal(&sqs, &provisioned.queue_url, sink, ferry_config, &metrics).await;
     print_stopped(&metrics, &report);
+    if let Some(spans) = spans {
+        // The batch exporter's last export blocks: off the async threads.
+        let _ = tokio::task::spawn_blocking(move || spans.shutdown()).await;
+    }
 
     stop_heartbeat.cancel();
     let provisioned = heartbeat.await.unwrap_or(provisioned);
@@ -551,6 +588,7 @@ async fn ferry_config(
         // The loop's dry-run mode prints and never delivers or deletes: what --peek is.
         peek: args.peek,
         trace_new: args.trace_new,
+        spans: None,
         delete_interval: Duration::from_millis(50),
         base_backoff: Duration::from_secs(1),
         max_backoff: Duration::from_secs(300),

@@ -188,6 +188,7 @@ fn config(peek: bool) -> FerryConfig {
         mapping: MappingOptions::default(),
         queue_arn: "arn:aws:sqs:us-east-1:000000000000:q".into(),
         trace_new: false,
+        spans: None,
     }
 }
 
