@@ -1380,3 +1380,69 @@ async fn otlp_exports_one_span_per_delivery_under_the_incoming_trace() {
     );
     assert_nothing_left(&config, &queue).await;
 }
+
+/// `--max-rate 4`: a backlog of 24 events reaches an HTTP sink that counts arrivals per second at
+/// no more than the rate plus one burst in any second, and all of them arrive; none is lost.
+#[tokio::test]
+async fn max_rate_paces_a_backlog_to_the_sink() {
+    let config = localstack().await;
+    let queue = queue_name("rate");
+    let source = format!("demo.{queue}");
+    let sink = RecordingHttpServer::start(0).await;
+    let patterns = pattern_for(&source);
+    // Provision first (no delivery yet), send the backlog, then drain it with the limit.
+    let mut driver = Proc::start(
+        &[
+            "drive",
+            "--event-patterns",
+            &patterns,
+            "--queue-name",
+            &queue,
+            "--sink",
+            &sink.url,
+            "--duration",
+            "1",
+            "--max-rate",
+            "4",
+            "--concurrency",
+            "3",
+            "--clean-up",
+        ],
+        &[],
+    );
+    driver.wait_stderr(READY, START).await;
+    let mut ids = Vec::new();
+    for _ in 0..24 {
+        ids.push(put_event(&config, "default", &source, "OrderPlaced", "{}").await);
+    }
+    let arrived = wait_for(Duration::from_secs(90), "all 24 events at the sink", || {
+        let got = sink.accepted();
+        ids.iter()
+            .all(|id| got.iter().any(|r| r.headers.get("ce-id") == Some(id)))
+            .then_some(got)
+    })
+    .await;
+    let times: Vec<Instant> = {
+        let mut t: Vec<Instant> = arrived.iter().map(|r| r.at).collect();
+        t.sort();
+        t
+    };
+    let per_second: Vec<usize> = times
+        .iter()
+        .enumerate()
+        .map(|(i, first)| {
+            times[i..]
+                .iter()
+                .take_while(|t| **t < *first + Duration::from_secs(1))
+                .count()
+        })
+        .collect();
+    let busiest = per_second.iter().copied().max().unwrap_or_default();
+    assert!(
+        busiest <= 8,
+        "{busiest} arrivals within one second; --max-rate 4 allows 4 plus a burst of 4"
+    );
+    driver.signal(SIGTERM);
+    assert_eq!(driver.wait(STOP).await, Some(0), "{}", driver.stderr_text());
+    assert_nothing_left(&config, &queue).await;
+}

@@ -211,6 +211,8 @@ pub struct SinkRequest {
     pub body: Vec<u8>,
     /// The status the sink answered.
     pub status: u16,
+    /// When the request arrived.
+    pub at: std::time::Instant,
 }
 
 /// An HTTP server on 127.0.0.1 that stands in for a sink: it records requests and fails the
@@ -258,6 +260,7 @@ impl RecordingHttpServer {
                     headers,
                     body: body.to_vec(),
                     status: status.as_u16(),
+                    at: std::time::Instant::now(),
                 });
                 status
             }

@@ -219,6 +219,13 @@ pub struct DriveArgs {
     #[arg(long, env = "EVENTFERRY_MAX_IN_FLIGHT", default_value_t = 100)]
     pub max_in_flight: usize,
 
+    /// Events per second at most that this replica hands to the sink (a token bucket holding one
+    /// second, at most 10). Applied before each receive: messages held back are not received at
+    /// all, so they stay in the queue, never age toward the visibility timeout and never count
+    /// toward the DLQ. Retries count too. Default: no limit.
+    #[arg(long, env = "EVENTFERRY_MAX_RATE", value_name = "EVENTS_PER_SECOND")]
+    pub max_rate: Option<f64>,
+
     /// At shutdown, how long in-flight deliveries may finish before they are abandoned (their messages come back).
     #[arg(
         long,

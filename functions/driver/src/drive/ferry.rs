@@ -28,6 +28,7 @@ use tokio_util::task::TaskTracker;
 
 use super::metrics::Metrics;
 use super::otel::{Delivery, Spans};
+use super::rate::RateLimit;
 use super::sink::{DeliveryError, Sink};
 use super::throttle::{throttle_wait, InvokeGate, THROTTLE_PATIENCE};
 
@@ -57,6 +58,8 @@ pub struct FerryConfig {
     pub trace_new: bool,
     /// `--otlp-endpoint`: a span per delivery. `None` (the default) costs nothing more.
     pub spans: Option<Arc<Spans>>,
+    /// `--max-rate`: events per second at most, taken before each receive (see [`RateLimit`]).
+    pub max_rate: Option<f64>,
 }
 
 /// What happened at shutdown.
@@ -89,6 +92,7 @@ pub async fn run<Q: MessageQueue, S: Sink>(
     let deliveries = TaskTracker::new();
     let abort = CancellationToken::new();
     let gate = Arc::new(InvokeGate::new(config.max_in_flight));
+    let rate = config.max_rate.map(|r| Arc::new(RateLimit::new(r)));
     metrics
         .sink_concurrency_limit
         .store(gate.limit() as i64, Ordering::Relaxed);
@@ -103,6 +107,7 @@ pub async fn run<Q: MessageQueue, S: Sink>(
             deletes: delete_tx.clone(),
             abort: abort.clone(),
             gate: gate.clone(),
+            rate: rate.clone(),
         };
         pollers.spawn(poll(
             worker,
@@ -155,6 +160,7 @@ struct FerryHandles<Q, S> {
     deletes: mpsc::Sender<Receipt>,
     abort: CancellationToken,
     gate: Arc<InvokeGate>,
+    rate: Option<Arc<RateLimit>>,
 }
 
 impl<Q, S> Clone for FerryHandles<Q, S> {
@@ -167,6 +173,7 @@ impl<Q, S> Clone for FerryHandles<Q, S> {
             deletes: self.deletes.clone(),
             abort: self.abort.clone(),
             gate: self.gate.clone(),
+            rate: self.rate.clone(),
         }
     }
 }
@@ -186,10 +193,22 @@ async fn poll<Q: MessageQueue, S: Sink>(
             _ = shutdown.cancelled() => return,
             p = permits.clone().acquire_many_owned(MAX_BATCH as u32) => p.expect("semaphore is never closed"),
         };
+        // With --max-rate, only as many messages as there are tokens (at least one, waited for).
+        let want = match &handles.rate {
+            Some(rate) => tokio::select! {
+                _ = shutdown.cancelled() => return,
+                n = rate.acquire(MAX_BATCH) => n,
+            },
+            None => MAX_BATCH,
+        };
         let received = tokio::select! {
             _ = shutdown.cancelled() => return,
-            r = handles.queue.receive(MAX_BATCH as i32, handles.config.wait_secs) => r,
+            r = handles.queue.receive(want as i32, handles.config.wait_secs) => r,
         };
+        if let Some(rate) = &handles.rate {
+            let got = received.as_ref().map_or(0, Vec::len);
+            rate.give_back(want.saturating_sub(got));
+        }
         match received {
             Ok(messages) if messages.is_empty() && handles.config.wait_secs == 0 => {
                 // --duration 0 is a short poll: without a pause, empty receives would spin.

@@ -8,6 +8,7 @@ pub mod args;
 pub mod ferry;
 pub mod metrics;
 pub mod otel;
+pub mod rate;
 pub mod sink;
 pub mod throttle;
 
@@ -175,6 +176,13 @@ fn check_limits(args: &DriveArgs) -> Result<(), String> {
     }
     if args.max_in_flight == 0 {
         return Err("--max-in-flight must be at least 1".into());
+    }
+    if let Some(rate) = args.max_rate {
+        if !(rate.is_finite() && (0.01..=100_000.0).contains(&rate)) {
+            return Err(format!(
+                "--max-rate {rate}: use 0.01 to 100000 events per second"
+            ));
+        }
     }
     if let Some(region) = &args.region {
         check_region(region)?;
@@ -589,6 +597,7 @@ async fn ferry_config(
         peek: args.peek,
         trace_new: args.trace_new,
         spans: None,
+        max_rate: args.max_rate,
         delete_interval: Duration::from_millis(50),
         base_backoff: Duration::from_secs(1),
         max_backoff: Duration::from_secs(300),

@@ -189,6 +189,7 @@ fn config(peek: bool) -> FerryConfig {
         queue_arn: "arn:aws:sqs:us-east-1:000000000000:q".into(),
         trace_new: false,
         spans: None,
+        max_rate: None,
     }
 }
 
@@ -696,4 +697,66 @@ async fn trace_new_starts_a_sampled_root_only_where_there_is_no_trace() {
         assert!(ctx.sampled(), "{new}");
     }
     assert_ne!(one[3..35], two[3..35], "each new root has its own trace id");
+}
+
+/// A sink that notes when each delivery arrives (paused time).
+#[derive(Default)]
+struct ClockSink {
+    arrivals: Mutex<Vec<Duration>>,
+    fail_every: usize,
+    start: std::sync::OnceLock<Instant>,
+}
+
+impl Sink for ClockSink {
+    async fn deliver(&self, _event: &cloudevents::Event) -> Result<(), DeliveryError> {
+        let start = *self.start.get_or_init(Instant::now);
+        let mut arrivals = self.arrivals.lock().unwrap();
+        arrivals.push(start.elapsed());
+        if self.fail_every > 0 && arrivals.len() % self.fail_every == 0 {
+            return Err(DeliveryError::Status { status: 503 });
+        }
+        Ok(())
+    }
+}
+
+/// --max-rate: a backlog of 60 drains at 5 per second (after one burst of 5), failures and their
+/// retries included, and every message is still delivered and deleted.
+#[tokio::test(start_paused = true)]
+async fn max_rate_paces_a_backlog_and_loses_nothing() {
+    let bodies: Vec<String> = (0..60).map(envelope).collect();
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    let sink = Arc::new(ClockSink {
+        fail_every: 7,
+        ..ClockSink::default()
+    });
+    let config = FerryConfig {
+        max_rate: Some(5.0),
+        concurrency: 4,
+        base_backoff: Duration::from_millis(100),
+        ..config(false)
+    };
+    let (_, metrics) = run_until(queue.clone(), sink.clone(), config, |q, _| {
+        q.deleted().len() == 60
+    })
+    .await;
+    assert_eq!(Metrics::get(&metrics.deleted), 60);
+    let arrivals = sink.arrivals.lock().unwrap().clone();
+    assert!(arrivals.len() > 60, "the failed deliveries were retried");
+    // Arrivals in any one-second window: at most the rate plus the burst.
+    for (i, first) in arrivals.iter().enumerate() {
+        let in_window = arrivals[i..]
+            .iter()
+            .take_while(|t| **t < *first + Duration::from_secs(1))
+            .count();
+        assert!(
+            in_window <= 10,
+            "{in_window} arrivals within 1 s from {first:?}"
+        );
+    }
+    let last = *arrivals.last().unwrap();
+    assert!(
+        last >= Duration::from_secs(((arrivals.len() - 5) / 5) as u64 - 1),
+        "{} arrivals by {last:?}: faster than 5 per second",
+        arrivals.len()
+    );
 }
