@@ -712,7 +712,7 @@ impl Sink for ClockSink {
         let start = *self.start.get_or_init(Instant::now);
         let mut arrivals = self.arrivals.lock().unwrap();
         arrivals.push(start.elapsed());
-        if self.fail_every > 0 && arrivals.len() % self.fail_every == 0 {
+        if self.fail_every > 0 && arrivals.len().is_multiple_of(self.fail_every) {
             return Err(DeliveryError::Status { status: 503 });
         }
         Ok(())
