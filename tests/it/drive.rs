@@ -17,6 +17,23 @@ fn pattern_for(source: &str) -> String {
     format!(r#"[{{"source":["{source}"],"detail-type":["OrderPlaced"]}}]"#)
 }
 
+/// `eventferry drive` on `queue` with `patterns`, to `sink`, polling every second, plus `extra`.
+fn start_drive(patterns: &str, queue: &str, sink: &str, extra: &[&str]) -> Proc {
+    let mut args = vec![
+        "drive",
+        "--event-patterns",
+        patterns,
+        "--queue-name",
+        queue,
+        "--sink",
+        sink,
+        "--duration",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    Proc::start(&args, &[])
+}
+
 const READY: &str = "receiving";
 const START: Duration = Duration::from_secs(60);
 const STOP: Duration = Duration::from_secs(60);
@@ -28,21 +45,7 @@ async fn http_sink_in_binary_mode_gets_only_matching_events() {
     let source = format!("demo.{queue}");
     let sink = RecordingHttpServer::start(0).await;
     let patterns = pattern_for(&source);
-    let mut driver = Proc::start(
-        &[
-            "drive",
-            "--event-patterns",
-            &patterns,
-            "--queue-name",
-            &queue,
-            "--sink",
-            &sink.url,
-            "--duration",
-            "1",
-            "--clean-up",
-        ],
-        &[],
-    );
+    let mut driver = start_drive(&patterns, &queue, &sink.url, &["--clean-up"]);
     driver.wait_stderr(READY, START).await;
 
     let sent_at = Instant::now();
@@ -115,22 +118,11 @@ async fn stdout_sink_prints_structured_cloudevents() {
     let queue = queue_name("stdout");
     let source = format!("demo.{queue}");
     let patterns = pattern_for(&source);
-    let mut driver = Proc::start(
-        &[
-            "drive",
-            "--event-patterns",
-            &patterns,
-            "--queue-name",
-            &queue,
-            "--sink",
-            "stdout",
-            "--duration",
-            "1",
-            "--clean-up",
-            "--type-format",
-            "{source}.{detail-type}",
-        ],
-        &[],
+    let mut driver = start_drive(
+        &patterns,
+        &queue,
+        "stdout",
+        &["--clean-up", "--type-format", "{source}.{detail-type}"],
     );
     driver.wait_stderr(READY, START).await;
     let id = put_event(&config, "default", &source, "OrderPlaced", r#"{"order":3}"#).await;
@@ -167,22 +159,11 @@ async fn a_sink_failing_three_times_still_gets_the_event() {
     let sink = RecordingHttpServer::start(3).await;
     let patterns = pattern_for(&source);
     let metrics_addr = free_local_addr();
-    let mut driver = Proc::start(
-        &[
-            "drive",
-            "--event-patterns",
-            &patterns,
-            "--queue-name",
-            &queue,
-            "--sink",
-            &sink.url,
-            "--duration",
-            "1",
-            "--clean-up",
-            "--metrics-addr",
-            &metrics_addr,
-        ],
-        &[],
+    let mut driver = start_drive(
+        &patterns,
+        &queue,
+        &sink.url,
+        &["--clean-up", "--metrics-addr", &metrics_addr],
     );
     driver.wait_stderr(READY, START).await;
     assert_eq!(http_get(&metrics_addr, "/healthz").await.0, 200);
@@ -371,22 +352,11 @@ async fn a_queue_deleted_under_a_running_driver_is_provisioned_again() {
     let source = format!("demo.{queue}");
     let sink = RecordingHttpServer::start(0).await;
     let patterns = pattern_for(&source);
-    let mut driver = Proc::start(
-        &[
-            "drive",
-            "--event-patterns",
-            &patterns,
-            "--queue-name",
-            &queue,
-            "--sink",
-            &sink.url,
-            "--duration",
-            "1",
-            "--lease-ttl",
-            "3",
-            "--clean-up",
-        ],
-        &[],
+    let mut driver = start_drive(
+        &patterns,
+        &queue,
+        &sink.url,
+        &["--lease-ttl", "3", "--clean-up"],
     );
     driver.wait_stderr(READY, START).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
@@ -1038,21 +1008,7 @@ async fn adopting_a_cloudformation_queue_warns_with_the_stack_name() {
         .queue_url
         .expect("a queue URL");
     let patterns = pattern_for(&format!("demo.{queue}"));
-    let mut driver = Proc::start(
-        &[
-            "drive",
-            "--event-patterns",
-            &patterns,
-            "--queue-name",
-            &queue,
-            "--sink",
-            "stdout",
-            "--duration",
-            "1",
-            "--clean-up",
-        ],
-        &[],
-    );
+    let mut driver = start_drive(&patterns, &queue, "stdout", &["--clean-up"]);
     driver.wait_stderr(READY, START).await;
     let stderr = driver.stderr_text();
     assert!(
@@ -1087,21 +1043,7 @@ async fn the_aws_trace_header_reaches_the_http_sink_as_traceparent() {
     let source = format!("demo.{queue}");
     let sink = RecordingHttpServer::start(0).await;
     let patterns = pattern_for(&source);
-    let mut driver = Proc::start(
-        &[
-            "drive",
-            "--event-patterns",
-            &patterns,
-            "--queue-name",
-            &queue,
-            "--sink",
-            &sink.url,
-            "--duration",
-            "1",
-            "--clean-up",
-        ],
-        &[],
-    );
+    let mut driver = start_drive(&patterns, &queue, &sink.url, &["--clean-up"]);
     driver.wait_stderr(READY, START).await;
     let url = queue_url(&config, &queue)
         .await
@@ -1311,9 +1253,7 @@ async fn otlp_exports_one_span_per_delivery_under_the_incoming_trace() {
         .expect("the driver's queue");
     let id = format!("otlp-{queue}");
     let body = serde_json::json!({
-        "version": "0", "id": id, "detail-type": "OrderPlaced", "source": source,
-        "account": "000000000000", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
-        "resources": [], "detail": {}
+        "version": "0", "id": id, "detail-type": "OrderPlaced", "source": source, "account": "000000000000", "time": "2026-01-01T00:00:00Z", "region": "us-east-1", "resources": [], "detail": {}
     });
     let sent = aws_sdk_sqs::Client::new(&config)
         .send_message()
@@ -1391,24 +1331,11 @@ async fn max_rate_paces_a_backlog_to_the_sink() {
     let sink = RecordingHttpServer::start(0).await;
     let patterns = pattern_for(&source);
     // Provision first (no delivery yet), send the backlog, then drain it with the limit.
-    let mut driver = Proc::start(
-        &[
-            "drive",
-            "--event-patterns",
-            &patterns,
-            "--queue-name",
-            &queue,
-            "--sink",
-            &sink.url,
-            "--duration",
-            "1",
-            "--max-rate",
-            "4",
-            "--concurrency",
-            "3",
-            "--clean-up",
-        ],
-        &[],
+    let mut driver = start_drive(
+        &patterns,
+        &queue,
+        &sink.url,
+        &["--max-rate", "4", "--concurrency", "3", "--clean-up"],
     );
     driver.wait_stderr(READY, START).await;
     let mut ids = Vec::new();
