@@ -2,6 +2,7 @@
 //!
 //!     eventferry-bench driver [--quick]   # against LocalStack; target/bench/driver.json
 //!     eventferry-bench router [--quick]   # criterion routing cost, cold start, size; target/bench/router.json
+//!     eventferry-bench floor-variants     # the SDK loop with one setting changed, side by side
 //!     eventferry-bench plots              # docs/bench/*.svg from target/bench/*.json
 //!
 //! The pattern-engine benchmark lives in crates/pattern/bench (`make bench-patterns`).
@@ -17,6 +18,7 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("driver") => driver::main(rest),
         Some("floor") => driver::floor_main(rest),
+        Some("floor-variants") => driver::floor_variants_main(rest),
         Some("router") => router::main(rest),
         Some("plots") => plots::main(rest),
         _ => {

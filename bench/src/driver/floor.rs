@@ -12,14 +12,32 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemA
 use serde_json::json;
 
 use super::child::run_on_queue;
-use super::ctx::{aws, Ctx};
+use super::ctx::Ctx;
 use super::measure::Row;
 use super::queue::{create_queue, fill};
+use super::variants;
 use crate::common;
 
 /// One floor run at `concurrency` tasks on a fresh, filled queue.
 pub async fn floor(ctx: &Ctx, concurrency: usize) -> Row {
-    let name = format!("{}-floor-c{concurrency}", ctx.run);
+    floor_variant(ctx, concurrency, "default").await
+}
+
+/// One floor run with the SDK configuration `variant` ([`super::variants::config`]).
+pub async fn floor_variant(ctx: &Ctx, concurrency: usize, variant: &str) -> Row {
+    let tag = if variant == "default" {
+        String::new()
+    } else {
+        format!("-{}", variant.replace('+', "-"))
+    };
+    // A fresh name each run: SQS refuses a name deleted less than 60 s ago.
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let n = RUNS.fetch_add(1, Ordering::Relaxed);
+    let name = if n == 0 {
+        format!("{}-floor-c{concurrency}{tag}", ctx.run)
+    } else {
+        format!("{}-floor-c{concurrency}{tag}-{n}", ctx.run)
+    };
     let url = create_queue(ctx, &name).await;
     fill(ctx, &url, ctx.opts.messages).await;
     let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
@@ -33,9 +51,17 @@ pub async fn floor(ctx: &Ctx, concurrency: usize) -> Row {
         &concurrency.to_string(),
         "--endpoint",
         &ctx.opts.endpoint,
+        "--variant",
+        variant,
     ]);
+    let who: &'static str = if variant == "default" {
+        "floor"
+    } else {
+        // A handful per bench run.
+        Box::leak(variant.to_owned().into_boxed_str())
+    };
     let row = run_on_queue(ctx, &name, &url, cmd).await.row(
-        "floor",
+        who,
         "-",
         concurrency,
         ctx.opts.messages,
@@ -48,13 +74,14 @@ pub async fn floor(ctx: &Ctx, concurrency: usize) -> Row {
 // ---------------------------------------------------------------------------------------------
 // The floor child
 
-/// `--queue-url U --count N [--concurrency C] [--wait S] [--endpoint E]`.
+/// `--queue-url U --count N [--concurrency C] [--wait S] [--endpoint E] [--variant V]`.
 struct FloorArgs {
     url: String,
     count: u64,
     concurrency: usize,
     wait: i32,
     endpoint: String,
+    variant: String,
 }
 
 impl FloorArgs {
@@ -77,6 +104,9 @@ impl FloorArgs {
                 .expect("--wait S"),
             endpoint: common::opt(args, "--endpoint")
                 .unwrap_or("http://127.0.0.1:4566")
+                .to_owned(),
+            variant: common::opt(args, "--variant")
+                .unwrap_or("default")
                 .to_owned(),
         }
     }
@@ -108,7 +138,7 @@ struct Poller {
 
 async fn floor_child(args: FloorArgs) {
     let poller = Poller {
-        sqs: aws_sdk_sqs::Client::new(&aws(&args.endpoint).await),
+        sqs: aws_sdk_sqs::Client::new(&variants::config(&args.endpoint, &args.variant).await),
         url: args.url,
         count: args.count,
         wait: args.wait,

@@ -30,6 +30,7 @@ mod python;
 mod queue;
 mod report;
 mod sink;
+mod variants;
 
 use std::time::Instant;
 
@@ -41,6 +42,7 @@ use self::measure::Row;
 use crate::common;
 
 pub use self::floor::floor_main;
+pub use self::variants::main as floor_variants_main;
 
 pub fn main(args: &[String]) {
     let opts = Opts::from_args(args);
