@@ -3,9 +3,9 @@
 use std::time::{Duration, Instant};
 
 use eventferry_tests::{
-    assert_nothing_left, localstack, put_event, queue_policy_sids, queue_tags, queue_url,
-    queues_with_prefix, rule_target_ids, rules_with_prefix, run_eventferry, wait_for, Proc,
-    RecordingHttpServer, SIGKILL, SIGTERM,
+    assert_nothing_left, free_local_addr, http_get, localstack, metric, put_event,
+    queue_policy_sids, queue_tags, queue_url, queues_with_prefix, rule_target_ids,
+    rules_with_prefix, run_eventferry, wait_for, Proc, RecordingHttpServer, SIGKILL, SIGTERM,
 };
 use serde_json::Value;
 
@@ -506,62 +506,6 @@ async fn bad_input_exits_2_and_creates_nothing() {
         );
         assert_nothing_left(&config, &queue).await;
     }
-}
-
-/// 127.0.0.1 and a port that was free a moment ago.
-fn free_local_addr() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
-}
-
-/// A minimal HTTP/1.0 GET: (status, body).
-async fn http_get(addr: &str, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = eventferry_tests::within(
-        Duration::from_secs(10),
-        "connect to the metrics server",
-        tokio::net::TcpStream::connect(addr),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut response = String::new();
-    eventferry_tests::within(
-        Duration::from_secs(10),
-        "the metrics server's answer",
-        stream.read_to_string(&mut response),
-    )
-    .await
-    .unwrap();
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-/// The value of an unlabelled metric in Prometheus text, or -1 when it is absent.
-/// The value of metric `name` (whatever its labels; every line carries `replica="..."`).
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .filter_map(|l| {
-            let rest = l.strip_prefix(name)?;
-            let value = match rest.strip_prefix('{') {
-                Some(labelled) => labelled.split_once("} ")?.1,
-                None => rest.strip_prefix(' ')?,
-            };
-            Some(value)
-        })
-        .find_map(|v| v.trim().parse().ok())
-        .unwrap_or(-1.0)
 }
 
 async fn wait_for_metrics(addr: &str, done: impl Fn(&str) -> bool) -> String {

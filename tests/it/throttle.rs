@@ -18,7 +18,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use eventferry_tests::watch::{Queues, Watch};
 use eventferry_tests::{
-    assert_nothing_left, localstack, put_event, queue_url, short_queue_name, within, Proc, SIGTERM,
+    assert_nothing_left, free_local_addr, http_get, localstack, metric, put_event, queue_url,
+    short_queue_name, within, Proc, SIGTERM,
 };
 use serde_json::json;
 
@@ -100,46 +101,6 @@ async fn start_proxy(upstream: String) -> (Arc<Proxy>, String) {
         .with_state(proxy.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
     (proxy, url)
-}
-
-/// 127.0.0.1 and a port that was free a moment ago.
-fn free_local_addr() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
-}
-
-/// GET `/metrics` (HTTP/1.0, bounded).
-async fn metrics_text(addr: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    within(
-        Duration::from_secs(10),
-        "the metrics server's answer",
-        async {
-            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-            stream
-                .write_all(format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
-                .await
-                .unwrap();
-            let mut response = String::new();
-            stream.read_to_string(&mut response).await.unwrap();
-            response
-        },
-    )
-    .await
-}
-
-/// The value of metric `name` (whatever its labels), or -1 when it is absent.
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .filter_map(|l| {
-            let rest = l.strip_prefix(name)?;
-            match rest.strip_prefix('{') {
-                Some(labelled) => labelled.split_once("} ").map(|(_, v)| v),
-                None => rest.strip_prefix(' '),
-            }
-        })
-        .find_map(|v| v.trim().parse().ok())
-        .unwrap_or(-1.0)
 }
 
 /// ApproximateNumberOfMessages + ...NotVisible of the queue at `url`.
@@ -226,7 +187,7 @@ async fn throttled_invokes_are_retried_not_dead_lettered() {
         "all deliveries in /metrics",
         async {
             loop {
-                let text = metrics_text(&metrics_addr).await;
+                let text = http_get(&metrics_addr, "/metrics").await.1;
                 if metric(&text, "eventferry_delivered_total") >= EVENTS as f64 {
                     return text;
                 }

@@ -529,3 +529,61 @@ pub async fn leftovers(config: &SdkConfig, instance: &str, queue: &str) -> Vec<S
     found
 }
 // ---- end of the replicas block ----
+
+// ---- the driver's /metrics server ----
+
+/// 127.0.0.1 and a port that was free a moment ago.
+pub fn free_local_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// A minimal HTTP/1.0 GET: (status, body).
+pub async fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = within(
+        Duration::from_secs(10),
+        "connect to the metrics server",
+        tokio::net::TcpStream::connect(addr),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    within(
+        Duration::from_secs(10),
+        "the metrics server's answer",
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The value of metric `name` in Prometheus text (whatever its labels: the driver's carry
+/// `replica="..."`), or -1 when it is absent.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let value = match rest.strip_prefix('{') {
+                Some(labelled) => labelled.split_once("} ")?.1,
+                None => rest.strip_prefix(' ')?,
+            };
+            Some(value)
+        })
+        .find_map(|v| v.trim().parse().ok())
+        .unwrap_or(-1.0)
+}

@@ -13,9 +13,10 @@ use serde_json::{json, Value};
 
 use crate::cli::{block_on, AwsArgs, RuntimeFlavor};
 use crate::drive::default_instance;
-use crate::provision::ownership::{is_ours, rule_prefix, TAG_QUEUE};
-use crate::provision::plan::searched_buses;
+use crate::provision::lookup::instance_rules;
+use crate::provision::ownership::{is_ours, rule_prefix};
 use crate::provision::policy::is_owned_sid;
+use crate::provision::ProvisionError;
 use crate::replicas::lease::{now_secs, LeaseView};
 
 /// Show a deployment's resources and its live replicas.
@@ -98,7 +99,7 @@ async fn run_async(args: StatusArgs) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("eventferry status: {e}{}", crate::hints::suffix(&e.source));
+            eprintln!("eventferry status: {e}");
             ExitCode::from(1)
         }
     }
@@ -109,7 +110,7 @@ async fn gather(
     cfg: &aws_config::SdkConfig,
     args: &StatusArgs,
     instance: &InstanceId,
-) -> Result<Value, StepError> {
+) -> Result<Value, ProvisionError> {
     let sqs = Sqs::new(cfg);
     let name = args.queue_name.as_str();
     let url = retry(format!("look up queue {name}"), || sqs.queue_url(name)).await?;
@@ -118,13 +119,7 @@ async fn gather(
         None => None,
     };
     let rules = rules(&EventBridge::new(cfg), &args.event_bus, name, instance).await?;
-    let (queue, statements, replicas) = queue_and_leases.unwrap_or_else(|| {
-        (
-            json!({"name": name, "exists": false}),
-            Value::Array(Vec::new()),
-            json!({"live": [], "expired": [], "closing": []}),
-        )
-    });
+    let (queue, statements, replicas) = queue_and_leases.unwrap_or_else(|| missing(name));
     Ok(json!({
         "instance": instance.as_str(),
         "queue": queue,
@@ -225,51 +220,26 @@ async fn rules(
     bus: &str,
     queue: &str,
     instance: &InstanceId,
-) -> Result<Value, StepError> {
-    let prefix = rule_prefix(instance);
-    let listing = format!("{prefix}-");
+) -> Result<Value, ProvisionError> {
     let mut out = Vec::new();
-    for bus in searched_buses(bus) {
-        let found = retry(format!("list rules {listing}* on bus {bus}"), || {
-            eb.list_rules(&bus, &listing)
+    for (rule, info) in instance_rules(eb, instance, queue, bus).await? {
+        let targets = match retry(format!("list the targets of rule {}", rule.name), || {
+            eb.list_targets_by_rule(&rule.name, &rule.bus)
         })
-        .await?;
-        for rule in found {
-            if !is_owned_sid(&rule.name, &prefix) {
-                continue;
-            }
-            let tags = match retry(format!("read the tags of rule {}", rule.name), || {
-                eb.tags(&rule.arn)
-            })
-            .await
-            {
-                Ok(tags) => tags,
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
-            };
-            if !is_ours(&tags, Some(instance))
-                || tags.get(TAG_QUEUE).map(String::as_str) != Some(queue)
-            {
-                continue;
-            }
-            let targets = match retry(format!("list the targets of rule {}", rule.name), || {
-                eb.list_targets_by_rule(&rule.name, &bus)
-            })
-            .await
-            {
-                Ok(targets) => targets,
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
-            };
-            out.push(json!({
-                "name": rule.name,
-                "bus": bus,
-                "state": rule.state,
-                "event_pattern": rule.event_pattern,
-                "schedule_expression": rule.schedule_expression,
-                "targets": targets.iter().map(|t| t.arn.clone()).collect::<Vec<_>>(),
-            }));
-        }
+        .await
+        {
+            Ok(targets) => targets,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(e.into()),
+        };
+        out.push(json!({
+            "name": rule.name,
+            "bus": rule.bus,
+            "state": info.state,
+            "event_pattern": info.event_pattern,
+            "schedule_expression": info.schedule_expression,
+            "targets": targets.iter().map(|t| t.arn.clone()).collect::<Vec<_>>(),
+        }));
     }
     Ok(Value::Array(out))
 }

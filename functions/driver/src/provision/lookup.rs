@@ -22,13 +22,14 @@ use super::policy;
 
 /// Every rule of `instance` that delivers to queue `queue_name`, whichever version of eventferry
 /// made it: named `eventferry-<instance>-<8 hex>` and tagged with the instance and the queue, on
-/// `bus` and the default bus (where schedule rules live). Returns the rules with their ARNs.
+/// `bus` and the default bus (where schedule rules live). Returns each rule with what ListRules
+/// said of it (ARN, pattern or schedule, state).
 pub async fn instance_rules(
     eb: &EventBridge,
     instance: &InstanceId,
     queue_name: &str,
     bus: &str,
-) -> Result<Vec<(RuleRef, String)>, ProvisionError> {
+) -> Result<Vec<(RuleRef, RuleInfo)>, ProvisionError> {
     let prefix = rule_prefix(instance);
     let listing = format!("{prefix}-");
     let mut rules = Vec::new();
@@ -51,10 +52,10 @@ pub async fn instance_rules(
                 && tags.get(TAG_QUEUE).map(String::as_str) == Some(queue_name)
             {
                 let rule_ref = RuleRef {
-                    name: rule.name,
+                    name: rule.name.clone(),
                     bus: bus.clone(),
                 };
-                rules.push((rule_ref, rule.arn));
+                rules.push((rule_ref, rule));
             }
         }
     }
@@ -155,7 +156,7 @@ impl Reader {
         instance: &InstanceId,
         queue_name: &str,
         bus: &str,
-    ) -> Result<Vec<(RuleRef, String)>, ProvisionError> {
+    ) -> Result<Vec<(RuleRef, RuleInfo)>, ProvisionError> {
         instance_rules(&self.eb, instance, queue_name, bus).await
     }
 }

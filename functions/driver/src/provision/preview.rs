@@ -188,7 +188,7 @@ pub async fn preview(cfg: &SdkConfig, spec: &ProvisionSpec) -> Result<Preview, P
         .iter()
         .flatten()
         .map(|(r, _)| r.arn.as_str())
-        .chain(instance_rules.iter().map(|(_, arn)| arn.as_str()));
+        .chain(instance_rules.iter().map(|(_, rule)| rule.arn.as_str()));
     let region = cfg.region().map(|r| r.as_ref());
     let (queue_arn, account_known) = queue_arn(
         &spec.queue_name,
