@@ -10,6 +10,7 @@ pub mod error;
 pub mod eventbridge;
 pub mod lambda;
 pub mod retry;
+pub mod s3;
 pub mod sqs;
 
 pub use config::{load, AwsOptions};

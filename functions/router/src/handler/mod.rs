@@ -11,6 +11,8 @@ mod delivery;
 mod outbox;
 mod report;
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
@@ -37,8 +39,8 @@ pub struct Handler<I, H, Q, S> {
     routes: Router,
     plugins: Router,
     settings: Settings,
-    ports: Ports<I, H, Q, S>,
-    receiver: Box<dyn ResponseReceiver>,
+    ports: Arc<Ports<I, H, Q, S>>,
+    receiver: Arc<dyn ResponseReceiver>,
     permits: Semaphore,
 }
 
@@ -49,6 +51,17 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         ports: Ports<I, H, Q, S>,
         receiver: Box<dyn ResponseReceiver>,
     ) -> Self {
+        Self::shared(config, settings, Arc::new(ports), Arc::from(receiver))
+    }
+
+    /// A handler over ports and a receiver that other handlers share: the router builds a new
+    /// handler for each version of its subscriptions and keeps its clients.
+    pub fn shared(
+        config: Config,
+        settings: Settings,
+        ports: Arc<Ports<I, H, Q, S>>,
+        receiver: Arc<dyn ResponseReceiver>,
+    ) -> Self {
         let permits = Semaphore::new(settings.max_concurrency.max(1));
         Handler {
             routes: Router::new(config.subscriptions),
@@ -58,6 +71,16 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
             receiver,
             permits,
         }
+    }
+
+    /// The same settings, ports and receiver with other subscriptions.
+    pub fn with_config(&self, config: Config) -> Self {
+        Self::shared(
+            config,
+            self.settings.clone(),
+            Arc::clone(&self.ports),
+            Arc::clone(&self.receiver),
+        )
     }
 
     pub fn ports(&self) -> &Ports<I, H, Q, S> {
