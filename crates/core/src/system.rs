@@ -17,12 +17,18 @@
 //! the clock), and the `source` of every system event is configured once. A system event carries
 //! the trace context (`traceparent`, `tracestate`) of the event it is about, so it joins that
 //! event's trace.
+//!
+//! Building a system event copies the whole event into it, so the router builds one only for a
+//! consumer that wants it (a plugin of its type, or a sink that takes whole events). A
+//! [`Summary`] is the cheap alternative: the same ids, types, target, outcome and duration
+//! without any payload, for compact log lines. [`omit_large_data`] leaves an embedded event's
+//! data out of a system event when it is larger than a limit (PutEvents' 256 KB).
 
 use chrono::{DateTime, Utc};
 use cloudevents::{AttributesReader, Event, EventBuilder, EventBuilderV10};
 use serde_json::{json, Value};
 
-use crate::invocation::InvocationResult;
+use crate::invocation::{InvocationResult, Status};
 use crate::structured::to_structured_json;
 use crate::trace::copy_trace;
 
@@ -167,10 +173,190 @@ impl SystemEvents {
     }
 }
 
+/// One system event without its payloads: what the compact log line of it shows. `id` and `ty`
+/// are the system event's own; `subject` (`<event source>#<event id>`) and `event_type` name the
+/// event it is about; the other fields are set where the type has them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub id: String,
+    pub ty: &'static str,
+    pub subject: String,
+    pub event_type: String,
+    /// `received`, `blocked`: the input the event came from.
+    pub input: Option<String>,
+    /// `invoking`, `invoked`, `invocationFailed`.
+    pub subscription: Option<String>,
+    pub target: Option<String>,
+    pub attempt: Option<u32>,
+    /// `invoked`, `invocationFailed`.
+    pub status: Option<Status>,
+    pub status_code: Option<u16>,
+    pub duration_ms: Option<u64>,
+    /// `invocationFailed`, `blocked`.
+    pub error: Option<String>,
+    /// `invocationFailed`: what happens next.
+    pub retry: Option<String>,
+    /// `blocked`: the sync plugin that blocked the event.
+    pub plugin: Option<String>,
+}
+
+impl Summary {
+    fn new(stamp: &Stamp, ty: &'static str, event: &Event) -> Summary {
+        Summary {
+            id: stamp.id.clone(),
+            ty,
+            subject: format!("{}#{}", event.source(), event.id()),
+            event_type: event.ty().to_owned(),
+            input: None,
+            subscription: None,
+            target: None,
+            attempt: None,
+            status: None,
+            status_code: None,
+            duration_ms: None,
+            error: None,
+            retry: None,
+            plugin: None,
+        }
+    }
+
+    /// The summary of [`SystemEvents::received`].
+    pub fn received(stamp: &Stamp, event: &Event, input: &str) -> Summary {
+        Summary {
+            input: Some(input.to_owned()),
+            ..Summary::new(stamp, EVENT_RECEIVED, event)
+        }
+    }
+
+    /// The summary of [`SystemEvents::blocked`].
+    pub fn blocked(
+        stamp: &Stamp,
+        event: &Event,
+        input: &str,
+        plugin: &str,
+        error: &str,
+    ) -> Summary {
+        Summary {
+            input: Some(input.to_owned()),
+            plugin: Some(plugin.to_owned()),
+            error: Some(error.to_owned()),
+            ..Summary::new(stamp, EVENT_BLOCKED, event)
+        }
+    }
+
+    /// The summary of [`SystemEvents::invoking`].
+    pub fn invoking(
+        stamp: &Stamp,
+        event: &Event,
+        subscription: &str,
+        function: &str,
+        attempt: u32,
+    ) -> Summary {
+        Summary {
+            subscription: Some(subscription.to_owned()),
+            target: Some(function.to_owned()),
+            attempt: Some(attempt),
+            ..Summary::new(stamp, FUNCTION_INVOKING, event)
+        }
+    }
+
+    /// The summary of [`SystemEvents::outcome`].
+    pub fn outcome(
+        stamp: &Stamp,
+        event: &Event,
+        result: &InvocationResult,
+        retry: Option<&str>,
+    ) -> Summary {
+        let ty = match result.error {
+            None => FUNCTION_INVOKED,
+            Some(_) => FUNCTION_INVOCATION_FAILED,
+        };
+        Summary {
+            subscription: Some(result.subscription.clone()),
+            target: Some(result.target.clone()),
+            attempt: Some(result.attempt),
+            status: Some(result.status),
+            status_code: result.status_code,
+            duration_ms: Some(result.duration_ms),
+            error: result.error.clone(),
+            retry: result.error.as_ref().and(retry.map(str::to_owned)),
+            ..Summary::new(stamp, ty, event)
+        }
+    }
+
+    /// The summary as one JSON object, without the fields its type does not have.
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "id": self.id,
+            "type": self.ty,
+            "subject": self.subject,
+            "event_type": self.event_type,
+        });
+        let mut put = |k: &str, value: Option<Value>| {
+            if let Some(value) = value {
+                v[k] = value;
+            }
+        };
+        put("input", self.input.as_deref().map(Value::from));
+        put(
+            "subscription",
+            self.subscription.as_deref().map(Value::from),
+        );
+        put("function", self.target.as_deref().map(Value::from));
+        put("attempt", self.attempt.map(Value::from));
+        put("status", self.status.map(|s| s.as_str().into()));
+        put("status_code", self.status_code.map(Value::from));
+        put("duration_ms", self.duration_ms.map(Value::from));
+        put("error", self.error.as_deref().map(Value::from));
+        put("retry", self.retry.as_deref().map(Value::from));
+        put("plugin", self.plugin.as_deref().map(Value::from));
+        v
+    }
+}
+
+/// The embedded event data a system event sent to PutEvents keeps, at most (bytes of JSON).
+pub const MAX_EMBEDDED_DATA: usize = 32 * 1024;
+
+/// Leaves the embedded event's data out of `system`, a system event in structured JSON form,
+/// when that data is larger than `max_bytes` (as JSON text; `data_base64` counts its text): the
+/// embedded event (`data.event`) loses `data` (or `data_base64`) and gets the extensions
+/// `dataomitted` = `true` and `datasize` = the size left out. Returns that size, or `None` when
+/// nothing was left out.
+pub fn omit_large_data(system: &mut Value, max_bytes: usize) -> Option<usize> {
+    let embedded = system.get_mut("data")?.get_mut("event")?.as_object_mut()?;
+    let key = ["data", "data_base64"]
+        .into_iter()
+        .find(|k| embedded.contains_key(*k))?;
+    let size = json_size(&embedded[key]);
+    if size <= max_bytes {
+        return None;
+    }
+    embedded.remove(key);
+    embedded.insert("dataomitted".into(), Value::Bool(true));
+    embedded.insert("datasize".into(), size.into());
+    Some(size)
+}
+
+/// The length of `value` as compact JSON text, without building the text.
+fn json_size(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).expect("JSON values serialize");
+    count.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invocation::Status;
     use crate::subscription::Mode;
 
     fn event() -> Event {
@@ -265,6 +451,98 @@ mod tests {
         let blocked = to_structured_json(&system.blocked(&stamp(), &event(), "http", "gate", "no"));
         assert_eq!(blocked["type"], EVENT_BLOCKED);
         assert_eq!(blocked["data"]["plugin"], "gate");
+    }
+
+    #[test]
+    fn summaries_say_what_the_system_events_say_without_payloads() {
+        let system = SystemEvents::default();
+        let result = InvocationResult {
+            subscription: "s".into(),
+            target: "recorder".into(),
+            mode: Mode::Sync,
+            attempt: 2,
+            status: Status::Failed,
+            status_code: Some(500),
+            duration_ms: 7,
+            error: Some("Unhandled: boom".into()),
+            response: Some(json!({"big": "answer"})),
+        };
+        let full =
+            to_structured_json(&system.outcome(&stamp(), &event(), &result, Some("dead-lettered")));
+        let summary = Summary::outcome(&stamp(), &event(), &result, Some("dead-lettered"));
+        let compact = summary.to_json();
+        assert_eq!(compact["id"], full["id"]);
+        assert_eq!(compact["type"], full["type"]);
+        assert_eq!(compact["subject"], full["subject"]);
+        assert_eq!(compact["event_type"], "com.example.created");
+        for k in [
+            "subscription",
+            "function",
+            "attempt",
+            "duration_ms",
+            "error",
+            "retry",
+        ] {
+            assert_eq!(compact[k], full["data"][k], "{k}");
+        }
+        assert_eq!(compact["status"], "failed");
+        assert_eq!(compact["status_code"], 500);
+        assert!(compact.get("event").is_none() && compact.get("response").is_none());
+        let ok = Summary::outcome(
+            &stamp(),
+            &event(),
+            &InvocationResult {
+                error: None,
+                status: Status::Succeeded,
+                ..result
+            },
+            Some("x"),
+        );
+        assert_eq!(ok.ty, FUNCTION_INVOKED);
+        assert_eq!(ok.retry, None);
+        let received = Summary::received(&stamp(), &event(), "sqs").to_json();
+        assert_eq!(
+            received,
+            json!({"id": "req-1/0", "type": EVENT_RECEIVED, "subject": "/shop#e1",
+                   "event_type": "com.example.created", "input": "sqs"})
+        );
+        let blocked = Summary::blocked(&stamp(), &event(), "http", "gate", "no").to_json();
+        assert_eq!(
+            (&blocked["plugin"], &blocked["error"]),
+            (&json!("gate"), &json!("no"))
+        );
+        let invoking = Summary::invoking(&stamp(), &event(), "s", "f", 1).to_json();
+        assert_eq!(invoking["type"], FUNCTION_INVOKING);
+        assert_eq!(invoking["function"], "f");
+    }
+
+    #[test]
+    fn large_embedded_data_is_left_out_and_said_so() {
+        let system = SystemEvents::default();
+        let big = crate::structured::parse_structured_value(&json!({
+            "specversion": "1.0", "id": "e2", "source": "/shop", "type": "t",
+            "data": {"blob": "x".repeat(40_000)}
+        }))
+        .unwrap();
+        let mut json = to_structured_json(&system.received(&stamp(), &big, "sqs"));
+        assert_eq!(omit_large_data(&mut json, MAX_EMBEDDED_DATA), Some(40_011));
+        assert_eq!(json["data"]["event"]["dataomitted"], true);
+        assert_eq!(json["data"]["event"]["datasize"], 40_011);
+        assert!(json["data"]["event"].get("data").is_none());
+        assert_eq!(json["data"]["event"]["id"], "e2");
+        assert!(json.to_string().len() < 1_000);
+        // Small data stays, and so does an event without data.
+        let mut small = to_structured_json(&system.received(&stamp(), &event(), "sqs"));
+        let before = small.clone();
+        assert_eq!(omit_large_data(&mut small, MAX_EMBEDDED_DATA), None);
+        assert_eq!(small, before);
+        let mut binary = json!({"data": {"event": {"id": "b", "data_base64": "QUJD"}}});
+        assert_eq!(omit_large_data(&mut binary, 3), Some(6));
+        assert!(binary["data"]["event"].get("data_base64").is_none());
+        assert_eq!(
+            omit_large_data(&mut json!({"data": {"event": {"id": "n"}}}), 0),
+            None
+        );
     }
 
     #[test]
