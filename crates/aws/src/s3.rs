@@ -3,11 +3,16 @@
 //! since it was read (S3 conditional writes: `If-Match` on the ETag read, `If-None-Match: *`
 //! to create). Two writers therefore never lose each other's change: the loser gets
 //! [`Written::Conflict`] and reads again.
+//!
+//! [`S3Document`] is that object as the router's subscription store. A write whose answer was
+//! lost and that is retried meets its own ETag change and comes back as a conflict: the caller
+//! reads again and sees its change already made.
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use eventferry_core::subscription::live::{self, DocumentStore, StoreFailure};
 
 use crate::error::{AwsError, ErrorKind};
 
@@ -193,4 +198,94 @@ fn classify(mut error: AwsError) -> AwsError {
         error.kind = ErrorKind::Transient;
     }
     error
+}
+
+/// One S3 object as the subscription store ([`DocumentStore`]): versions are ETags.
+#[derive(Debug, Clone)]
+pub struct S3Document {
+    s3: S3,
+    bucket: String,
+    key: String,
+}
+
+/// `s3://bucket/key`, split; why not otherwise.
+pub fn parse_s3_url(url: &str) -> Result<(String, String), String> {
+    let rest = url.strip_prefix("s3://").ok_or_else(|| {
+        format!("{url:?} is not an S3 URL: write s3://BUCKET/KEY, e.g. s3://my-bucket/subscriptions.json")
+    })?;
+    match rest.split_once('/') {
+        Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => {
+            Ok((bucket.to_owned(), key.to_owned()))
+        }
+        _ => Err(format!(
+            "{url:?} needs a bucket and a key: write s3://BUCKET/KEY, e.g. s3://my-bucket/subscriptions.json"
+        )),
+    }
+}
+
+impl S3Document {
+    pub fn new(s3: S3, bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        S3Document {
+            s3,
+            bucket: bucket.into(),
+            key: key.into(),
+        }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl DocumentStore for S3Document {
+    fn location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    async fn fetch(&self, known: Option<&str>) -> Result<live::Fetched, StoreFailure> {
+        let fetched = crate::retry::retry("read the subscriptions", || {
+            self.s3.fetch(&self.bucket, &self.key, known)
+        })
+        .await
+        .map_err(|e| StoreFailure(e.to_string()))?;
+        Ok(match fetched {
+            Fetched::Unchanged => live::Fetched::Unchanged,
+            Fetched::Missing => live::Fetched::Missing,
+            Fetched::Found { body, etag } => live::Fetched::Found {
+                text: String::from_utf8(body)
+                    .map_err(|_| StoreFailure(format!("{} is not UTF-8 text", self.location())))?,
+                version: etag,
+            },
+        })
+    }
+
+    async fn put(
+        &self,
+        text: String,
+        expect: Option<&str>,
+    ) -> Result<Option<String>, StoreFailure> {
+        let expect = match expect {
+            Some(etag) => Expect::Etag(etag.to_owned()),
+            None => Expect::Absent,
+        };
+        let written = crate::retry::retry("write the subscriptions", || {
+            self.s3.put(
+                &self.bucket,
+                &self.key,
+                text.clone().into_bytes(),
+                "application/json",
+                &expect,
+            )
+        })
+        .await
+        .map_err(|e| StoreFailure(e.to_string()))?;
+        Ok(match written {
+            Written::Done { etag } => Some(etag),
+            Written::Conflict => None,
+        })
+    }
 }

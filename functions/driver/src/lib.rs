@@ -69,13 +69,20 @@ pub enum Command {
     Status(status_cmd::StatusArgs),
     /// Put events on an EventBridge bus (PutEvents) and print their ids.
     Emit(emit_cmd::EmitArgs),
-    /// Check router subscription files, and see which subscriptions an event matches and why.
+    /// The router's subscriptions: change them in its store at runtime (create, list, get,
+    /// delete, apply), check a subscriptions file, and see which subscriptions an event matches.
     #[command(
         subcommand,
         after_help = "Examples:\n  \
+            export EVENTFERRY_SUBSCRIPTIONS_STORE=s3://my-bucket/subscriptions.json\n  \
+            eventferry subscriptions create hello-s3 --event-type aws.s3 --function hello-py\n  \
+            eventferry subscriptions list\n  \
+            eventferry subscriptions delete hello-s3\n  \
+            eventferry subscriptions apply -f events/demo-subscriptions.yaml\n  \
             eventferry subscriptions validate events/demo-subscriptions.yaml\n  \
             eventferry subscriptions match events/demo-subscriptions.yaml --event @event.json --all\n\n\
-            Exit status: 0 valid / matched, 1 nothing matched, 2 on errors."
+            Exit status: 0 success / matched; 1 nothing matched, not found, or a store error; 2 \
+            invalid input."
     )]
     Subscriptions(subscriptions_cmd::SubscriptionsCommand),
     /// Print a shell completion script to stdout (`make completions` writes them all).

@@ -14,7 +14,7 @@ use crate::pattern_set::SubscriptionPattern;
 use crate::system_types::SYSTEM_EVENT_TYPES;
 
 /// The fields of an entry, in the order [`Entry`] declares them (and errors list them).
-pub(super) const FIELDS: [&str; 11] = [
+pub(super) const FIELDS: [&str; 12] = [
     "name",
     "types",
     "source",
@@ -26,6 +26,7 @@ pub(super) const FIELDS: [&str; 11] = [
     "headers",
     "content_type",
     "description",
+    "created",
 ];
 
 /// An entry as written. Each field is kept as JSON and checked by its own validator, so that
@@ -50,6 +51,9 @@ pub(super) struct Entry {
     /// Free text for people; not read.
     #[serde(rename = "description")]
     _description: Option<IgnoredAny>,
+    /// When `eventferry subscriptions create` stored the entry (RFC 3339); not read.
+    #[serde(rename = "created")]
+    _created: Option<IgnoredAny>,
 }
 
 /// What is wrong with one field of an entry.

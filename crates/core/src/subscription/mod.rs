@@ -53,6 +53,8 @@
 mod checks;
 mod entry;
 pub mod model;
+pub mod live;
+pub mod store;
 
 use std::collections::HashSet;
 

@@ -245,7 +245,7 @@ fn every_documented_field_is_accepted_and_others_are_listed() {
         message,
         "subscription \"a\" (subscriptions[0]), field \"target\": unknown field: the fields are \
          name, types, source, filters, pattern, function, mode, http, headers, content_type, \
-         description"
+         description, created"
     );
 }
 

@@ -1,6 +1,8 @@
 //! `eventferry subscriptions ...`: check a router subscriptions file, and see which subscriptions
 //! an event matches and why, offline. The logic lives in `eventferry_core::{subscription, route}`,
-//! the same code the router runs.
+//! the same code the router runs. [`store`] changes the subscriptions in the router's store.
+
+mod store;
 
 use std::process::ExitCode;
 
@@ -24,6 +26,9 @@ pub enum SubscriptionsCommand {
     /// List the subscriptions and plugins an event matches, with the checks that decided it. Exits
     /// 0 when something matched, 1 when nothing did, 2 on errors.
     Match(MatchArgs),
+    /// create, list, get, delete, apply: the subscriptions in the router's store.
+    #[command(flatten)]
+    Store(store::StoreCommand),
 }
 
 /// Arguments of `subscriptions validate`.
@@ -75,6 +80,7 @@ pub fn run(cmd: SubscriptionsCommand) -> ExitCode {
     let result = match cmd {
         SubscriptionsCommand::Validate(args) => validate(&args),
         SubscriptionsCommand::Match(args) => matching(&args),
+        SubscriptionsCommand::Store(cmd) => return store::run(cmd),
     };
     match result {
         Ok(code) => code,
