@@ -2,6 +2,11 @@
 //! per-message delay) and EventBridge PutEvents (system events) through `eventferry_aws`,
 //! HTTP targets through `eventferry_http`, the HTTP and log system-event sinks, and the log
 //! response receiver.
+//!
+//! The log sink is compact by default (one line per system event from its [`Summary`]: ids,
+//! types, target, outcome and duration, no payloads), so the handler builds no whole system
+//! event for it; `log+payload` logs whole system events. The PutEvents sink leaves embedded
+//! event data over [`MAX_EMBEDDED_DATA`] out ([`system_entries`]).
 
 use aws_config::SdkConfig;
 use cloudevents::{AttributesReader, Event};
@@ -11,10 +16,11 @@ use eventferry_aws::AwsError;
 use eventferry_core::binding::encode_structured;
 use eventferry_core::invocation::InvocationResult;
 use eventferry_core::structured::to_structured_json;
+use eventferry_core::system::{omit_large_data, Summary, MAX_EMBEDDED_DATA};
 use eventferry_core::trace::{event_trace, TraceContext};
 use eventferry_http::{HttpAnswer, PostError, Poster};
 
-use crate::ports::{EmitError, HttpPoster, QueueWriter, ResponseReceiver, SystemSink};
+use crate::ports::{EmitError, HttpPoster, QueueWriter, ResponseReceiver, SinkNeeds, SystemSink};
 
 /// SQS `SendMessage` with `DelaySeconds`, through [`Sqs::send_message`].
 #[derive(Debug, Clone)]
@@ -48,12 +54,25 @@ impl HttpPoster for Poster {
     }
 }
 
-/// System events as structured log lines (JSON, one per event) on the `eventferry::system`
-/// target.
+/// System events as log lines on the `eventferry::system` target, one per system event, its
+/// type the message. Compact (the default): the fields of its [`Summary`] (`id`, `event`,
+/// `event_type`, and where the type has them `input`, `subscription`, `function`, `attempt`,
+/// `status`, `status_code`, `duration_ms`, `error`, `retry`, `plugin`), no payloads. With
+/// `payload`: the whole structured system event in `system_event`.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct LogSystemSink;
+pub struct LogSystemSink {
+    pub payload: bool,
+}
 
 impl SystemSink for LogSystemSink {
+    fn needs(&self) -> SinkNeeds {
+        if self.payload {
+            SinkNeeds::Events
+        } else {
+            SinkNeeds::Summaries
+        }
+    }
+
     async fn emit(&self, events: &[Event]) -> Result<(), EmitError> {
         for event in events {
             tracing::info!(
@@ -65,11 +84,59 @@ impl SystemSink for LogSystemSink {
         }
         Ok(())
     }
+
+    async fn emit_summaries(&self, summaries: &[Summary]) -> Result<(), EmitError> {
+        for s in summaries {
+            tracing::info!(
+                target: "eventferry::system",
+                id = %s.id,
+                event = %s.subject,
+                event_type = %s.event_type,
+                input = s.input.as_deref(),
+                subscription = s.subscription.as_deref(),
+                function = s.target.as_deref(),
+                attempt = s.attempt,
+                status = s.status.map(|s| s.as_str()),
+                status_code = s.status_code,
+                duration_ms = s.duration_ms,
+                error = s.error.as_deref(),
+                retry = s.retry.as_deref(),
+                plugin = s.plugin.as_deref(),
+                "{}",
+                s.ty
+            );
+        }
+        Ok(())
+    }
 }
 
-/// System events put on an EventBridge bus: `Source` is the system event's source,
-/// `DetailType` its type, `Detail` the whole structured CloudEvent. [`EventBridge::put_events`]
-/// batches by count and by PutEvents' 256 KB limit.
+/// The PutEvents entries of system events on `bus`: `Source` the system event's source,
+/// `DetailType` its type, `Detail` the structured CloudEvent with embedded event data over
+/// [`MAX_EMBEDDED_DATA`] left out (`dataomitted`, `datasize`: see [`omit_large_data`]), and
+/// the event's trace as the X-Ray trace header.
+pub fn system_entries(bus: &str, events: &[Event]) -> Vec<EventEntry> {
+    events
+        .iter()
+        .map(|event| {
+            let mut detail = to_structured_json(event);
+            omit_large_data(&mut detail, MAX_EMBEDDED_DATA);
+            EventEntry {
+                event_bus: bus.to_owned(),
+                source: event.source().to_string(),
+                detail_type: event.ty().to_owned(),
+                detail: detail.to_string(),
+                resources: Vec::new(),
+                // The system event's trace (its event's) continues through EventBridge.
+                trace_header: event_trace(event)
+                    .and_then(|(parent, _)| TraceContext::from_traceparent(&parent).ok())
+                    .map(|context| context.xray_header()),
+            }
+        })
+        .collect()
+}
+
+/// System events put on an EventBridge bus ([`system_entries`]). [`EventBridge::put_events`]
+/// batches by count (10) and by PutEvents' 256 KB limit.
 #[derive(Debug, Clone)]
 pub struct EventBridgeSystemSink {
     events: EventBridge,
@@ -87,20 +154,7 @@ impl EventBridgeSystemSink {
 
 impl SystemSink for EventBridgeSystemSink {
     async fn emit(&self, events: &[Event]) -> Result<(), EmitError> {
-        let entries: Vec<EventEntry> = events
-            .iter()
-            .map(|event| EventEntry {
-                event_bus: self.bus.clone(),
-                source: event.source().to_string(),
-                detail_type: event.ty().to_owned(),
-                detail: to_structured_json(event).to_string(),
-                resources: Vec::new(),
-                // The system event's trace (its event's) continues through EventBridge.
-                trace_header: event_trace(event)
-                    .and_then(|(parent, _)| TraceContext::from_traceparent(&parent).ok())
-                    .map(|context| context.xray_header()),
-            })
-            .collect();
+        let entries = system_entries(&self.bus, events);
         let results = self.events.put_events(&entries).await?;
         match refused_entries(&results) {
             None => Ok(()),
@@ -154,12 +208,28 @@ pub enum ConfiguredSystemSink {
 }
 
 impl SystemSink for ConfiguredSystemSink {
+    fn needs(&self) -> SinkNeeds {
+        match self {
+            ConfiguredSystemSink::Off => SinkNeeds::Nothing,
+            ConfiguredSystemSink::Log(s) => s.needs(),
+            ConfiguredSystemSink::EventBridge(s) => s.needs(),
+            ConfiguredSystemSink::Http(s) => s.needs(),
+        }
+    }
+
     async fn emit(&self, events: &[Event]) -> Result<(), EmitError> {
         match self {
             ConfiguredSystemSink::Off => Ok(()),
             ConfiguredSystemSink::Log(s) => s.emit(events).await,
             ConfiguredSystemSink::EventBridge(s) => s.emit(events).await,
             ConfiguredSystemSink::Http(s) => s.emit(events).await,
+        }
+    }
+
+    async fn emit_summaries(&self, summaries: &[Summary]) -> Result<(), EmitError> {
+        match self {
+            ConfiguredSystemSink::Log(s) => s.emit_summaries(summaries).await,
+            _ => Ok(()),
         }
     }
 }
@@ -191,5 +261,87 @@ impl ResponseReceiver for LogReceiver {
             None => result_line!(info),
             Some(_) => result_line!(warn),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eventferry_aws::eventbridge::{
+        put_events_batches, MAX_PUT_EVENTS_BATCH, MAX_PUT_EVENTS_BYTES,
+    };
+    use eventferry_core::structured::parse_structured_value;
+    use eventferry_core::system::{Stamp, SystemEvents};
+    use serde_json::{json, Value};
+
+    fn received(id: usize, data_bytes: usize) -> Event {
+        let event = parse_structured_value(&json!({
+            "specversion": "1.0", "id": format!("e{id}"), "source": "/shop", "type": "t",
+            "data": {"blob": "x".repeat(data_bytes)}
+        }))
+        .unwrap();
+        let stamp = Stamp {
+            id: format!("req-{id}"),
+            time: "2024-05-01T10:00:00Z".parse().unwrap(),
+        };
+        SystemEvents::default().received(&stamp, &event, "sqs")
+    }
+
+    /// System events put with PutEvents go in calls of at most 10 entries and 256 KB (the
+    /// batcher of `eventferry_aws`, which `EventBridge::put_events` uses), and embedded data
+    /// over 32 KiB is left out, with a field saying so.
+    #[test]
+    fn system_entries_fit_put_events_limits() {
+        // 25 system events: every third embeds 100 KB of data, the others 20 KB.
+        let events: Vec<Event> = (0..25)
+            .map(|i| received(i, if i % 3 == 0 { 100_000 } else { 20_000 }))
+            .collect();
+        let entries = system_entries("ops", &events);
+        assert_eq!(entries.len(), 25);
+        for (i, entry) in entries.iter().enumerate() {
+            assert_eq!(entry.event_bus, "ops");
+            assert_eq!(entry.detail_type, "eventferry.event.received");
+            let detail: Value = serde_json::from_str(&entry.detail).unwrap();
+            let embedded = &detail["data"]["event"];
+            if i % 3 == 0 {
+                assert_eq!(embedded["dataomitted"], true, "{i}");
+                assert_eq!(embedded["datasize"], 100_011);
+                assert!(embedded.get("data").is_none());
+                assert!(entry.size() < 2_000, "{}", entry.size());
+            } else {
+                assert_eq!(embedded.get("dataomitted"), None);
+                assert_eq!(embedded["data"]["blob"].as_str().unwrap().len(), 20_000);
+            }
+        }
+        let batches = put_events_batches(&entries);
+        assert_eq!(batches.iter().map(|b| b.len()).sum::<usize>(), 25);
+        for batch in &batches {
+            assert!(batch.len() <= MAX_PUT_EVENTS_BATCH);
+            assert!(batch.iter().map(EventEntry::size).sum::<usize>() <= MAX_PUT_EVENTS_BYTES);
+        }
+        // With the large data left out, the count limit decides: 10, 10 and 5 entries.
+        assert_eq!(
+            batches.iter().map(|b| b.len()).collect::<Vec<_>>(),
+            [10, 10, 5]
+        );
+        // 20 events embedding 30 KB each (under the 32 KiB limit, kept): the byte limit
+        // decides, 8 entries (about 240 KB) per call.
+        let kept: Vec<Event> = (0..20).map(|i| received(i, 30_000)).collect();
+        let entries = system_entries("ops", &kept);
+        let batches = put_events_batches(&entries);
+        assert_eq!(
+            batches.iter().map(|b| b.len()).collect::<Vec<_>>(),
+            [8, 8, 4]
+        );
+        for batch in &batches {
+            assert!(batch.iter().map(EventEntry::size).sum::<usize>() <= MAX_PUT_EVENTS_BYTES);
+        }
+    }
+
+    #[test]
+    fn the_log_sink_wants_summaries_unless_payloads_are_asked_for() {
+        assert_eq!(LogSystemSink::default().needs(), SinkNeeds::Summaries);
+        assert_eq!(LogSystemSink { payload: true }.needs(), SinkNeeds::Events);
+        assert_eq!(ConfiguredSystemSink::Off.needs(), SinkNeeds::Nothing);
     }
 }

@@ -9,7 +9,7 @@
 //! | `EVENTFERRY_DLQ_URL` | SQS queue for pairs whose attempts are used up | none |
 //! | `EVENTFERRY_MAX_ATTEMPTS` | attempts per event and subscription, the first included | 3 |
 //! | `EVENTFERRY_RETRY_DELAY_SECONDS` | delay before the first retry; doubles per attempt, at most 900 | 10 |
-//! | `EVENTFERRY_SYSTEM_EVENTS` | `log`, `off`, `eventbridge:<bus name or ARN>` or `http:<url>` | `log` |
+//! | `EVENTFERRY_SYSTEM_EVENTS` | where system events go: `log` (compact lines: ids, types, targets, outcomes, durations, no payloads), `log+payload` (whole system events, the event included), `off`, `eventbridge:<bus name or ARN>` (embedded event data over 32 KiB left out, `dataomitted` says so) or `http:<url>` | `log` |
 //! | `EVENTFERRY_SYSTEM_SOURCE` | `source` of system events | `urn:eventferry:router` |
 //! | `EVENTFERRY_HTTP_TIMEOUT_SECONDS` | timeout of one HTTP target call | 10 |
 //! | `EVENTFERRY_TYPE_FORMAT`, `EVENTFERRY_EVENT_BUS`, `EVENTFERRY_SOURCE` | how EventBridge envelopes map to CloudEvents (the driver's `--type-format`, `--event-bus`, `--ce-source`, same variables) | `{source}`, `default`, the bus ARN |
@@ -28,7 +28,10 @@ use eventferry_core::system::SystemEvents;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SinkConfig {
     Off,
+    /// Compact log lines, no payloads.
     Log,
+    /// Log lines with the whole system events (`log+payload`).
+    LogPayload,
     EventBridge(String),
     Http(String),
 }
@@ -173,18 +176,19 @@ fn queue_url(v: &str) -> Result<String, String> {
     }
 }
 
-/// `log`, `off`, `eventbridge:<bus>` or `http:<url>`.
+/// `log`, `log+payload`, `off`, `eventbridge:<bus>` or `http:<url>`.
 fn sink_config(v: &str) -> Result<SinkConfig, String> {
     let v = v.trim();
     match v.split_once(':') {
         _ if v == "log" => Ok(SinkConfig::Log),
+        _ if v == "log+payload" => Ok(SinkConfig::LogPayload),
         _ if v == "off" => Ok(SinkConfig::Off),
         Some(("eventbridge", bus)) if !bus.is_empty() => {
             Ok(SinkConfig::EventBridge(bus.to_owned()))
         }
         Some(("http", url)) if url_ok(url) => Ok(SinkConfig::Http(url.to_owned())),
         _ => Err(
-            "use log, off, eventbridge:<bus name or ARN> or http:<url>, e.g. \
+            "use log, log+payload, off, eventbridge:<bus name or ARN> or http:<url>, e.g. \
                   http:https://example.com/system-events"
                 .into(),
         ),
@@ -343,6 +347,8 @@ mod tests {
         )]))
         .unwrap();
         assert_eq!(s.sink, SinkConfig::Http("http://127.0.0.1:1/x".into()));
+        let s = Settings::from_env(env(&[("EVENTFERRY_SYSTEM_EVENTS", "log+payload")])).unwrap();
+        assert_eq!(s.sink, SinkConfig::LogPayload);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use cloudevents::Event;
 use eventferry_aws::lambda::{InvocationMode, InvokeOutcome, Invoker};
 use eventferry_aws::AwsError;
 use eventferry_core::invocation::InvocationResult;
+use eventferry_core::system::Summary;
 
 pub use eventferry_http::{HttpAnswer, PostError, PostErrorKind};
 
@@ -53,10 +54,35 @@ pub enum EmitError {
     Status { url: String, status: u16 },
 }
 
+/// What a system-event sink consumes; the handler builds nothing more than that (plugins
+/// aside: a system event a plugin may take is always built whole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkNeeds {
+    /// Nothing: the sink is off.
+    Nothing,
+    /// [`Summary`]s only, given to [`SystemSink::emit_summaries`] (the compact log sink).
+    Summaries,
+    /// Whole system events, given to [`SystemSink::emit`].
+    Events,
+}
+
 /// Where system events go: log lines, an EventBridge bus, or an HTTP endpoint.
 #[allow(async_fn_in_trait)]
 pub trait SystemSink: Send + Sync {
+    /// What this sink consumes: whole events unless it says otherwise.
+    fn needs(&self) -> SinkNeeds {
+        SinkNeeds::Events
+    }
+
+    /// The whole system events of one invocation, in emission order (when [`Self::needs`]
+    /// is [`SinkNeeds::Events`]).
     async fn emit(&self, events: &[Event]) -> Result<(), EmitError>;
+
+    /// Their summaries, in emission order (when [`Self::needs`] is [`SinkNeeds::Summaries`]).
+    async fn emit_summaries(&self, summaries: &[Summary]) -> Result<(), EmitError> {
+        let _ = summaries;
+        Ok(())
+    }
 }
 
 /// Receives every invocation result (the connector-sdk "response receiver").
@@ -109,6 +135,7 @@ impl QueueWriter for Offline {
     }
 }
 
+// Whole events (the default), so that the fuzz target builds every system event.
 impl SystemSink for Offline {
     async fn emit(&self, _events: &[Event]) -> Result<(), EmitError> {
         Ok(())

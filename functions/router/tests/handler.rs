@@ -16,7 +16,7 @@ use eventferry_core::system;
 use eventferry_router::config::Settings;
 use eventferry_router::ports::{
     EmitError, HttpAnswer, HttpPoster, PostError, PostErrorKind, QueueWriter, ResponseReceiver,
-    SystemSink,
+    SinkNeeds, SystemSink,
 };
 use eventferry_router::{Handler, HandlerError, Ports};
 use serde_json::{json, Value};
@@ -210,12 +210,29 @@ impl QueueWriter for FakeQueue {
     }
 }
 
-#[derive(Default)]
+/// Records what it is given: whole system events (the default) or, when it `needs` only
+/// those, summaries.
 struct FakeSink {
+    needs: SinkNeeds,
     events: Mutex<Vec<Event>>,
+    summaries: Mutex<Vec<system::Summary>>,
+}
+
+impl Default for FakeSink {
+    fn default() -> Self {
+        FakeSink::needing(SinkNeeds::Events)
+    }
 }
 
 impl FakeSink {
+    fn needing(needs: SinkNeeds) -> Self {
+        FakeSink {
+            needs,
+            events: Mutex::default(),
+            summaries: Mutex::default(),
+        }
+    }
+
     fn types(&self) -> Vec<String> {
         self.events
             .lock()
@@ -237,8 +254,27 @@ impl FakeSink {
 }
 
 impl SystemSink for FakeSink {
+    fn needs(&self) -> SinkNeeds {
+        self.needs
+    }
+
     async fn emit(&self, events: &[Event]) -> Result<(), EmitError> {
+        assert_eq!(
+            self.needs,
+            SinkNeeds::Events,
+            "whole events for a sink that needs them"
+        );
         self.events.lock().unwrap().extend_from_slice(events);
+        Ok(())
+    }
+
+    async fn emit_summaries(&self, summaries: &[system::Summary]) -> Result<(), EmitError> {
+        assert_eq!(
+            self.needs,
+            SinkNeeds::Summaries,
+            "summaries for a sink that needs them"
+        );
+        self.summaries.lock().unwrap().extend_from_slice(summaries);
         Ok(())
     }
 }
@@ -264,12 +300,22 @@ fn handler_with(
     queue: FakeQueue,
     http: FakeHttp,
 ) -> (TestHandler, Receiver) {
+    handler_with_sink(config, settings, queue, http, FakeSink::default())
+}
+
+fn handler_with_sink(
+    config: Config,
+    settings: Settings,
+    queue: FakeQueue,
+    http: FakeHttp,
+    sink: FakeSink,
+) -> (TestHandler, Receiver) {
     let receiver = Receiver::default();
     let ports = Ports {
         invoker: FakeLambda::default(),
         http,
         queue,
-        sink: FakeSink::default(),
+        sink,
     };
     (
         Handler::new(config, settings, ports, Box::new(receiver.clone())),
@@ -1033,4 +1079,116 @@ async fn the_trace_continues_to_targets_and_system_events() {
         let json = eventferry_core::structured::to_structured_json(event);
         assert_eq!(json["traceparent"], W3C, "{json}");
     }
+}
+
+/// With a sink that takes summaries (the compact log sink), the sink gets one summary per
+/// system event, in order, with the ids and outcomes but no payload; a plugin still gets the
+/// whole system event of its type, with the same id as its summary.
+#[tokio::test]
+async fn a_summary_sink_gets_summaries_and_plugins_still_get_whole_events() {
+    let config = Config::parse(
+        r#"
+subscriptions:
+  - {name: record, types: [com.example.order.created], function: recorder}
+  - {name: flaky, types: [com.example.order.created], function: flaky}
+plugins:
+  - {name: audit, types: [eventferry.function.invocationFailed], function: audit, mode: async}
+"#,
+        Format::Yaml,
+        "x",
+    )
+    .unwrap();
+    let (h, _) = handler_with_sink(
+        config,
+        Settings::default(),
+        FakeQueue::default(),
+        FakeHttp::default(),
+        FakeSink::needing(SinkNeeds::Summaries),
+    );
+    let event = json!({"specversion": "1.0", "id": "s1", "source": "/shop",
+        "type": "com.example.order.created", "data": {"fail": true, "secret": "payload"}});
+    h.handle(event, "req-s").await.unwrap();
+    let sink = &h.ports().sink;
+    assert!(sink.events.lock().unwrap().is_empty());
+    let summaries = sink.summaries.lock().unwrap().clone();
+    let mut types: Vec<&str> = summaries.iter().map(|s| s.ty).collect();
+    types.sort();
+    assert_eq!(
+        types,
+        [
+            system::EVENT_RECEIVED,
+            system::FUNCTION_INVOCATION_FAILED,
+            system::FUNCTION_INVOKED,
+            system::FUNCTION_INVOKING,
+            system::FUNCTION_INVOKING,
+        ]
+    );
+    assert_eq!(summaries[0].ty, system::EVENT_RECEIVED);
+    let ids: std::collections::HashSet<&str> = summaries.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids.len(), summaries.len());
+    for s in &summaries {
+        assert!(s.id.starts_with("req-s-"), "{s:?}");
+        assert_eq!(s.subject, "/shop#s1");
+        let line = s.to_json().to_string();
+        assert!(!line.contains("payload"), "no payload in {line}");
+    }
+    let failed = summaries
+        .iter()
+        .find(|s| s.ty == system::FUNCTION_INVOCATION_FAILED)
+        .unwrap();
+    assert_eq!(failed.subscription.as_deref(), Some("flaky"));
+    assert_eq!(failed.target.as_deref(), Some("flaky"));
+    assert_eq!(failed.status.map(|s| s.as_str()), Some("failed"));
+    assert!(failed
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("failing on purpose"));
+    assert!(failed.duration_ms.is_some());
+    // The plugin got the whole system event, the event and its data included.
+    let audit: Vec<Value> = h
+        .ports()
+        .invoker
+        .calls()
+        .into_iter()
+        .filter(|(f, _, _)| f == "audit")
+        .map(|(_, payload, _)| payload)
+        .collect();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0]["type"], system::FUNCTION_INVOCATION_FAILED);
+    assert_eq!(audit[0]["id"], failed.id.as_str());
+    assert_eq!(audit[0]["data"]["event"]["data"]["secret"], "payload");
+}
+
+/// With no consumer (the sink off, no plugins) nothing reaches the sink, and delivery is the
+/// same; a sync plugin on `eventferry.event.received` still gates events.
+#[tokio::test]
+async fn without_a_consumer_nothing_is_emitted_and_plugins_still_work() {
+    let (h, _) = handler_with_sink(
+        subscriptions(),
+        Settings::default(),
+        FakeQueue::default(),
+        FakeHttp::default(),
+        FakeSink::needing(SinkNeeds::Nothing),
+    );
+    let created = json!({"specversion": "1.0", "id": "n1", "source": "/shop",
+        "type": "com.example.order.created", "data": {}});
+    let response = h.handle(created, "req-n").await.unwrap();
+    assert!(!response["matched"].as_array().unwrap().is_empty());
+    assert!(h.ports().sink.events.lock().unwrap().is_empty());
+    assert!(h.ports().sink.summaries.lock().unwrap().is_empty());
+
+    let config = Config::parse(PLUGINS, Format::Yaml, "plugins").unwrap();
+    let (h, _) = handler_with_sink(
+        config,
+        Settings::default(),
+        FakeQueue::default(),
+        FakeHttp::default(),
+        FakeSink::needing(SinkNeeds::Nothing),
+    );
+    let response = h.handle(order("no-3", true), "r3").await.unwrap();
+    assert_eq!(response["blocked"]["plugin"], "gatekeeper");
+    let requests = h.ports().http.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "the blocked hook was called");
+    assert!(h.ports().sink.events.lock().unwrap().is_empty());
 }

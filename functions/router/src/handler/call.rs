@@ -2,6 +2,7 @@
 //! HTTP endpoint (the CloudEvents HTTP binding of `eventferry_core::binding`), turned into an
 //! [`InvocationResult`].
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use cloudevents::Event;
@@ -16,6 +17,39 @@ use eventferry_core::subscription::{Delivery, Mode, Subscription, Target};
 use super::Handler;
 use crate::ports::{HttpPoster, QueueWriter, SystemSink};
 
+/// The function payloads of one event, each rendered once however many subscribers take it:
+/// the structured event (`application/cloudevents+json`, the default) and its data alone
+/// (`application/json`).
+pub(crate) struct Payloads<'e> {
+    event: &'e Event,
+    structured: OnceLock<Vec<u8>>,
+    data: OnceLock<Vec<u8>>,
+}
+
+impl<'e> Payloads<'e> {
+    pub(crate) fn new(event: &'e Event) -> Self {
+        Payloads {
+            event,
+            structured: OnceLock::new(),
+            data: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn event(&self) -> &'e Event {
+        self.event
+    }
+
+    /// What `sub`'s function is sent ([`function_payload`]), rendered at most once per kind.
+    fn function(&self, sub: &Subscription) -> Vec<u8> {
+        let cell = match sub.delivery {
+            Delivery::Data(_) => &self.data,
+            Delivery::Structured | Delivery::Binary => &self.structured,
+        };
+        cell.get_or_init(|| function_payload(sub, self.event))
+            .clone()
+    }
+}
+
 /// One target call: the result, and whether the target answered at all.
 pub(crate) struct Call {
     pub(crate) result: InvocationResult,
@@ -24,7 +58,12 @@ pub(crate) struct Call {
 
 impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, S> {
     /// One call of a subscription's or plugin's target, within the concurrency bound.
-    pub(crate) async fn call(&self, sub: &Subscription, event: &Event, attempt: u32) -> Call {
+    pub(crate) async fn call(
+        &self,
+        sub: &Subscription,
+        payloads: &Payloads<'_>,
+        attempt: u32,
+    ) -> Call {
         let _permit = self
             .permits
             .acquire()
@@ -44,10 +83,12 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         };
         let answered = match &sub.target {
             Target::Function(function) => {
-                self.call_function(function, sub, event, &mut result).await
+                self.call_function(function, sub, payloads, &mut result)
+                    .await
             }
             Target::Http { url, headers } => {
-                self.call_http(url, headers, sub, event, &mut result).await
+                self.call_http(url, headers, sub, payloads.event(), &mut result)
+                    .await
             }
         };
         result.duration_ms = start.elapsed().as_millis() as u64;
@@ -60,7 +101,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         &self,
         function: &str,
         sub: &Subscription,
-        event: &Event,
+        payloads: &Payloads<'_>,
         result: &mut InvocationResult,
     ) -> bool {
         let mode = match sub.mode {
@@ -68,11 +109,11 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
             Mode::Async => InvocationMode::Async,
         };
         // Boxed: the SDK's future is large and deep.
-        let outcome = Box::pin(self.ports.invoker.invoke(
-            function,
-            function_payload(sub, event),
-            mode,
-        ))
+        let outcome = Box::pin(
+            self.ports
+                .invoker
+                .invoke(function, payloads.function(sub), mode),
+        )
         .await;
         match outcome {
             Ok(InvokeOutcome::Ok { status, payload }) => {

@@ -2,6 +2,9 @@
 //! event), the matching subscriptions, then what happens to failures (retry message,
 //! dead-letter message, redelivery or drop) and the outcome system events.
 //!
+//! A system event is built whole only for a consumer: a plugin of its type, or a sink that
+//! takes whole events (see [`Outbox::make`]).
+//!
 //! Every input the router takes can be delivered again (an SQS record left in the batch, a
 //! direct invocation answered with an error), as `eventferry_core`'s retry decisions assume:
 //! an event no subscriber took is redelivered, not dropped.
@@ -15,7 +18,12 @@ use eventferry_core::event_view::EventView;
 use eventferry_core::invocation::{event_label, target_name, InvocationResult};
 use eventferry_core::retry::{after_write_failure, decide, Disposition, PairAction, RetryMessage};
 use eventferry_core::subscription::{Mode, Subscription};
+use eventferry_core::system::{
+    Summary, EVENT_BLOCKED, EVENT_RECEIVED, FUNCTION_INVOCATION_FAILED, FUNCTION_INVOKED,
+    FUNCTION_INVOKING,
+};
 
+use super::call::Payloads;
 use super::outbox::Outbox;
 use super::report::EventReport;
 use super::Handler;
@@ -72,27 +80,33 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         attempt: u32,
         outbox: &Outbox,
     ) -> EventReport {
-        let received = self
-            .settings
-            .system
-            .received(&outbox.stamp(), &event, input);
+        let received = outbox.make(
+            self.plugins_may_take(EVENT_RECEIVED),
+            |stamp| self.settings.system.received(stamp, &event, input),
+            |stamp| Summary::received(stamp, &event, input),
+        );
         let slot = outbox.reserve();
         let (sync, background): (Vec<&Subscription>, Vec<&Subscription>) = self
-            .plugins_for(&received)
+            .plugins_for(received.event.as_ref())
             .into_iter()
             .partition(|p| p.mode == Mode::Sync);
         let gated = async {
-            let (gate, plugin_results) = self.gate(&sync, &received).await;
+            let (gate, plugin_results) = self.gate(&sync, received.event.as_ref()).await;
             let mut report = self.pass_gate(gate, event, input, attempt, outbox).await;
             report.plugin_results.splice(0..0, plugin_results);
             report
         };
         // Async plugins run alongside; they never block or fail the event.
-        let (mut report, background) = join(
-            gated,
-            join_all(background.iter().map(|p| self.call(p, &received, 1))),
-        )
-        .await;
+        let background = async {
+            match received.event.as_ref().filter(|_| !background.is_empty()) {
+                Some(system) => {
+                    let payloads = Payloads::new(system);
+                    join_all(background.iter().map(|p| self.call(p, &payloads, 1))).await
+                }
+                None => Vec::new(),
+            }
+        };
+        let (mut report, background) = join(gated, background).await;
         report
             .plugin_results
             .extend(background.into_iter().map(|c| c.result));
@@ -105,9 +119,13 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
     async fn gate(
         &self,
         sync: &[&Subscription],
-        received: &Event,
+        received: Option<&Event>,
     ) -> (Gate, Vec<InvocationResult>) {
-        let calls = join_all(sync.iter().map(|p| self.call(p, received, 1))).await;
+        let Some(received) = received.filter(|_| !sync.is_empty()) else {
+            return (Gate::Open, Vec::new());
+        };
+        let payloads = Payloads::new(received);
+        let calls = join_all(sync.iter().map(|p| self.call(p, &payloads, 1))).await;
         let mut gate = Gate::Open;
         let mut results = Vec::with_capacity(calls.len());
         for call in calls {
@@ -141,12 +159,17 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         match gate {
             Gate::Blocked { plugin, error } => {
                 tracing::info!(event = %event_label(&event), %plugin, %error, "event blocked by a sync plugin");
-                let blocked =
-                    self.settings
-                        .system
-                        .blocked(&outbox.stamp(), &event, input, &plugin, &error);
+                let blocked = outbox.make(
+                    self.plugins_may_take(EVENT_BLOCKED),
+                    |stamp| {
+                        self.settings
+                            .system
+                            .blocked(stamp, &event, input, &plugin, &error)
+                    },
+                    |stamp| Summary::blocked(stamp, &event, input, &plugin, &error),
+                );
                 let slot = outbox.reserve();
-                let plugin_results = self.notify_plugins(&blocked).await;
+                let plugin_results = self.notify_plugins(blocked.event.as_ref()).await;
                 outbox.fill(slot, blocked);
                 let mut report =
                     EventReport::undelivered(event, input, Disposition::Ack, Some((plugin, error)));
@@ -177,9 +200,10 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         attempt: u32,
         outbox: &Outbox,
     ) -> EventReport {
+        let payloads = Payloads::new(&event);
         let calls = join_all(
             subs.iter()
-                .map(|sub| self.invoke_subscriber(sub, &event, attempt, outbox)),
+                .map(|sub| self.invoke_subscriber(sub, &payloads, attempt, outbox)),
         )
         .await;
         let mut plugin_results = Vec::new();
@@ -299,14 +323,26 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
                 .iter()
                 .find(|(n, _)| *n == result.subscription)
                 .map(|(_, a)| a.next_step());
-            outcomes.push(self.settings.system.outcome(
-                &outbox.stamp(),
-                event,
-                result,
-                next.as_deref(),
+            let ty = match result.error {
+                None => FUNCTION_INVOKED,
+                Some(_) => FUNCTION_INVOCATION_FAILED,
+            };
+            outcomes.push(outbox.make(
+                self.plugins_may_take(ty),
+                |stamp| {
+                    self.settings
+                        .system
+                        .outcome(stamp, event, result, next.as_deref())
+                },
+                |stamp| Summary::outcome(stamp, event, result, next.as_deref()),
             ));
         }
-        let plugin_results = join_all(outcomes.iter().map(|s| self.notify_plugins(s))).await;
+        let plugin_results = join_all(
+            outcomes
+                .iter()
+                .map(|s| self.notify_plugins(s.event.as_ref())),
+        )
+        .await;
         outcomes.into_iter().for_each(|s| outbox.push(s));
         plugin_results.into_iter().flatten().collect()
     }
@@ -315,40 +351,59 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
     async fn invoke_subscriber(
         &self,
         sub: &Subscription,
-        event: &Event,
+        payloads: &Payloads<'_>,
         attempt: u32,
         outbox: &Outbox,
     ) -> (InvocationResult, Vec<InvocationResult>) {
-        let invoking = self.settings.system.invoking(
-            &outbox.stamp(),
-            event,
-            &sub.name,
-            &target_name(&sub.target),
-            attempt,
+        let event = payloads.event();
+        let invoking = outbox.make(
+            self.plugins_may_take(FUNCTION_INVOKING),
+            |stamp| {
+                let target = target_name(&sub.target);
+                self.settings
+                    .system
+                    .invoking(stamp, event, &sub.name, &target, attempt)
+            },
+            |stamp| {
+                let target = target_name(&sub.target);
+                Summary::invoking(stamp, event, &sub.name, &target, attempt)
+            },
         );
         let slot = outbox.reserve();
-        let plugins = self.notify_plugins(&invoking).await;
+        let plugins = self.notify_plugins(invoking.event.as_ref()).await;
         outbox.fill(slot, invoking);
-        let call = self.call(sub, event, attempt).await;
+        let call = self.call(sub, payloads, attempt).await;
         (call.result, plugins)
     }
 
-    /// The plugins subscribed to system event `system`. Without plugins (the common case) the
-    /// system event is not even turned into JSON for matching.
-    fn plugins_for(&self, system: &Event) -> Vec<&Subscription> {
-        if self.plugins.subscriptions().is_empty() {
-            return Vec::new();
+    /// Whether a plugin may take system events of type `ty`: one lists the type, or lists no
+    /// types. Without plugins (the common case) nothing is built for them.
+    fn plugins_may_take(&self, ty: &str) -> bool {
+        self.plugins.subscriptions().iter().any(|p| {
+            p.types
+                .as_ref()
+                .is_none_or(|types| types.iter().any(|t| t == ty))
+        })
+    }
+
+    /// The plugins subscribed to system event `system` (none when it was not built).
+    fn plugins_for(&self, system: Option<&Event>) -> Vec<&Subscription> {
+        match system {
+            Some(system) if !self.plugins.subscriptions().is_empty() => {
+                self.plugins.route(&EventView::new(system))
+            }
+            _ => Vec::new(),
         }
-        self.plugins.route(&EventView::new(system))
     }
 
     /// Calls every plugin subscribed to system event `system`; their failures are only recorded.
-    async fn notify_plugins(&self, system: &Event) -> Vec<InvocationResult> {
+    async fn notify_plugins(&self, system: Option<&Event>) -> Vec<InvocationResult> {
         let plugins = self.plugins_for(system);
-        if plugins.is_empty() {
+        let Some(system) = system.filter(|_| !plugins.is_empty()) else {
             return Vec::new();
-        }
-        let calls = join_all(plugins.iter().map(|p| self.call(p, system, 1))).await;
+        };
+        let payloads = Payloads::new(system);
+        let calls = join_all(plugins.iter().map(|p| self.call(p, &payloads, 1))).await;
         calls
             .into_iter()
             .map(|c| {

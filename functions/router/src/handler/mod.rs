@@ -89,14 +89,9 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
 
     /// Handles one invoke payload; `request_id` makes system event ids unique.
     pub async fn handle(&self, payload: Value, request_id: &str) -> Result<Value, HandlerError> {
-        let outbox = Outbox::new(request_id);
+        let outbox = Outbox::new(request_id, self.ports.sink.needs());
         let outcome = Box::pin(self.dispatch(payload, &outbox)).await;
-        let system = outbox.take();
-        if !system.is_empty() {
-            if let Err(error) = self.ports.sink.emit(&system).await {
-                tracing::error!(%error, count = system.len(), "could not emit system events");
-            }
-        }
+        outbox.emit(&self.ports.sink).await;
         outcome
     }
 

@@ -1,34 +1,72 @@
 //! The system events one invocation of the router produces, in emission order, with unique ids.
 //! They are emitted together when the invocation is done.
+//!
+//! The outbox keeps only what the sink consumes ([`SinkNeeds`]): whole system events, their
+//! [`Summary`]s, or nothing. A system event is built whole only when the sink takes whole events
+//! or a plugin may take its type ([`Made`]); with neither, nothing is built, not even its id.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use cloudevents::Event;
-use eventferry_core::system::Stamp;
+use eventferry_core::system::{Stamp, Summary};
 
-/// Per-invocation state: the request id for system event ids, and the system events to emit.
+use crate::ports::{SinkNeeds, SystemSink};
+
+/// Per-invocation state: the request id for system event ids, and what the sink will get.
 pub(crate) struct Outbox {
     request_id: String,
     seq: AtomicU64,
+    needs: SinkNeeds,
     events: Mutex<Vec<Event>>,
+    summaries: Mutex<Vec<Summary>>,
 }
 
 /// A place in emission order taken by [`Outbox::reserve`], to be filled by [`Outbox::fill`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Slot(usize);
 
+/// One system event as far as it was made: whole when a plugin may take it or the sink takes
+/// whole events, summarised when the sink takes summaries.
+#[derive(Default)]
+pub(crate) struct Made {
+    pub(crate) event: Option<Event>,
+    pub(crate) summary: Option<Summary>,
+}
+
 impl Outbox {
-    pub(crate) fn new(request_id: &str) -> Self {
+    pub(crate) fn new(request_id: &str, needs: SinkNeeds) -> Self {
         Outbox {
             request_id: request_id.to_owned(),
             seq: AtomicU64::new(0),
+            needs,
             events: Mutex::new(Vec::new()),
+            summaries: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Makes one system event: whole (`build`) when `for_plugins` or the sink takes whole
+    /// events, summarised (`summarize`) when the sink takes summaries; nothing at all otherwise.
+    pub(crate) fn make(
+        &self,
+        for_plugins: bool,
+        build: impl FnOnce(&Stamp) -> Event,
+        summarize: impl FnOnce(&Stamp) -> Summary,
+    ) -> Made {
+        let whole = for_plugins || self.needs == SinkNeeds::Events;
+        let summary = self.needs == SinkNeeds::Summaries;
+        if !whole && !summary {
+            return Made::default();
+        }
+        let stamp = self.stamp();
+        Made {
+            event: whole.then(|| build(&stamp)),
+            summary: summary.then(|| summarize(&stamp)),
         }
     }
 
     /// The id (`<request id>-<sequence>`) and time of the next system event.
-    pub(crate) fn stamp(&self) -> Stamp {
+    fn stamp(&self) -> Stamp {
         Stamp {
             id: format!(
                 "{}-{}",
@@ -39,27 +77,55 @@ impl Outbox {
         }
     }
 
-    /// Adds `event` at the end.
-    pub(crate) fn push(&self, event: Event) {
-        self.events.lock().expect("not poisoned").push(event);
+    /// Adds `made` at the end.
+    pub(crate) fn push(&self, made: Made) {
+        let slot = self.reserve();
+        self.fill(slot, made);
     }
 
     /// Reserves the place of a system event that is still in use (by plugins), so it can be
     /// handed over afterwards without a clone and still keep its place in emission order.
     pub(crate) fn reserve(&self) -> Slot {
-        Slot(self.events.lock().expect("not poisoned").len())
+        Slot(match self.needs {
+            SinkNeeds::Nothing => 0,
+            SinkNeeds::Summaries => self.summaries.lock().expect("not poisoned").len(),
+            SinkNeeds::Events => self.events.lock().expect("not poisoned").len(),
+        })
     }
 
-    /// Puts `event` at the place `slot` reserved (or at the end, if events were taken
-    /// meanwhile).
-    pub(crate) fn fill(&self, slot: Slot, event: Event) {
-        let mut events = self.events.lock().expect("not poisoned");
-        let at = slot.0.min(events.len());
-        events.insert(at, event);
+    /// Puts what the sink consumes of `made` at the place `slot` reserved (or at the end, if
+    /// events were taken meanwhile).
+    pub(crate) fn fill(&self, slot: Slot, made: Made) {
+        fn insert<T>(list: &Mutex<Vec<T>>, slot: Slot, item: Option<T>) {
+            if let Some(item) = item {
+                let mut list = list.lock().expect("not poisoned");
+                let at = slot.0.min(list.len());
+                list.insert(at, item);
+            }
+        }
+        match self.needs {
+            SinkNeeds::Nothing => {}
+            SinkNeeds::Summaries => insert(&self.summaries, slot, made.summary),
+            SinkNeeds::Events => insert(&self.events, slot, made.event),
+        }
     }
 
-    /// Every system event, in emission order; the outbox is empty afterwards.
-    pub(crate) fn take(&self) -> Vec<Event> {
-        std::mem::take(&mut *self.events.lock().expect("not poisoned"))
+    /// Emits everything to `sink` (errors are logged: system events never fail an event); the
+    /// outbox is empty afterwards.
+    pub(crate) async fn emit(&self, sink: &impl SystemSink) {
+        let events = std::mem::take(&mut *self.events.lock().expect("not poisoned"));
+        let summaries = std::mem::take(&mut *self.summaries.lock().expect("not poisoned"));
+        let count = events.len() + summaries.len();
+        // Boxed: a sink's future (PutEvents, HTTP) is large and deep.
+        let emitted = if !events.is_empty() {
+            Box::pin(sink.emit(&events)).await
+        } else if !summaries.is_empty() {
+            Box::pin(sink.emit_summaries(&summaries)).await
+        } else {
+            Ok(())
+        };
+        if let Err(error) = emitted {
+            tracing::error!(%error, count, "could not emit system events");
+        }
     }
 }
