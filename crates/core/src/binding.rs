@@ -21,6 +21,8 @@
 //! Decoding the other way: a request whose event has no `traceparent` but that has a valid
 //! `traceparent` header gets it (and `tracestate`) as the extension.
 
+use std::borrow::Borrow;
+
 use base64::Engine;
 use cloudevents::{AttributesReader, Data, Event};
 use serde_json::{Map, Value};
@@ -245,6 +247,82 @@ pub fn encode_structured(event: &Event) -> Encoded {
         headers,
         body: to_structured_bytes(event),
     }
+}
+
+/// Batched content mode (HTTP binding 1.0.2, section 3.3): the events as one JSON array of
+/// structured events ([`batch_body`]), `Content-Type: application/cloudevents-batch+json`. The
+/// W3C trace headers go with the request only when every event carries the same valid trace (a
+/// request has one trace context); each event keeps its own `traceparent` extension in the body
+/// either way.
+pub fn encode_batch<E: Borrow<Event>>(events: &[E]) -> Encoded {
+    let mut headers = vec![("content-type".into(), BATCH.into())];
+    if let Some((first, rest)) = events.split_first() {
+        let trace = event_trace(first.borrow());
+        if trace.is_some() && rest.iter().all(|e| event_trace(e.borrow()) == trace) {
+            push_trace_headers(first.borrow(), &mut headers);
+        }
+    }
+    Encoded {
+        headers,
+        body: batch_body(events),
+    }
+}
+
+/// A JSON array of structured events, in order: the body of a batched request, and what the
+/// driver's Lambda sink sends as the payload of a batch.
+pub fn batch_body<E: Borrow<Event>>(events: &[E]) -> Vec<u8> {
+    batch_chunks(events, usize::MAX)
+        .pop()
+        .unwrap_or_else(|| b"[]".to_vec())
+}
+
+/// The events as consecutive JSON arrays of structured events, in order, each at most
+/// `max_bytes` long (a payload limit, such as Lambda's), except that an event too large for any
+/// array goes alone in its own. No events: no arrays.
+pub fn batch_chunks<E: Borrow<Event>>(events: &[E], max_bytes: usize) -> Vec<Vec<u8>> {
+    let mut chunks = Vec::new();
+    let mut chunk: Vec<u8> = Vec::new();
+    for event in events {
+        let json = to_structured_bytes(event.borrow());
+        // `[` or `,` before the event, `]` after it.
+        if !chunk.is_empty() && chunk.len() + json.len() + 2 > max_bytes {
+            chunk.push(b']');
+            chunks.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(if chunk.is_empty() { b'[' } else { b',' });
+        chunk.extend_from_slice(&json);
+    }
+    if !chunk.is_empty() {
+        chunk.push(b']');
+        chunks.push(chunk);
+    }
+    chunks
+}
+
+/// Decodes the body of a batched request (`application/cloudevents-batch+json`): a JSON array
+/// of structured events, each checked as [`parse_structured_value`] checks one. An empty array is
+/// an empty batch. The error names the position of the first event that is not valid.
+pub fn decode_batch(body: &[u8]) -> Result<Vec<Event>, HttpError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        HttpError::bad(format!(
+            "a batch (application/cloudevents-batch+json) must be a JSON array of structured \
+             CloudEvents; the body is not valid JSON: {e}"
+        ))
+    })?;
+    let Value::Array(items) = value else {
+        return Err(HttpError::bad(
+            "a batch (application/cloudevents-batch+json) must be a JSON array of structured \
+             CloudEvents",
+        ));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            parse_structured_value(item)
+                .map_err(|e| HttpError::bad(format!("event {} of the batch: {e}", i + 1)))
+        })
+        .collect()
 }
 
 /// The W3C Trace Context headers of an event with a valid `traceparent` extension.
@@ -707,5 +785,95 @@ mod tests {
             .unwrap();
             assert_eq!(back, event);
         }
+    }
+
+    #[test]
+    fn batched_mode_is_a_json_array_of_structured_events() {
+        let traced = traced_event();
+        let mut other = traced.clone();
+        cloudevents::AttributesWriter::set_id(&mut other, "2");
+        let plain = decode("POST", &BINARY, b"{\"n\":1}").unwrap();
+
+        let encoded = encode_batch(&[traced.clone(), plain.clone()]);
+        assert_eq!(
+            header(&encoded, "content-type"),
+            ["application/cloudevents-batch+json"]
+        );
+        // Two traces (one of them none): no request-level trace headers.
+        assert!(header(&encoded, "traceparent").is_empty());
+        let body: Value = serde_json::from_slice(&encoded.body).unwrap();
+        let items = body.as_array().unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0]["id"], "1");
+        assert_eq!(items[0]["traceparent"], W3C, "each event keeps its trace");
+        assert_eq!(items[1]["id"], "42");
+        assert_eq!(items[1]["data"], json!({"n": 1}));
+        // Each element is exactly the structured form of its event, and the batch decodes back.
+        assert_eq!(
+            encoded.body,
+            [
+                b"[".as_slice(),
+                &to_structured_bytes(&traced),
+                b",",
+                &to_structured_bytes(&plain),
+                b"]"
+            ]
+            .concat()
+        );
+        assert_eq!(
+            decode_batch(&encoded.body).unwrap(),
+            vec![traced.clone(), plain]
+        );
+
+        // One trace for the whole batch: the request carries it too. Arcs work as well.
+        let shared = [std::sync::Arc::new(traced), std::sync::Arc::new(other)];
+        let encoded = encode_batch(&shared);
+        assert_eq!(header(&encoded, "traceparent"), [W3C]);
+        assert_eq!(header(&encoded, "tracestate"), ["congo=t61rcWkgMzE"]);
+
+        // An empty batch is an empty array; a batch body of one event is still an array.
+        let none: [Event; 0] = [];
+        assert_eq!(encode_batch(&none).body, b"[]");
+        assert_eq!(decode_batch(b"[]").unwrap(), vec![]);
+        assert_eq!(batch_body(&shared[..1]).first(), Some(&b'['));
+    }
+
+    #[test]
+    fn a_bad_batch_names_what_is_wrong() {
+        let err = decode_batch(b"{").unwrap_err();
+        assert!(err.reason.contains("not valid JSON"), "{err}");
+        let err = decode_batch(br#"{"id":"1"}"#).unwrap_err();
+        assert!(err.reason.contains("must be a JSON array"), "{err}");
+        let err = decode_batch(
+            br#"[{"specversion":"1.0","id":"1","source":"/s","type":"t"},{"specversion":"1.0"}]"#,
+        )
+        .unwrap_err();
+        assert!(err.reason.starts_with("event 2 of the batch: "), "{err}");
+        assert_eq!(err.status, 400);
+    }
+
+    #[test]
+    fn batches_split_at_a_payload_limit() {
+        let events: Vec<Event> = (0..5)
+            .map(|i| {
+                let mut e = traced_event();
+                cloudevents::AttributesWriter::set_id(&mut e, i.to_string());
+                e
+            })
+            .collect();
+        let one = to_structured_bytes(&events[0]).len();
+        // Room for two events per array: `[a,b]`.
+        let chunks = batch_chunks(&events, 2 * one + 3);
+        assert_eq!(chunks.len(), 3);
+        let mut back = Vec::new();
+        for chunk in &chunks {
+            assert!(chunk.len() <= 2 * one + 3, "{}", chunk.len());
+            back.extend(decode_batch(chunk).unwrap());
+        }
+        assert_eq!(back, events, "every event once, in order");
+        // A limit below one event: each alone, none dropped.
+        assert_eq!(batch_chunks(&events, 10).len(), 5);
+        assert_eq!(batch_chunks(&events, usize::MAX), vec![batch_body(&events)]);
+        assert!(batch_chunks::<Event>(&[], 100).is_empty());
     }
 }
