@@ -1,6 +1,7 @@
 //! `eventferry drive` flags. Every flag also reads an `EVENTFERRY_*` environment variable.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
@@ -12,6 +13,33 @@ pub const DEFAULT_QUEUE_NAME: &str = "eventferry-driver";
 
 /// The log filter without --log-level, EVENTFERRY_LOG or RUST_LOG.
 pub const DEFAULT_LOG_FILTER: &str = "info,aws_config=error,aws_runtime=error";
+
+/// The longest `--sink-batch-wait`.
+pub const MAX_BATCH_WAIT: Duration = Duration::from_secs(10);
+
+/// `--sink-batch-wait`: a number with the unit `ms` or `s` (`50ms`, `1.5s`, `0`), 0 to 10 s.
+pub fn parse_batch_wait(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let fix = "give a duration with its unit, from 0 to 10s, e.g. 50ms or 1s";
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else if text == "0" {
+        ("0", 1.0)
+    } else {
+        return Err(format!("{text:?} has no unit (ms or s): {fix}"));
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of ms or s: {fix}"))?;
+    let secs = value * scale;
+    if !secs.is_finite() || !(0.0..=MAX_BATCH_WAIT.as_secs_f64()).contains(&secs) {
+        return Err(format!("{text:?} is out of range: {fix}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Invocation {
@@ -197,6 +225,36 @@ pub struct DriveArgs {
     #[arg(long, env = "EVENTFERRY_INSECURE_SKIP_TLS_VERIFY")]
     pub insecure_skip_tls_verify: bool,
 
+    /// Deliver up to N events in one request (1-100; 1, the default, sends each event on its
+    /// own). With N > 1 every request is a batch, even of one event: HTTP sinks get the
+    /// CloudEvents batched content mode (Content-Type application/cloudevents-batch+json, a JSON
+    /// array of structured events; --sink-mode is not used), Lambda sinks a JSON array of
+    /// structured CloudEvents as the payload (split over several invokes only where Lambda's
+    /// payload limit requires), stdout one line per event, flushed once per batch. A 2xx answer
+    /// (or an invoke without FunctionError) acknowledges every event of the batch and only then
+    /// are their messages deleted; any other answer fails every event of it (each message backs
+    /// off and counts toward the DLQ as a failed delivery). A batch is sent when it holds N
+    /// events or --sink-batch-wait after its first, and at once at shutdown. Must not exceed
+    /// --max-in-flight (a batch's messages are in flight while it fills).
+    #[arg(
+        long,
+        env = "EVENTFERRY_SINK_BATCH",
+        default_value_t = 1,
+        value_name = "N"
+    )]
+    pub sink_batch: usize,
+
+    /// With --sink-batch above 1: the longest a batch waits for more events after its first,
+    /// e.g. 50ms or 1s (0 to 10s; 0 sends what has arrived at once).
+    #[arg(
+        long,
+        env = "EVENTFERRY_SINK_BATCH_WAIT",
+        default_value = "50ms",
+        value_parser = parse_batch_wait,
+        value_name = "DURATION"
+    )]
+    pub sink_batch_wait: Duration,
+
     /// For lambda: sinks, wait for the function's result (sync) or only for Lambda to accept the event (async).
     #[arg(long, env = "EVENTFERRY_INVOCATION", value_enum, default_value_t = Invocation::Sync)]
     pub invocation: Invocation,
@@ -256,4 +314,28 @@ pub struct DriveArgs {
     /// read; without any, `info,aws_config=error,aws_runtime=error`.
     #[arg(long, env = "EVENTFERRY_LOG", value_name = "FILTER")]
     pub log_level: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_waits_have_a_unit_and_a_bound() {
+        assert_eq!(parse_batch_wait("50ms"), Ok(Duration::from_millis(50)));
+        assert_eq!(parse_batch_wait(" 1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_batch_wait("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_batch_wait("10s"), Ok(MAX_BATCH_WAIT));
+        for (bad, says) in [
+            ("50", "has no unit"),
+            ("fast", "has no unit"),
+            ("xms", "is not a number"),
+            ("11s", "out of range"),
+            ("-1ms", "out of range"),
+        ] {
+            let err = parse_batch_wait(bad).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+            assert!(err.contains("e.g. 50ms"), "{bad}: {err}");
+        }
+    }
 }

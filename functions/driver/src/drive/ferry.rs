@@ -8,14 +8,21 @@
 //! kept hidden, for up to [`THROTTLE_PATIENCE`]. Sink calls at once are limited by an AIMD
 //! [`InvokeGate`] between 1 and `max_in_flight`, so a throttled function gets fewer calls.
 //!
-//! Shutdown: stop receiving, let in-flight deliveries finish up to the drain timeout, then flush
-//! the deletes. Whatever was not acknowledged simply comes back: nothing is lost.
+//! With `--sink-batch` above 1 each delivery waits for its batch ([`batch`]) instead of calling
+//! the sink itself; everything else (permits, visibility, backoff, deletes) stays per message.
+//!
+//! Shutdown: stop receiving, let in-flight deliveries finish up to the drain timeout (a partly
+//! filled batch is sent at once), then flush the deletes. Whatever was not acknowledged simply
+//! comes back: nothing is lost.
+
+mod batch;
+mod deliver;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cloudevents::{AttributesReader, Event};
+use cloudevents::AttributesReader;
 use eventferry_aws::sqs::{MessageQueue, Receipt, ReceivedMessage, MAX_BATCH};
 use eventferry_aws::{retry_with, Backoff};
 use eventferry_core::mapping::{from_sqs_message, MappingOptions, SqsMessage};
@@ -30,7 +37,9 @@ use super::metrics::Metrics;
 use super::otel::{Delivery, Spans};
 use super::rate::RateLimit;
 use super::sink::{DeliveryError, Sink};
-use super::throttle::{throttle_wait, InvokeGate, THROTTLE_PATIENCE};
+use super::throttle::InvokeGate;
+use batch::{BatchSender, BatchSettings, Batcher};
+use deliver::{through_throttles, Subject};
 
 /// How the loop behaves.
 #[derive(Debug, Clone)]
@@ -60,6 +69,10 @@ pub struct FerryConfig {
     pub spans: Option<Arc<Spans>>,
     /// `--max-rate`: events per second at most, taken before each receive (see [`RateLimit`]).
     pub max_rate: Option<f64>,
+    /// `--sink-batch`: events per sink call at most; 1 sends each on its own.
+    pub sink_batch: usize,
+    /// `--sink-batch-wait`: how long a batch waits for more events after its first.
+    pub sink_batch_wait: Duration,
 }
 
 /// What happened at shutdown.
@@ -96,6 +109,19 @@ pub async fn run<Q: MessageQueue, S: Sink>(
     metrics
         .sink_concurrency_limit
         .store(gate.limit() as i64, Ordering::Relaxed);
+    let (batcher, collector) = match batch_settings(&config) {
+        Some(settings) => {
+            let sender = BatchSender {
+                sink: sink.clone(),
+                gate: gate.clone(),
+                metrics: metrics.clone(),
+                abort: abort.clone(),
+            };
+            let (batcher, task) = Batcher::start(settings, sender, shutdown.clone());
+            (Some(batcher), Some(task))
+        }
+        None => (None, None),
+    };
 
     let pollers = TaskTracker::new();
     for worker in 0..config.concurrency.max(1) {
@@ -108,6 +134,7 @@ pub async fn run<Q: MessageQueue, S: Sink>(
             abort: abort.clone(),
             gate: gate.clone(),
             rate: rate.clone(),
+            batcher: batcher.clone(),
         };
         pollers.spawn(poll(
             worker,
@@ -118,26 +145,17 @@ pub async fn run<Q: MessageQueue, S: Sink>(
         ));
     }
     drop(delete_tx);
+    drop(batcher);
     pollers.close();
     pollers.wait().await;
 
     let in_flight_at_signal = metrics.in_flight.load(Ordering::Relaxed);
-    if in_flight_at_signal > 0 {
-        tracing::info!(in_flight = in_flight_at_signal, timeout = ?config.drain_timeout, "draining in-flight deliveries");
-    }
-    deliveries.close();
-    let mut abandoned = 0;
-    if tokio::time::timeout(config.drain_timeout, deliveries.wait())
-        .await
-        .is_err()
-    {
-        abandoned = metrics.in_flight.load(Ordering::Relaxed);
-        tracing::warn!(
-            abandoned,
-            "drain timeout reached; unfinished messages will be redelivered"
-        );
-        abort.cancel();
-        deliveries.wait().await;
+    let abandoned = drain(&config, &metrics, deliveries, &abort).await;
+    // Every delivery is over: the batch collector (if any) has no more senders and ends.
+    if let Some(collector) = collector {
+        if let Err(e) = collector.await {
+            tracing::error!(error = %e, "batch task failed");
+        }
     }
     // Every sender is gone now: the deleter flushes what is pending and ends.
     if let Err(e) = deleter.await {
@@ -147,6 +165,43 @@ pub async fn run<Q: MessageQueue, S: Sink>(
         in_flight_at_signal,
         abandoned,
     }
+}
+
+/// Let in-flight deliveries finish, up to the drain timeout; then abandon the rest (their
+/// messages come back). Returns how many were abandoned.
+async fn drain(
+    config: &FerryConfig,
+    metrics: &Metrics,
+    deliveries: TaskTracker,
+    abort: &CancellationToken,
+) -> i64 {
+    let in_flight = metrics.in_flight.load(Ordering::Relaxed);
+    if in_flight > 0 {
+        tracing::info!(in_flight, timeout = ?config.drain_timeout, "draining in-flight deliveries");
+    }
+    deliveries.close();
+    if tokio::time::timeout(config.drain_timeout, deliveries.wait())
+        .await
+        .is_ok()
+    {
+        return 0;
+    }
+    let abandoned = metrics.in_flight.load(Ordering::Relaxed);
+    tracing::warn!(
+        abandoned,
+        "drain timeout reached; unfinished messages will be redelivered"
+    );
+    abort.cancel();
+    deliveries.wait().await;
+    abandoned
+}
+
+/// How batches are cut, when deliveries are batched: `--sink-batch` above 1 and not `--peek`.
+fn batch_settings(config: &FerryConfig) -> Option<BatchSettings> {
+    (config.sink_batch > 1 && !config.peek).then_some(BatchSettings {
+        size: config.sink_batch,
+        wait: config.sink_batch_wait,
+    })
 }
 
 /// What every poll task and every delivery holds: the queue, the sink, the settings, the counters,
@@ -161,6 +216,8 @@ struct FerryHandles<Q, S> {
     abort: CancellationToken,
     gate: Arc<InvokeGate>,
     rate: Option<Arc<RateLimit>>,
+    /// `--sink-batch` above 1: deliveries go through the batch collector.
+    batcher: Option<Batcher>,
 }
 
 impl<Q, S> Clone for FerryHandles<Q, S> {
@@ -174,6 +231,7 @@ impl<Q, S> Clone for FerryHandles<Q, S> {
             abort: self.abort.clone(),
             gate: self.gate.clone(),
             rate: self.rate.clone(),
+            batcher: self.batcher.clone(),
         }
     }
 }
@@ -321,7 +379,22 @@ async fn handle<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, message:
         .spans
         .as_ref()
         .map(|_| std::time::SystemTime::now());
-    let outcome = deliver_keeping_hidden(handles, &message, &event).await;
+    let event = Arc::new(event);
+    let outcome = match &handles.batcher {
+        Some(batcher) => keeping_hidden(handles, &message, batcher.deliver(event.clone())).await,
+        None => {
+            let subject = Subject::One {
+                id: event.id(),
+                message_id: &message.message_id,
+            };
+            let call = through_throttles(&handles.gate, &handles.metrics, subject, || {
+                handles.sink.deliver(&event)
+            });
+            keeping_hidden(handles, &message, call)
+                .await
+                .map_err(Arc::new)
+        }
+    };
     if let (Some(spans), Some(started)) = (&handles.config.spans, started) {
         spans.record(&Delivery {
             event: &event,
@@ -347,15 +420,14 @@ async fn handle<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, message:
     }
 }
 
-/// Deliver `event`, extending the message's visibility every half of the timeout while the sink
-/// works (and while a throttled delivery waits to try again), so a slow delivery is never handed
-/// out twice.
-async fn deliver_keeping_hidden<Q: MessageQueue, S: Sink>(
+/// Run `delivery` (one sink call, or the wait for a batch), extending the message's visibility
+/// every half of the timeout meanwhile (also while a throttled call waits to try again), so a
+/// slow delivery is never handed out twice.
+async fn keeping_hidden<Q: MessageQueue, S: Sink, T>(
     handles: &FerryHandles<Q, S>,
     message: &ReceivedMessage,
-    event: &Event,
-) -> Result<(), DeliveryError> {
-    let delivery = deliver_through_throttles(handles, message, event);
+    delivery: impl std::future::Future<Output = T>,
+) -> T {
     tokio::pin!(delivery);
     let half = Duration::from_secs((handles.config.visibility_timeout.max(2) / 2) as u64);
     let mut extend = tokio::time::interval_at(Instant::now() + half, half);
@@ -369,73 +441,6 @@ async fn deliver_keeping_hidden<Q: MessageQueue, S: Sink>(
                 }
             }
         }
-    }
-}
-
-/// Call the sink through the gate; while it throttles, wait (`Retry-After`, else a backoff) and
-/// call again, for up to [`THROTTLE_PATIENCE`]. A throttle that outlasts it is returned (a failed
-/// delivery); every other answer is returned at once.
-async fn deliver_through_throttles<Q: MessageQueue, S: Sink>(
-    handles: &FerryHandles<Q, S>,
-    message: &ReceivedMessage,
-    event: &Event,
-) -> Result<(), DeliveryError> {
-    let metrics = &handles.metrics;
-    let started = Instant::now();
-    let mut throttles = 0u32;
-    loop {
-        let pass = handles.gate.enter().await;
-        let (error, retry_after) = match handles.sink.deliver(event).await {
-            Ok(()) => {
-                let limit = pass.succeeded();
-                metrics
-                    .sink_concurrency_limit
-                    .store(limit as i64, Ordering::Relaxed);
-                return Ok(());
-            }
-            Err(DeliveryError::Throttled {
-                retry_after,
-                detail,
-            }) => (
-                DeliveryError::Throttled {
-                    retry_after,
-                    detail,
-                },
-                retry_after,
-            ),
-            // The sink took the call and failed: no sign of its capacity either way.
-            Err(error) => return Err(error),
-        };
-        Metrics::inc(&metrics.sink_throttles);
-        if let Some(limit) = pass.throttled() {
-            metrics
-                .sink_concurrency_limit
-                .store(limit as i64, Ordering::Relaxed);
-            tracing::info!(
-                limit,
-                "the sink throttles: at most {limit} calls at once until it keeps up"
-            );
-        }
-        throttles += 1;
-        let wait = throttle_wait(retry_after, throttles, rand::random_range(0.0..=1.0));
-        if started.elapsed() + wait > THROTTLE_PATIENCE {
-            tracing::warn!(
-                id = event.id(),
-                message_id = %message.message_id,
-                throttles,
-                "the sink kept throttling this delivery for {THROTTLE_PATIENCE:?}; it counts as a failed delivery"
-            );
-            return Err(error);
-        }
-        tracing::debug!(
-            id = event.id(),
-            message_id = %message.message_id,
-            throttles,
-            retry_in = ?wait,
-            %error,
-            "throttled; trying again"
-        );
-        tokio::time::sleep(wait).await;
     }
 }
 

@@ -22,6 +22,9 @@ pub struct Metrics {
     /// the sink calls allowed at once now (drive/throttle.rs; --max-in-flight until a throttle).
     pub sink_throttles: AtomicU64,
     pub sink_concurrency_limit: AtomicI64,
+    /// Batches sent to the sink with --sink-batch above 1 (each counted once, throttled tries not
+    /// again).
+    pub sink_batches: AtomicU64,
     pub ready: AtomicBool,
     /// The lease keeper's counters.
     pub replicas: Arc<ReplicaCounters>,
@@ -59,7 +62,7 @@ impl Metrics {
     }
 
     /// Every metric: name, Prometheus type, help text, value.
-    fn samples(&self) -> [(&'static str, &'static str, &'static str, i64); 17] {
+    fn samples(&self) -> [(&'static str, &'static str, &'static str, i64); 18] {
         const C: &str = "counter";
         const G: &str = "gauge";
         let r = &self.replicas;
@@ -77,6 +80,7 @@ impl Metrics {
             ("lease_failures_total", C, "Lease renewals that failed", n(&r.lease_failures)),
             ("reprovisions_total", C, "Times the queue had vanished and was provisioned again", n(&r.reprovisions)),
             ("policy_repairs_total", C, "Times the instance's queue policy statement was missing and was written again", n(&r.policy_repairs)),
+            ("sink_batches_total", C, "Batches sent to the sink (--sink-batch above 1); the delivered_total events arrived in them", n(&self.sink_batches)),
             ("sink_throttles_total", C, "Sink calls throttled (Lambda did not run the function); tried again, not failures", n(&self.sink_throttles)),
             ("in_flight", G, "Deliveries in progress", self.in_flight.load(Ordering::Relaxed)),
             ("replicas_live", G, "Live replicas of the instance (this one included) at the last heartbeat", n(&r.replicas_live)),

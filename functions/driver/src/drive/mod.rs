@@ -141,6 +141,9 @@ fn default_replica() -> ReplicaId {
     ReplicaId::generate(host.trim(), std::process::id(), random)
 }
 
+/// The most events in one batch (`--sink-batch`).
+pub const MAX_SINK_BATCH: usize = 100;
+
 /// The numeric limits, the region and the endpoint.
 fn check_limits(args: &DriveArgs) -> Result<(), String> {
     if !(0..=20).contains(&args.duration) {
@@ -176,6 +179,20 @@ fn check_limits(args: &DriveArgs) -> Result<(), String> {
     }
     if args.max_in_flight == 0 {
         return Err("--max-in-flight must be at least 1".into());
+    }
+    if !(1..=MAX_SINK_BATCH).contains(&args.sink_batch) {
+        return Err(format!(
+            "--sink-batch {}: use 1 (each event on its own) to {MAX_SINK_BATCH} events per request",
+            args.sink_batch
+        ));
+    }
+    if args.sink_batch > args.max_in_flight {
+        return Err(format!(
+            "--sink-batch {} is more than --max-in-flight {}: the messages of a batch are in \
+             flight while it fills, so it could never be full; raise --max-in-flight to at \
+             least {} (twice that keeps receiving while a batch is delivered) or lower --sink-batch",
+            args.sink_batch, args.max_in_flight, args.sink_batch
+        ));
     }
     if let Some(rate) = args.max_rate {
         if !(rate.is_finite() && (0.01..=100_000.0).contains(&rate)) {
@@ -598,6 +615,8 @@ async fn ferry_config(
         trace_new: args.trace_new,
         spans: None,
         max_rate: args.max_rate,
+        sink_batch: args.sink_batch,
+        sink_batch_wait: args.sink_batch_wait,
         delete_interval: Duration::from_millis(50),
         base_backoff: Duration::from_secs(1),
         max_backoff: Duration::from_secs(300),
@@ -923,6 +942,35 @@ mod tests {
                     "pod 1",
                 ],
                 "--replica-id \"pod 1\" contains ' '",
+            ),
+            (
+                &[
+                    "--schedule-expression",
+                    "rate(5 minutes)",
+                    "--sink-batch",
+                    "0",
+                ],
+                "--sink-batch 0: use 1",
+            ),
+            (
+                &[
+                    "--schedule-expression",
+                    "rate(5 minutes)",
+                    "--sink-batch",
+                    "101",
+                ],
+                "--sink-batch 101: use 1 (each event on its own) to 100",
+            ),
+            (
+                &[
+                    "--schedule-expression",
+                    "rate(5 minutes)",
+                    "--sink-batch",
+                    "50",
+                    "--max-in-flight",
+                    "20",
+                ],
+                "--sink-batch 50 is more than --max-in-flight 20",
             ),
         ];
         for (args, expect) in cases {

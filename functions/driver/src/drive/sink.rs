@@ -3,6 +3,12 @@
 //! targets), stdout (NDJSON), or a Lambda function. A sink acknowledges an event by returning `Ok`; only then is the SQS message
 //! deleted. [`DeliveryError::Throttled`] says the receiver did not take the event at all (Lambda
 //! throttled the invoke): the delivery loop tries it again itself rather than counting a failure.
+//!
+//! `--sink-batch N` ([`Sink::deliver_batch`]): up to N events in one request. HTTP: the
+//! CloudEvents batched content mode (`application/cloudevents-batch+json`, a JSON array of
+//! structured events); Lambda: the same JSON array as the payload, in as few invokes as Lambda's
+//! payload limit allows; stdout: one line per event, written and flushed at once. One answer
+//! acknowledges or fails every event of the batch.
 
 use std::future::Future;
 use std::io::Write;
@@ -11,7 +17,9 @@ use std::time::Duration;
 
 use cloudevents::Event;
 use eventferry_aws::lambda::{Attempt, InvocationMode, InvokeOutcome, Invoker};
-use eventferry_core::binding::{encode_binary, encode_structured};
+use eventferry_core::binding::{
+    batch_chunks, encode_batch, encode_binary, encode_structured, Encoded,
+};
 use eventferry_core::structured::to_structured_bytes;
 use eventferry_http::{PostError, Poster};
 
@@ -35,6 +43,9 @@ pub enum DeliveryError {
     },
     #[error("writing to stdout failed: {0}")]
     Io(String),
+    /// The batch the event waited in was never sent (the driver stopped first).
+    #[error("the batch was not sent: the driver is stopping")]
+    Abandoned,
 }
 
 /// What to do about a TLS certificate the client refused.
@@ -50,6 +61,20 @@ fn tls_hint(error: &PostError) -> &'static str {
 /// Delivers one CloudEvent and says whether the receiver acknowledged it.
 pub trait Sink: Send + Sync + 'static {
     fn deliver(&self, event: &Event) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+
+    /// Delivers `events` as one batch: `Ok` acknowledges every one of them, `Err` none. Without
+    /// a batch form of its own, a sink delivers them one by one and stops at the first failure.
+    fn deliver_batch(
+        &self,
+        events: &[Arc<Event>],
+    ) -> impl Future<Output = Result<(), DeliveryError>> + Send {
+        async move {
+            for event in events {
+                self.deliver(event).await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// HTTP content mode of the CloudEvents binding.
@@ -97,13 +122,9 @@ impl HttpSink {
     }
 }
 
-impl Sink for HttpSink {
-    async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
-        let request = match self.mode {
-            SinkMode::Binary => encode_binary(event, None),
-            SinkMode::Structured => encode_structured(event),
-        }
-        .with_headers(&self.headers);
+impl HttpSink {
+    async fn post(&self, request: Encoded) -> Result<(), DeliveryError> {
+        let request = request.with_headers(&self.headers);
         let answer = self
             .poster
             .post(&self.url, &request.headers, request.body)
@@ -119,15 +140,44 @@ impl Sink for HttpSink {
     }
 }
 
+impl Sink for HttpSink {
+    async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
+        self.post(match self.mode {
+            SinkMode::Binary => encode_binary(event, None),
+            SinkMode::Structured => encode_structured(event),
+        })
+        .await
+    }
+
+    /// One POST in batched content mode, whatever `--sink-mode` says.
+    async fn deliver_batch(&self, events: &[Arc<Event>]) -> Result<(), DeliveryError> {
+        self.post(encode_batch(events)).await
+    }
+}
+
 /// Writes each event as one line of structured JSON to stdout.
 pub struct StdoutSink;
 
 impl Sink for StdoutSink {
     async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
-        let mut line = to_structured_bytes(event);
-        line.push(b'\n');
+        self.write(std::slice::from_ref(event))
+    }
+
+    /// The same lines, written under one lock and flushed once.
+    async fn deliver_batch(&self, events: &[Arc<Event>]) -> Result<(), DeliveryError> {
+        self.write(events)
+    }
+}
+
+impl StdoutSink {
+    fn write<E: std::borrow::Borrow<Event>>(&self, events: &[E]) -> Result<(), DeliveryError> {
+        let mut lines = Vec::with_capacity(events.len() * 640);
+        for event in events {
+            lines.extend_from_slice(&to_structured_bytes(event.borrow()));
+            lines.push(b'\n');
+        }
         let mut out = std::io::stdout().lock();
-        out.write_all(&line)
+        out.write_all(&lines)
             .and_then(|()| out.flush())
             .map_err(|e| DeliveryError::Io(e.to_string()))
     }
@@ -151,11 +201,20 @@ impl<I: Invoker> LambdaSink<I> {
     }
 }
 
-impl<I: Invoker> Sink for LambdaSink<I> {
-    async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
+/// Lambda's payload limit for a request: 6 MB synchronous, 256 KB asynchronous (the limit of
+/// asynchronous invokes before AWS raised it, kept so older regions and LocalStack take it too).
+pub fn lambda_payload_limit(mode: InvocationMode) -> usize {
+    match mode {
+        InvocationMode::Sync => 6_000_000,
+        InvocationMode::Async => 256 * 1024,
+    }
+}
+
+impl<I: Invoker> LambdaSink<I> {
+    async fn invoke(&self, payload: Vec<u8>) -> Result<(), DeliveryError> {
         match self
             .invoker
-            .attempt(&self.function, to_structured_bytes(event), self.mode)
+            .attempt(&self.function, payload, self.mode)
             .await
         {
             Ok(Attempt::Done(InvokeOutcome::Ok { .. })) => Ok(()),
@@ -168,6 +227,22 @@ impl<I: Invoker> Sink for LambdaSink<I> {
             }),
             Err(e) => Err(DeliveryError::Invoke(e.to_string())),
         }
+    }
+}
+
+impl<I: Invoker> Sink for LambdaSink<I> {
+    async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
+        self.invoke(to_structured_bytes(event)).await
+    }
+
+    /// A JSON array of structured CloudEvents as the payload; a batch over Lambda's payload limit
+    /// goes as several invokes in order, and the first that fails fails the batch (the events of
+    /// those before it come again with the rest: at least once).
+    async fn deliver_batch(&self, events: &[Arc<Event>]) -> Result<(), DeliveryError> {
+        for payload in batch_chunks(events, lambda_payload_limit(self.mode)) {
+            self.invoke(payload).await?;
+        }
+        Ok(())
     }
 }
 
@@ -184,6 +259,14 @@ impl<I: Invoker> Sink for ConfiguredSink<I> {
             ConfiguredSink::Http(s) => s.deliver(event).await,
             ConfiguredSink::Stdout(s) => s.deliver(event).await,
             ConfiguredSink::Lambda(s) => s.deliver(event).await,
+        }
+    }
+
+    async fn deliver_batch(&self, events: &[Arc<Event>]) -> Result<(), DeliveryError> {
+        match self {
+            ConfiguredSink::Http(s) => s.deliver_batch(events).await,
+            ConfiguredSink::Stdout(s) => s.deliver_batch(events).await,
+            ConfiguredSink::Lambda(s) => s.deliver_batch(events).await,
         }
     }
 }
@@ -419,6 +502,98 @@ mod tests {
             Err(DeliveryError::Function { .. })
         ));
         sink.deliver(&test_event()).await.unwrap();
+    }
+
+    /// Records each payload; answers a function error to the invoke numbered `fail_at` (from 1).
+    struct Recording {
+        payloads: std::sync::Mutex<Vec<(Vec<u8>, InvocationMode)>>,
+        fail_at: usize,
+    }
+
+    impl Invoker for Recording {
+        async fn invoke(
+            &self,
+            _: &str,
+            payload: Vec<u8>,
+            mode: InvocationMode,
+        ) -> Result<InvokeOutcome, eventferry_aws::AwsError> {
+            let mut payloads = self.payloads.lock().unwrap();
+            payloads.push((payload, mode));
+            Ok(if payloads.len() == self.fail_at {
+                InvokeOutcome::FunctionError {
+                    status: 200,
+                    error: "Unhandled".into(),
+                    payload: Vec::new(),
+                }
+            } else {
+                InvokeOutcome::Ok {
+                    status: 200,
+                    payload: Vec::new(),
+                }
+            })
+        }
+    }
+
+    fn big_event(i: usize) -> Arc<Event> {
+        use cloudevents::{EventBuilder, EventBuilderV10};
+        Arc::new(
+            EventBuilderV10::new()
+                .id(i.to_string())
+                .source("/tests/batch")
+                .ty("com.example.batch")
+                .data(
+                    "application/json",
+                    serde_json::json!({"pad": "x".repeat(100_000)}),
+                )
+                .build()
+                .unwrap(),
+        )
+    }
+
+    /// A batch goes to Lambda as a JSON array of structured events, in as few invokes as the
+    /// payload limit allows (256 KB async: two events of 100 KB each); one failed invoke fails it.
+    #[tokio::test]
+    async fn the_lambda_sink_sends_a_batch_as_json_arrays_within_the_payload_limit() {
+        let events: Vec<Arc<Event>> = (0..5).map(big_event).collect();
+        for (mode, invokes) in [(InvocationMode::Sync, 1), (InvocationMode::Async, 3)] {
+            let sink = LambdaSink::new(
+                Recording {
+                    payloads: Default::default(),
+                    fail_at: 0,
+                },
+                "f".into(),
+                mode,
+            );
+            sink.deliver_batch(&events).await.unwrap();
+            let payloads = sink.invoker.payloads.lock().unwrap().clone();
+            assert_eq!(payloads.len(), invokes, "{mode:?}");
+            let mut ids = Vec::new();
+            for (payload, _) in &payloads {
+                assert!(payload.len() <= lambda_payload_limit(mode));
+                for item in serde_json::from_slice::<Vec<serde_json::Value>>(payload).unwrap() {
+                    assert_eq!(item["specversion"], "1.0");
+                    ids.push(item["id"].as_str().unwrap().to_owned());
+                }
+            }
+            assert_eq!(ids, ["0", "1", "2", "3", "4"]);
+        }
+        let failing = LambdaSink::new(
+            Recording {
+                payloads: Default::default(),
+                fail_at: 2,
+            },
+            "f".into(),
+            InvocationMode::Async,
+        );
+        assert!(matches!(
+            failing.deliver_batch(&events).await,
+            Err(DeliveryError::Function { .. })
+        ));
+        assert_eq!(
+            failing.invoker.payloads.lock().unwrap().len(),
+            2,
+            "stops at the first failure"
+        );
     }
 
     #[test]

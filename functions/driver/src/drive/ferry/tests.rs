@@ -190,6 +190,8 @@ fn config(peek: bool) -> FerryConfig {
         trace_new: false,
         spans: None,
         max_rate: None,
+        sink_batch: 1,
+        sink_batch_wait: Duration::from_millis(50),
     }
 }
 
@@ -759,4 +761,172 @@ async fn max_rate_paces_a_backlog_and_loses_nothing() {
         "{} arrivals by {last:?}: faster than 5 per second",
         arrivals.len()
     );
+}
+
+/// Records each batch (event ids) and when it came; fails the first `fail_batches` batches, and
+/// takes `delay` per batch.
+#[derive(Default)]
+struct BatchSink {
+    fail_batches: usize,
+    delay: Duration,
+    batches: Mutex<Vec<(Vec<String>, Instant)>>,
+    singles: std::sync::atomic::AtomicUsize,
+}
+
+impl Sink for BatchSink {
+    async fn deliver(&self, _: &cloudevents::Event) -> Result<(), DeliveryError> {
+        self.singles.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn deliver_batch(&self, events: &[Arc<cloudevents::Event>]) -> Result<(), DeliveryError> {
+        tokio::time::sleep(self.delay).await;
+        let mut batches = self.batches.lock().unwrap();
+        batches.push((
+            events.iter().map(|e| e.id().to_owned()).collect(),
+            Instant::now(),
+        ));
+        if batches.len() <= self.fail_batches {
+            return Err(DeliveryError::Status { status: 500 });
+        }
+        Ok(())
+    }
+}
+
+fn batched(size: usize, wait: Duration) -> FerryConfig {
+    FerryConfig {
+        sink_batch: size,
+        sink_batch_wait: wait,
+        max_in_flight: 40,
+        ..config(false)
+    }
+}
+
+/// --sink-batch 10: 25 messages go in batches of at most 10, one call each (never the single
+/// path), the first batch fails as a whole (none of its messages deleted: each comes back), and in
+/// the end every event was acknowledged and every message deleted.
+#[tokio::test(start_paused = true)]
+async fn a_failed_batch_keeps_all_its_messages_and_they_come_back() {
+    let bodies: Vec<String> = (0..25).map(envelope).collect();
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    let sink = Arc::new(BatchSink {
+        fail_batches: 1,
+        ..BatchSink::default()
+    });
+    let (_, metrics) = run_until(
+        queue.clone(),
+        sink.clone(),
+        batched(10, Duration::from_millis(50)),
+        |q, _| q.deleted().len() == 25,
+    )
+    .await;
+    let batches = sink.batches.lock().unwrap().clone();
+    assert_eq!(sink.singles.load(Ordering::SeqCst), 0);
+    assert!(batches.iter().all(|(ids, _)| (1..=10).contains(&ids.len())));
+    let failed = &batches[0].0;
+    for id in failed {
+        let i: usize = id.trim_start_matches("ev-").parse().unwrap();
+        assert_eq!(queue.receives(&bodies[i]), 2, "{id} came back once");
+        assert!(
+            batches[1..].iter().any(|(ids, _)| ids.contains(id)),
+            "{id} was delivered again"
+        );
+    }
+    let acked: HashSet<&String> = batches[1..].iter().flat_map(|(ids, _)| ids).collect();
+    assert_eq!(acked.len(), 25, "every event acknowledged");
+    assert_eq!(
+        Metrics::get(&metrics.delivery_failures),
+        failed.len() as u64
+    );
+    assert_eq!(Metrics::get(&metrics.delivered), 25);
+    assert_eq!(Metrics::get(&metrics.deleted), 25);
+    assert_eq!(Metrics::get(&metrics.sink_batches), batches.len() as u64);
+    // Deletes still go in batches of at most 10 (SQS's limit).
+    assert!(queue
+        .delete_calls
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|&n| (1..=10).contains(&n)));
+}
+
+/// A batch that is not full goes after --sink-batch-wait; at shutdown a partly filled batch is
+/// sent at once (not after its wait), and its messages are deleted before the loop returns.
+#[tokio::test(start_paused = true)]
+async fn shutdown_sends_a_partly_filled_batch_at_once() {
+    let bodies: Vec<String> = (0..5).map(envelope).collect();
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    let sink = Arc::new(BatchSink::default());
+    let wait = Duration::from_secs(10);
+    let started = Instant::now();
+    let (report, metrics) = run_until(queue.clone(), sink.clone(), batched(10, wait), |q, _| {
+        q.messages.lock().unwrap().iter().all(|m| m.receives == 1)
+    })
+    .await;
+    assert_eq!(report.abandoned, 0);
+    assert_eq!(queue.deleted().len(), 5);
+    assert_eq!(Metrics::get(&metrics.deleted), 5);
+    let batches = sink.batches.lock().unwrap().clone();
+    assert_eq!(batches.len(), 1, "{batches:?}");
+    assert_eq!(batches[0].0.len(), 5);
+    assert!(
+        batches[0].1 - started < wait,
+        "sent at the shutdown, not after the wait"
+    );
+
+    // Without a shutdown, the wait sends it.
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    let sink = Arc::new(BatchSink::default());
+    let started = Instant::now();
+    run_until(queue.clone(), sink.clone(), batched(10, wait), |q, _| {
+        q.deleted().len() == 5
+    })
+    .await;
+    let batches = sink.batches.lock().unwrap().clone();
+    assert_eq!(batches.len(), 1);
+    assert!(batches[0].1 - started >= wait, "waited for more events");
+}
+
+/// A batch still at the sink when the drain timeout ends: none of its messages is deleted.
+#[tokio::test(start_paused = true)]
+async fn the_drain_timeout_abandons_a_batch_without_deleting() {
+    let bodies: Vec<String> = (0..4).map(envelope).collect();
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    let sink = Arc::new(BatchSink {
+        delay: Duration::from_secs(600),
+        ..BatchSink::default()
+    });
+    let mut cfg = batched(10, Duration::from_millis(50));
+    cfg.drain_timeout = Duration::from_secs(5);
+    let (report, metrics) = run_until(queue.clone(), sink.clone(), cfg, |q, _| {
+        q.messages.lock().unwrap().iter().all(|m| m.receives == 1)
+    })
+    .await;
+    assert_eq!(report.abandoned, 4);
+    assert!(queue.deleted().is_empty());
+    assert_eq!(Metrics::get(&metrics.deleted), 0);
+}
+
+/// --max-rate counts events, not batches: a backlog of 40 in batches of 10 still arrives at
+/// 5 events per second.
+#[tokio::test(start_paused = true)]
+async fn max_rate_counts_the_events_of_a_batch() {
+    let bodies: Vec<String> = (0..40).map(envelope).collect();
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    let sink = Arc::new(BatchSink::default());
+    let config = FerryConfig {
+        max_rate: Some(5.0),
+        ..batched(10, Duration::from_millis(50))
+    };
+    let started = Instant::now();
+    run_until(queue.clone(), sink.clone(), config, |q, _| {
+        q.deleted().len() == 40
+    })
+    .await;
+    let batches = sink.batches.lock().unwrap().clone();
+    let events: usize = batches.iter().map(|(ids, _)| ids.len()).sum();
+    assert_eq!(events, 40);
+    let last = batches.last().unwrap().1 - started;
+    // 5 at once (the bucket), then 35 more at 5 per second.
+    assert!(last >= Duration::from_secs(6), "{last:?}");
 }
