@@ -10,6 +10,7 @@ pub mod config;
 pub mod handler;
 pub mod input;
 pub mod ports;
+pub mod store;
 
 pub use handler::{EventReport, Handler, HandlerError};
 pub use ports::Ports;

@@ -1,9 +1,13 @@
 //! `router`: the Lambda bootstrap. Reads the configuration once (a bad subscription fails the
-//! init with a message naming it and the field), then serves invocations.
+//! init with a message naming it and the field), then serves invocations. With
+//! `EVENTFERRY_SUBSCRIPTIONS_STORE` the subscriptions come from the store instead, refreshed
+//! at runtime (`eventferry_router::store`).
 
 use std::time::Duration;
 
+use aws_config::SdkConfig;
 use eventferry_aws::lambda::Lambda;
+use eventferry_aws::s3::{S3Document, S3};
 use eventferry_core::subscription::Config;
 use eventferry_http::Poster;
 use eventferry_router::adapters::{
@@ -13,6 +17,7 @@ use eventferry_router::adapters::{
 use eventferry_router::config::{
     bundle_dirs, load_subscriptions, Settings, SinkConfig, DEPRECATED_SOURCE,
 };
+use eventferry_router::store::{store_settings, LiveHandler};
 use eventferry_router::{Handler, Ports};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -20,7 +25,12 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logging();
-    let (settings, config) = match load_configuration() {
+    let env = |name: &str| std::env::var(name).ok();
+    let loaded = store_settings(env).and_then(|store| match store {
+        Some(store) => Ok((load_settings()?, Source::Store(store))),
+        None => load_configuration().map(|(settings, config)| (settings, Source::Fixed(config))),
+    });
+    let (settings, source) = match loaded {
         Ok(v) => v,
         Err(message) => {
             tracing::error!(error = %message, "router init failed");
@@ -28,16 +38,44 @@ async fn main() -> Result<(), Error> {
             return Err(message.into());
         }
     };
-    let ports = ports(&settings).await?;
-    let handler = Handler::new(config, settings, ports, Box::new(LogReceiver));
-    let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler
-            .handle(event.payload, &event.context.request_id)
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let ports = ports(&settings, &aws)?;
+    match source {
+        Source::Fixed(config) => {
+            let handler = Handler::new(config, settings, ports, Box::new(LogReceiver));
+            let handler = &handler;
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+                handler
+                    .handle(event.payload, &event.context.request_id)
+                    .await
+                    .map_err(Error::from)
+            }))
             .await
-            .map_err(Error::from)
-    }))
-    .await
+        }
+        Source::Store((bucket, key, refresh)) => {
+            let template = Handler::new(Config::default(), settings, ports, Box::new(LogReceiver));
+            let store = S3Document::new(S3::new(&aws), bucket, key);
+            let handler = LiveHandler::new(store, refresh, template);
+            // Load at init, so that the first invocation does not wait for it and the log says
+            // which version is served from the start.
+            handler.refresh().await;
+            let handler = &handler;
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+                handler
+                    .handle(event.payload, &event.context.request_id)
+                    .await
+                    .map_err(Error::from)
+            }))
+            .await
+        }
+    }
+}
+
+/// Where the subscriptions come from: read once at init, or a store refreshed at runtime
+/// (bucket, key, interval).
+enum Source {
+    Fixed(Config),
+    Store((String, String, Duration)),
 }
 
 /// JSON logs without timestamps (CloudWatch stamps each line), filtered by `RUST_LOG` (default info).
@@ -53,13 +91,24 @@ fn init_logging() {
         .init();
 }
 
-/// The settings and the subscriptions, or why init fails; warns about settings that work but
-/// lose something.
+/// The settings and the subscriptions read once (inline, file or bundled), or why init fails.
 fn load_configuration() -> Result<(Settings, Config), String> {
     let env = |name: &str| std::env::var(name).ok();
-    let (settings, (config, origin)) = Settings::from_env(env)
-        .and_then(|settings| Ok((settings, load_subscriptions(env, &bundle_dirs())?)))
-        .map_err(|e| e.to_string())?;
+    let settings = load_settings()?;
+    let (config, origin) = load_subscriptions(env, &bundle_dirs()).map_err(|e| e.to_string())?;
+    tracing::info!(
+        subscriptions = config.subscriptions.len(),
+        plugins = config.plugins.len(),
+        from = %origin,
+        "router ready"
+    );
+    Ok((settings, config))
+}
+
+/// The settings, or why init fails; warns about settings that work but lose something.
+fn load_settings() -> Result<Settings, String> {
+    let env = |name: &str| std::env::var(name).ok();
+    let settings = Settings::from_env(env).map_err(|e| e.to_string())?;
     if env(DEPRECATED_SOURCE).is_some() {
         tracing::warn!(
             "{DEPRECATED_SOURCE} is deprecated: set EVENTFERRY_SOURCE, the name the driver reads \
@@ -72,27 +121,21 @@ fn load_configuration() -> Result<(Settings, Config), String> {
              handled are recorded but not retried (retrying would re-invoke that subscriber)"
         );
     }
-    tracing::info!(
-        subscriptions = config.subscriptions.len(),
-        plugins = config.plugins.len(),
-        from = %origin,
-        "router ready"
-    );
-    Ok((settings, config))
+    Ok(settings)
 }
 
 /// The adapters behind the handler's ports, from the default AWS configuration.
-async fn ports(
+fn ports(
     settings: &Settings,
+    aws: &SdkConfig,
 ) -> Result<Ports<Lambda, Poster, SqsWriter, ConfiguredSystemSink>, Error> {
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let poster = Poster::new(Duration::from_secs(settings.http_timeout_secs), false)?;
     let sink = match &settings.sink {
         SinkConfig::Off => ConfiguredSystemSink::Off,
         SinkConfig::Log => ConfiguredSystemSink::Log(LogSystemSink { payload: false }),
         SinkConfig::LogPayload => ConfiguredSystemSink::Log(LogSystemSink { payload: true }),
         SinkConfig::EventBridge(bus) => {
-            ConfiguredSystemSink::EventBridge(EventBridgeSystemSink::new(&aws, bus))
+            ConfiguredSystemSink::EventBridge(EventBridgeSystemSink::new(aws, bus))
         }
         SinkConfig::Http(url) => {
             ConfiguredSystemSink::Http(HttpSystemSink::new(poster.clone(), url))
@@ -100,9 +143,9 @@ async fn ports(
     };
     Ok(Ports {
         // The router decides about retries: the SDK must not re-run a failing function.
-        invoker: Lambda::without_retries(&aws),
+        invoker: Lambda::without_retries(aws),
         http: poster,
-        queue: SqsWriter::new(&aws),
+        queue: SqsWriter::new(aws),
         sink,
     })
 }

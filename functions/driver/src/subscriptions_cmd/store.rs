@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use eventferry_aws::s3::{parse_s3_url, S3Document, S3};
-use eventferry_core::subscription::live::{edit, StoreError};
+use eventferry_core::subscription::live::{edit, overwrite, Edited, StoreError};
 use eventferry_core::subscription::store::{
     now_stamp, ApplyReport, Document, EditError, NewEntry, Row,
 };
@@ -444,7 +444,27 @@ async fn apply(args: ApplyArgs) -> Result<ExitCode, Failure> {
         }
         Ok(Some(report))
     })
-    .await?;
+    .await;
+    let edited = match edited {
+        // The store holds an invalid document: the file replaces it (this is the way out).
+        Err(StoreError::Corrupt { source, .. }) => {
+            let what = format!("the stored document is invalid ({source})");
+            if args.dry_run {
+                println!("would replace {what}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut fresh = Document::default();
+            let report = fresh.apply(desired, &stamp);
+            let written = overwrite(&store, &fresh).await?;
+            println!("replaced {what}");
+            Edited {
+                value: Some(report),
+                version: written.version,
+                attempts: written.attempts,
+            }
+        }
+        other => other?,
+    };
     let Some(report) = edited.value else {
         print_report(&preview.unwrap_or_default(), true);
         return Ok(ExitCode::SUCCESS);

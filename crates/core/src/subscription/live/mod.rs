@@ -133,6 +133,41 @@ where
     })
 }
 
+/// Stores `document` whatever the store holds now, an invalid document included (`apply` of a
+/// file over a broken store), still conditionally on the version read, so that a concurrent
+/// writer is not overwritten unseen: on a conflict it reads again and overwrites that.
+pub async fn overwrite<S: DocumentStore>(
+    store: &S,
+    document: &Document,
+) -> Result<Edited<()>, StoreError> {
+    let location = store.location();
+    let failure = |source| StoreError::Store {
+        location: location.clone(),
+        source,
+    };
+    for attempt in 1..=EDIT_ATTEMPTS {
+        let version = match store.fetch(None).await.map_err(failure)? {
+            Fetched::Found { version, .. } => Some(version),
+            Fetched::Missing | Fetched::Unchanged => None,
+        };
+        if let Some(version) = store
+            .put(document.to_json(), version.as_deref())
+            .await
+            .map_err(failure)?
+        {
+            return Ok(Edited {
+                value: (),
+                version,
+                attempts: attempt,
+            });
+        }
+    }
+    Err(StoreError::Contended {
+        location,
+        attempts: EDIT_ATTEMPTS,
+    })
+}
+
 /// The router's view of the store: which version it serves, when it last looked, and whether
 /// the last look failed.
 #[derive(Debug)]

@@ -144,6 +144,19 @@ async fn an_invalid_edit_writes_nothing_and_a_corrupt_document_is_named() {
 }
 
 #[tokio::test]
+async fn overwrite_replaces_an_invalid_document() {
+    let store = Memory::default();
+    store.set("{\"subscriptions\": 3}");
+    let mut fixed = Document::default();
+    fixed
+        .create(Kind::Subscription, entry("a", "aws.s3"), "now")
+        .unwrap();
+    overwrite(&store, &fixed).await.unwrap();
+    create(&store, "b").await.unwrap();
+    assert_eq!(*store.writes.lock().unwrap(), 2);
+}
+
+#[tokio::test]
 async fn live_serves_the_last_good_version_and_says_why() {
     let store = Memory::default();
     let mut live = Live::new(Duration::from_secs(30));
