@@ -1,13 +1,15 @@
-//! Least privilege, checked offline: `infra/iam/driver-policy.json` and every policy document in
-//! `template.yaml` must name no `*` action (nor `service:*`, nor `NotAction`), and may use a `*`
-//! resource only for actions that AWS does not let a policy scope to a resource.
+//! Least privilege, checked offline: the policies in `infra/iam/` and every policy document in
+//! `template.yaml` (role policies, queue policies and customer-managed policies alike) must name
+//! no `*` action (nor `service:*`, nor `NotAction`), and may use a `*` resource only for actions
+//! that AWS does not let a policy scope to a resource. The subscription store's policies grant
+//! the one document and nothing else: the router reads it, only the writers' policy writes it.
 //!
 //! No LocalStack needed.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use serde_json::Value as Json;
+use serde_json::{json, Value as Json};
 use serde_norway::Value as Yaml;
 
 /// Actions that support no resource-level permissions (the Service Authorization Reference lists no
@@ -115,11 +117,25 @@ fn yaml_actions(origin: &str, v: &Yaml) -> Vec<String> {
     }
 }
 
-/// Resources of a Resource value: literal strings, `!Sub` text, or `None` for computed values.
+/// Resources of a Resource value: literal strings, `!Sub` text, `!Join ["", [...]]` of those
+/// with `!Ref X` as `<X>`, or `None` for other computed values.
 fn yaml_resources(v: &Yaml) -> Vec<Option<String>> {
     match v {
         Yaml::String(s) => vec![Some(s.clone())],
         Yaml::Sequence(a) => a.iter().flat_map(yaml_resources).collect(),
+        Yaml::Tagged(t) if t.tag == "!Join" => {
+            let text = join_parts(v).and_then(|parts| {
+                parts
+                    .iter()
+                    .map(|p| match (ref_of(p), yaml_resources(p).as_slice()) {
+                        (Some(r), _) => Some(format!("<{r}>")),
+                        (None, [Some(s)]) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<String>>>()
+            });
+            vec![text.map(|parts| parts.concat())]
+        }
         Yaml::Tagged(t) if t.tag == "!Sub" => match &t.value {
             Yaml::String(s) => vec![Some(s.clone())],
             Yaml::Sequence(a) => vec![a.first().and_then(yaml_str).map(str::to_owned)],
@@ -191,7 +207,10 @@ fn template_statements(t: &Yaml) -> Vec<Statement> {
                     "{name}: managed policies are not least privilege; write the statements out"
                 );
             }
-            "AWS::IAM::RolePolicy" | "AWS::IAM::Policy" | "AWS::SQS::QueuePolicy" => {
+            "AWS::IAM::RolePolicy"
+            | "AWS::IAM::Policy"
+            | "AWS::IAM::ManagedPolicy"
+            | "AWS::SQS::QueuePolicy" => {
                 out.extend(statements_of_yaml(
                     name,
                     props.get("PolicyDocument").expect("PolicyDocument"),
@@ -215,11 +234,16 @@ fn template_statements(t: &Yaml) -> Vec<Statement> {
     out
 }
 
-/// The resource part of an ARN is only `*` (or `type/*`): nothing is scoped.
+/// The resource part of an ARN is only `*` (or `type/*`): nothing is scoped. CloudFormation's
+/// pseudo parameters (which hold colons) count as one ARN part each.
 fn unscoped(resource: &str) -> bool {
     if resource == "*" {
         return true;
     }
+    let resource = resource
+        .replace("${AWS::Partition}", "aws")
+        .replace("${AWS::Region}", "region")
+        .replace("${AWS::AccountId}", "account");
     let parts: Vec<&str> = resource.splitn(6, ':').collect();
     match parts.as_slice() {
         ["arn", _, _, _, _, rest] => {
@@ -281,11 +305,16 @@ fn router_policy_for_cargo_lambda_deploy_has_no_wildcards() {
     let statements = statements_of_json("router-policy.json", &doc);
     let bad: Vec<String> = statements.iter().flat_map(violations).collect();
     assert!(bad.is_empty(), "router-policy.json:\n{}", bad.join("\n"));
-    // The same actions as the template's router role, plus logs:CreateLogGroup: deployed this way,
-    // nothing creates /aws/lambda/<function>, so Lambda does; the stack creates its log group itself.
+    // The same actions as the template's router role (the subscription store's read policy
+    // included; not the writers' policy, nor the queue policy), plus logs:CreateLogGroup: deployed
+    // this way, nothing creates /aws/lambda/<function>, so Lambda does; the stack creates its log
+    // group itself.
     let actions = |ss: &[Statement]| -> BTreeSet<String> {
         ss.iter()
-            .filter(|s| !s.origin.contains("IngestQueuePolicy"))
+            .filter(|s| {
+                !s.origin.contains("IngestQueuePolicy")
+                    && !s.origin.contains("SubscriptionsWritePolicy")
+            })
             .flat_map(|s| s.actions.clone())
             .collect()
     };
@@ -296,6 +325,170 @@ fn router_policy_for_cargo_lambda_deploy_has_no_wildcards() {
     );
     want.insert("logs:CreateLogGroup".to_owned());
     assert_eq!(actions(&statements), want);
+    // The router reads the subscription store and never writes it.
+    let have = actions(&statements);
+    for a in ["s3:GetObject", "s3:ListBucket"] {
+        assert!(have.contains(a), "router-policy.json lacks {a}: {have:?}");
+    }
+    assert!(
+        !have.contains("s3:PutObject"),
+        "router-policy.json: the router never writes the store"
+    );
+    // Its store statements: the one document, and ListBucket only for that key.
+    let store = store_statements(&doc, "router-policy.json");
+    assert_eq!(
+        store,
+        [
+            json!({"Sid": "ReadSubscriptions", "Effect": "Allow", "Action": ["s3:GetObject"],
+                   "Resource": ["arn:aws:s3:::SUBSCRIPTIONS_BUCKET/subscriptions.json"]}),
+            json!({"Sid": "MissingIsNotFound", "Effect": "Allow", "Action": ["s3:ListBucket"],
+                   "Resource": ["arn:aws:s3:::SUBSCRIPTIONS_BUCKET"],
+                   "Condition": {"StringEquals": {"s3:prefix": "subscriptions.json"}}}),
+        ]
+    );
+}
+
+/// The statements of a JSON policy that name an `s3:` action, with `Action` and `Resource` as
+/// lists.
+fn store_statements(doc: &Json, origin: &str) -> Vec<Json> {
+    doc["Statement"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{origin}: Statement is not a list"))
+        .iter()
+        .filter(|st| {
+            strings_of_json(&st["Action"])
+                .iter()
+                .any(|a| a.starts_with("s3:"))
+        })
+        .map(|st| {
+            let mut st = st.clone();
+            for key in ["Action", "Resource"] {
+                st[key] = json!(strings_of_json(&st[key]));
+            }
+            st
+        })
+        .collect()
+}
+
+#[test]
+fn subscriptions_writer_policy_writes_the_one_document_as_the_template_does() {
+    // infra/iam/subscriptions-writer-policy.json: for whoever runs `eventferry subscriptions`
+    // against a store not made by the stack.
+    let path = repo_root().join("infra/iam/subscriptions-writer-policy.json");
+    let doc: Json = serde_json::from_str(&std::fs::read_to_string(path).expect("read"))
+        .expect("subscriptions-writer-policy.json is JSON");
+    let statements = statements_of_json("subscriptions-writer-policy.json", &doc);
+    let bad: Vec<String> = statements.iter().flat_map(violations).collect();
+    assert!(
+        bad.is_empty(),
+        "subscriptions-writer-policy.json:\n{}",
+        bad.join("\n")
+    );
+    let template_actions: BTreeSet<String> = template_statements(&template())
+        .iter()
+        .filter(|s| s.origin.starts_with("SubscriptionsWritePolicy "))
+        .flat_map(|s| s.actions.clone())
+        .collect();
+    let have: BTreeSet<String> = statements.iter().flat_map(|s| s.actions.clone()).collect();
+    assert_eq!(have, template_actions);
+    assert_eq!(
+        store_statements(&doc, "subscriptions-writer-policy.json"),
+        [
+            json!({"Sid": "ReadAndWriteSubscriptions", "Effect": "Allow",
+                   "Action": ["s3:GetObject", "s3:PutObject"],
+                   "Resource": ["arn:aws:s3:::SUBSCRIPTIONS_BUCKET/subscriptions.json"]}),
+            json!({"Sid": "MissingIsNotFound", "Effect": "Allow", "Action": ["s3:ListBucket"],
+                   "Resource": ["arn:aws:s3:::SUBSCRIPTIONS_BUCKET"],
+                   "Condition": {"StringEquals": {"s3:prefix": "subscriptions.json"}}}),
+        ]
+    );
+}
+
+/// The statements of the template's managed policy `name`, as (actions, resource texts,
+/// condition) with `!Join` rendered and `!Ref X` as `<X>`.
+fn managed_policy(t: &Yaml, name: &str) -> Vec<(Vec<String>, Vec<Option<String>>, Yaml)> {
+    let r = &t["Resources"][name];
+    assert_eq!(
+        r["Type"].as_str(),
+        Some("AWS::IAM::ManagedPolicy"),
+        "{name}"
+    );
+    assert_eq!(r["Condition"].as_str(), Some("UsesStore"), "{name}");
+    let list = r["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{name}: Statement is not a list"));
+    list.iter()
+        .map(|st| {
+            assert_eq!(st["Effect"].as_str(), Some("Allow"), "{name}");
+            (
+                yaml_actions(name, &st["Action"]),
+                yaml_resources(&st["Resource"]),
+                st.get("Condition").cloned().unwrap_or(Yaml::Null),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn template_store_policies_grant_the_one_document_and_only_the_writers_write() {
+    let t = template();
+    let object = "arn:${AWS::Partition}:s3:::<SubscriptionsBucket>/subscriptions.json";
+    let bucket = "arn:${AWS::Partition}:s3:::<SubscriptionsBucket>";
+    let prefix: Yaml =
+        serde_norway::from_str("StringEquals: {s3:prefix: subscriptions.json}").unwrap();
+    let list = (
+        vec!["s3:ListBucket".to_owned()],
+        vec![Some(bucket.to_owned())],
+        prefix,
+    );
+    assert_eq!(
+        managed_policy(&t, "SubscriptionsReadPolicy"),
+        [
+            (
+                vec!["s3:GetObject".to_owned()],
+                vec![Some(object.to_owned())],
+                Yaml::Null
+            ),
+            list.clone()
+        ]
+    );
+    assert_eq!(
+        managed_policy(&t, "SubscriptionsWritePolicy"),
+        [
+            (
+                vec!["s3:GetObject".to_owned(), "s3:PutObject".to_owned()],
+                vec![Some(object.to_owned())],
+                Yaml::Null
+            ),
+            list
+        ]
+    );
+    // The read policy is attached to the router's role (when the stack deploys the router and
+    // it reads the store); the write policy to nothing: operators attach it.
+    let resources = &t["Resources"];
+    let roles = &resources["SubscriptionsReadPolicy"]["Properties"]["Roles"];
+    let text = serde_norway::to_string(roles).expect("YAML");
+    assert!(
+        text.contains("RouterUsesStore") && text.contains("RouterRole"),
+        "SubscriptionsReadPolicy's Roles: {text}"
+    );
+    assert!(
+        resources["SubscriptionsWritePolicy"]["Properties"]
+            .get("Roles")
+            .is_none(),
+        "SubscriptionsWritePolicy is for operators, not for a role of the stack"
+    );
+    // No other statement of the template names an s3 action.
+    let others: Vec<String> = template_statements(&t)
+        .iter()
+        .filter(|s| !s.origin.starts_with("Subscriptions"))
+        .filter(|s| s.actions.iter().any(|a| a.starts_with("s3:")))
+        .map(|s| s.origin.clone())
+        .collect();
+    assert!(
+        others.is_empty(),
+        "s3 actions outside the store policies: {others:?}"
+    );
 }
 
 #[test]
