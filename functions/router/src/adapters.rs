@@ -54,11 +54,14 @@ impl HttpPoster for Poster {
     }
 }
 
-/// System events as log lines on the `eventferry::system` target, one per system event, its
-/// type the message. Compact (the default): the fields of its [`Summary`] (`id`, `event`,
-/// `event_type`, and where the type has them `input`, `subscription`, `function`, `attempt`,
-/// `status`, `status_code`, `duration_ms`, `error`, `retry`, `plugin`), no payloads. With
-/// `payload`: the whole structured system event in `system_event`.
+/// System events as log lines on the `eventferry::system` target. Compact (the default): one
+/// line per event and router invocation, message `system events`, with the fields `event`
+/// (`<source>#<id>`), `event_type`, `input` and `system_events`: the system events about it in
+/// emission order (`invoking` left out: its outcome, in the same line, says the same),
+/// separated by `; `, each as logfmt pairs `id=… type=…` and where the type has them `subscription`, `function`, `attempt`, `status`, `status_code`, `duration_ms`,
+/// `plugin`, `error`, `retry` (values with spaces, quotes, `;` or `=` in them are quoted);
+/// never a payload. With `payload`: one line per system event, message its type, the whole
+/// structured system event in `system_event`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LogSystemSink {
     pub payload: bool,
@@ -86,28 +89,87 @@ impl SystemSink for LogSystemSink {
     }
 
     async fn emit_summaries(&self, summaries: &[Summary]) -> Result<(), EmitError> {
-        for s in summaries {
+        for group in by_event(summaries) {
+            let first = group[0];
+            let input = group.iter().find_map(|s| s.input.as_deref());
             tracing::info!(
                 target: "eventferry::system",
-                id = %s.id,
-                event = %s.subject,
-                event_type = %s.event_type,
-                input = s.input.as_deref(),
-                subscription = s.subscription.as_deref(),
-                function = s.target.as_deref(),
-                attempt = s.attempt,
-                status = s.status.map(|s| s.as_str()),
-                status_code = s.status_code,
-                duration_ms = s.duration_ms,
-                error = s.error.as_deref(),
-                retry = s.retry.as_deref(),
-                plugin = s.plugin.as_deref(),
-                "{}",
-                s.ty
+                event = %first.subject,
+                event_type = %first.event_type,
+                input,
+                system_events = %compact_line(&group),
+                "system events"
             );
         }
         Ok(())
     }
+}
+
+/// `summaries` grouped by the event they are about, groups in order of first appearance.
+fn by_event(summaries: &[Summary]) -> Vec<Vec<&Summary>> {
+    let mut groups: Vec<Vec<&Summary>> = Vec::new();
+    for s in summaries {
+        match groups.iter_mut().find(|g| g[0].subject == s.subject) {
+            Some(group) => group.push(s),
+            None => groups.push(vec![s]),
+        }
+    }
+    groups
+}
+
+/// The `system_events` field of a compact line: logfmt pairs per system event, `; ` between
+/// them. Plain text, so that the JSON log line escapes little.
+fn compact_line(group: &[&Summary]) -> String {
+    use std::fmt::Write;
+    fn pair(out: &mut String, key: &str, value: &dyn std::fmt::Display) {
+        let text = value.to_string();
+        let plain = !text.is_empty()
+            && !text
+                .chars()
+                .any(|c| c.is_whitespace() || matches!(c, '"' | ';' | '=') || c.is_control());
+        if plain {
+            let _ = write!(out, " {key}={text}");
+        } else {
+            let _ = write!(out, " {key}={text:?}");
+        }
+    }
+    let mut out = String::with_capacity(group.len() * 96);
+    for (i, s) in group.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        pair(&mut out, "id", &s.id);
+        let _ = write!(out, " type={}", s.ty);
+        if let Some(v) = &s.subscription {
+            pair(&mut out, "subscription", v);
+        }
+        if let Some(v) = &s.target {
+            pair(&mut out, "function", v);
+        }
+        if let Some(v) = s.attempt {
+            let _ = write!(out, " attempt={v}");
+        }
+        if let Some(v) = s.status {
+            let _ = write!(out, " status={}", v.as_str());
+        }
+        if let Some(v) = s.status_code {
+            let _ = write!(out, " status_code={v}");
+        }
+        if let Some(v) = s.duration_ms {
+            let _ = write!(out, " duration_ms={v}");
+        }
+        for (key, value) in [
+            ("plugin", &s.plugin),
+            ("error", &s.error),
+            ("retry", &s.retry),
+        ] {
+            if let Some(v) = value {
+                pair(&mut out, key, v);
+            }
+        }
+    }
+    out.remove(0);
+    out
 }
 
 /// The PutEvents entries of system events on `bus`: `Source` the system event's source,
@@ -336,6 +398,52 @@ mod tests {
         for batch in &batches {
             assert!(batch.iter().map(EventEntry::size).sum::<usize>() <= MAX_PUT_EVENTS_BYTES);
         }
+    }
+
+    #[test]
+    fn compact_lines_group_by_event_and_carry_no_payload() {
+        let stamp = |id: &str| Stamp {
+            id: id.into(),
+            time: "2024-05-01T10:00:00Z".parse().unwrap(),
+        };
+        let event = |id: &str| {
+            parse_structured_value(&json!({"specversion": "1.0", "id": id, "source": "/s",
+                "type": "t", "data": {"secret": "payload"}}))
+            .unwrap()
+        };
+        let (a, b) = (event("a"), event("b"));
+        let result = InvocationResult {
+            subscription: "sub".into(),
+            target: "fn".into(),
+            mode: eventferry_core::subscription::Mode::Sync,
+            attempt: 1,
+            status: eventferry_core::invocation::Status::Failed,
+            status_code: Some(500),
+            duration_ms: 3,
+            error: Some("boom; \"x\"".into()),
+            response: None,
+        };
+        let summaries = [
+            Summary::received(&stamp("r-0"), &a, "sqs"),
+            Summary::received(&stamp("r-1"), &b, "sqs"),
+            Summary::invoking(&stamp("r-2"), &a, "sub", "fn", 1),
+            Summary::outcome(&stamp("r-3"), &a, &result, Some("dead-lettered")),
+        ];
+        let groups = by_event(&summaries);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].len(), 3);
+        assert_eq!(
+            compact_line(&groups[0]),
+            "id=r-0 type=eventferry.event.received; \
+             id=r-2 type=eventferry.function.invoking subscription=sub function=fn attempt=1; \
+             id=r-3 type=eventferry.function.invocationFailed subscription=sub function=fn \
+             attempt=1 status=failed status_code=500 duration_ms=3 error=\"boom; \\\"x\\\"\" \
+             retry=dead-lettered"
+        );
+        assert_eq!(
+            compact_line(&groups[1]),
+            "id=r-1 type=eventferry.event.received"
+        );
     }
 
     #[test]

@@ -356,19 +356,13 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         outbox: &Outbox,
     ) -> (InvocationResult, Vec<InvocationResult>) {
         let event = payloads.event();
-        let invoking = outbox.make(
-            self.plugins_may_take(FUNCTION_INVOKING),
-            |stamp| {
+        let invoking =
+            outbox.make_unsummarized(self.plugins_may_take(FUNCTION_INVOKING), |stamp| {
                 let target = target_name(&sub.target);
                 self.settings
                     .system
                     .invoking(stamp, event, &sub.name, &target, attempt)
-            },
-            |stamp| {
-                let target = target_name(&sub.target);
-                Summary::invoking(stamp, event, &sub.name, &target, attempt)
-            },
-        );
+            });
         let slot = outbox.reserve();
         let plugins = self.notify_plugins(invoking.event.as_ref()).await;
         outbox.fill(slot, invoking);

@@ -53,15 +53,35 @@ impl Outbox {
         build: impl FnOnce(&Stamp) -> Event,
         summarize: impl FnOnce(&Stamp) -> Summary,
     ) -> Made {
+        self.make_with(for_plugins, build, Some(summarize))
+    }
+
+    /// [`Self::make`] for a system event that has no summary: `eventferry.function.invoking`,
+    /// whose facts its outcome's summary repeats (summaries are emitted together, after the
+    /// outcome, so a summary of it would add only its id).
+    pub(crate) fn make_unsummarized(
+        &self,
+        for_plugins: bool,
+        build: impl FnOnce(&Stamp) -> Event,
+    ) -> Made {
+        self.make_with(for_plugins, build, None::<fn(&Stamp) -> Summary>)
+    }
+
+    fn make_with(
+        &self,
+        for_plugins: bool,
+        build: impl FnOnce(&Stamp) -> Event,
+        summarize: Option<impl FnOnce(&Stamp) -> Summary>,
+    ) -> Made {
         let whole = for_plugins || self.needs == SinkNeeds::Events;
-        let summary = self.needs == SinkNeeds::Summaries;
-        if !whole && !summary {
+        let summarize = summarize.filter(|_| self.needs == SinkNeeds::Summaries);
+        if !whole && summarize.is_none() {
             return Made::default();
         }
         let stamp = self.stamp();
         Made {
             event: whole.then(|| build(&stamp)),
-            summary: summary.then(|| summarize(&stamp)),
+            summary: summarize.map(|summarize| summarize(&stamp)),
         }
     }
 

@@ -57,13 +57,20 @@ impl EventReport {
     }
 
     pub fn to_json(&self) -> Value {
+        // Values are put in directly: `json!` would serialize a Vec<Value> into a new Value,
+        // copying every result once more.
         let mut v = json!({
             "event": {"id": self.event.id(), "type": self.event.ty(), "source": self.event.source().to_string()},
             "input": self.input,
-            "matched": self.matched,
-            "results": self.results.iter().map(InvocationResult::to_json).collect::<Vec<_>>(),
             "disposition": match self.disposition { Disposition::Ack => "ack", Disposition::Redeliver => "redeliver" },
         });
+        v["matched"] = Value::Array(
+            self.matched
+                .iter()
+                .map(|m| Value::from(m.as_str()))
+                .collect(),
+        );
+        v["results"] = Value::Array(self.results.iter().map(InvocationResult::to_json).collect());
         if !self.failed.is_empty() {
             v["failed"] = self
                 .failed
