@@ -78,6 +78,7 @@ impl Reported {
             peak_rss_kib: self.peak_rss_kib,
             localstack_cpu: self.localstack_cpu,
             sink_deliveries,
+            flags: Vec::new(),
         }
     }
 }

@@ -21,11 +21,25 @@ pub struct Opts {
     pub endpoint: String,
     pub out: PathBuf,
     pub logs: PathBuf,
+    /// `--sections a,b`: which parts run (default all of [`SECTIONS`]); the floor always does.
+    pub sections: Vec<String>,
+}
+
+/// The parts of the driver bench, in the order they run.
+pub const SECTIONS: [&str; 7] = [
+    "driver", "stdout", "batch", "rate", "trace", "python", "latency",
+];
+
+impl Opts {
+    /// Whether `section` runs.
+    pub fn runs(&self, section: &str) -> bool {
+        self.sections.iter().any(|s| s == section)
+    }
 }
 
 impl Opts {
     /// `--quick`, `--messages N`, `--latency-secs N`, `--driver PATH`, `--python PATH`,
-    /// `--out FILE`; the endpoint from `AWS_ENDPOINT_URL`.
+    /// `--out FILE`, `--sections driver,batch,…`; the endpoint from `AWS_ENDPOINT_URL`.
     pub fn from_args(args: &[String]) -> Opts {
         let quick = common::flag(args, "--quick");
         let root = common::repo_root();
@@ -53,6 +67,19 @@ impl Opts {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| root.join("target/bench/driver.json")),
             logs: root.join("target/bench/logs"),
+            sections: match common::opt(args, "--sections") {
+                Some(list) => {
+                    let list: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).collect();
+                    for s in &list {
+                        assert!(
+                            SECTIONS.contains(&s.as_str()),
+                            "--sections: {s:?} is not one of {SECTIONS:?}"
+                        );
+                    }
+                    list
+                }
+                None => SECTIONS.iter().map(|s| s.to_string()).collect(),
+            },
         }
     }
 }

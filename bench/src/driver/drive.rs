@@ -46,7 +46,9 @@ async fn metrics(port: u16) -> Option<HashMap<String, f64>> {
             .filter(|l| l.starts_with("eventferry_"))
             .filter_map(|l| {
                 let (k, v) = l.split_once(' ')?;
-                Some((k.to_owned(), v.trim().parse().ok()?))
+                // Every line carries `{replica="…"}`: the name is what comes before it.
+                let name = k.split('{').next().unwrap_or(k);
+                Some((name.to_owned(), v.trim().parse().ok()?))
             })
             .collect(),
     )
@@ -110,16 +112,78 @@ pub fn drive_cmd(
     cmd
 }
 
+/// A driver run with flags beyond the usual ones: a row of its own in the tables.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    /// What the tables call the sink column, e.g. `http batch=10`.
+    pub label: &'static str,
+    /// Short, for queue and instance names: `[a-z0-9]`, e.g. `b10`.
+    pub tag: &'static str,
+    pub flags: Vec<String>,
+    /// Messages of the run, when not the usual number.
+    pub messages: Option<usize>,
+}
+
+impl Variant {
+    /// `--sink-batch n` (and a `--max-in-flight` of at least 2n, so receiving goes on while a
+    /// batch is at the sink).
+    pub fn batch(n: usize) -> Variant {
+        let mut flags = vec!["--sink-batch".to_string(), n.to_string()];
+        if 2 * n > 100 {
+            flags.extend(["--max-in-flight".to_string(), (2 * n).to_string()]);
+        }
+        Variant {
+            label: Box::leak(format!("http batch={n}").into_boxed_str()),
+            tag: Box::leak(format!("b{n}").into_boxed_str()),
+            flags,
+            messages: None,
+        }
+    }
+
+    /// `--max-rate rate`, on `messages` messages.
+    pub fn rate(rate: u32, messages: usize) -> Variant {
+        Variant {
+            label: Box::leak(format!("http max-rate={rate}").into_boxed_str()),
+            tag: Box::leak(format!("r{rate}").into_boxed_str()),
+            flags: vec!["--max-rate".into(), rate.to_string()],
+            messages: Some(messages),
+        }
+    }
+
+    /// A trace setting: `label`, `tag`, the flags.
+    pub fn trace(label: &'static str, tag: &'static str, flags: &[&str]) -> Variant {
+        Variant {
+            label,
+            tag,
+            flags: flags.iter().map(|f| f.to_string()).collect(),
+            messages: None,
+        }
+    }
+}
+
 /// One throughput run of the driver to `sink` at `concurrency` on a fresh, filled queue.
 pub async fn driver(ctx: &Ctx, sink: Sink, concurrency: usize) -> Row {
-    let label = sink.label();
-    let name = format!("{}-drive-{label}-c{concurrency}", ctx.run);
-    let instance = format!("ef-bench-{:08x}-{label}-{concurrency}", ctx.run_num);
+    driver_run(ctx, sink, concurrency, None).await
+}
+
+/// One run of the driver to the HTTP sink with the flags of `variant`.
+pub async fn variant(ctx: &Ctx, variant: &Variant, concurrency: usize) -> Row {
+    driver_run(ctx, Sink::Http, concurrency, Some(variant)).await
+}
+
+async fn driver_run(ctx: &Ctx, sink: Sink, concurrency: usize, variant: Option<&Variant>) -> Row {
+    let (label, tag) = match variant {
+        Some(v) => (v.label, format!("{}-{}", sink.label(), v.tag)),
+        None => (sink.label(), sink.label().to_owned()),
+    };
+    let name = format!("{}-drive-{tag}-c{concurrency}", ctx.run);
+    let instance = format!("ef-bench-{:08x}-{tag}-{concurrency}", ctx.run_num);
     let url = create_queue(ctx, &name).await;
     // The stdout runs (a second sink) take half the messages, to keep `make bench` under 15 min.
-    let n = match sink {
-        Sink::Http => ctx.opts.messages,
-        Sink::Stdout => ctx.opts.messages / 2,
+    let n = match (sink, variant.and_then(|v| v.messages)) {
+        (_, Some(n)) => n,
+        (Sink::Http, None) => ctx.opts.messages,
+        (Sink::Stdout, None) => ctx.opts.messages / 2,
     };
     fill(ctx, &url, n).await;
     let metrics_port = common::free_port();
@@ -138,6 +202,8 @@ pub async fn driver(ctx: &Ctx, sink: Sink, concurrency: usize) -> Row {
         1,
         metrics_port,
     );
+    let flags = variant.map(|v| v.flags.clone()).unwrap_or_default();
+    cmd.args(&flags);
     let log = ctx.opts.logs.join(format!("{name}.log"));
     cmd.stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("create log"));
@@ -169,6 +235,7 @@ pub async fn driver(ctx: &Ctx, sink: Sink, concurrency: usize) -> Row {
         localstack_cpu,
         sink_deliveries: (sink == Sink::Http)
             .then(|| ctx.sink.count.load(Ordering::Relaxed) - before),
+        flags,
     };
     row.progress();
     row

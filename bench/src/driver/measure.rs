@@ -58,8 +58,11 @@ pub struct Row {
     pub peak_rss_kib: Option<u64>,
     /// LocalStack's CPU over the window, as a share of one core.
     pub localstack_cpu: Option<f64>,
-    /// Deliveries the HTTP sink saw during the run (duplicates included).
+    /// Deliveries the HTTP sink saw during the run (duplicates included): requests, so with
+    /// `--sink-batch` fewer than the messages.
     pub sink_deliveries: Option<u64>,
+    /// The driver's flags beyond the usual run's (`--sink-batch 10`, `--max-rate 200`, …).
+    pub flags: Vec<String>,
 }
 
 impl Row {
@@ -92,6 +95,7 @@ impl Row {
             "peak_rss_kib": self.peak_rss_kib,
             "localstack_cpu_cores": self.localstack_cpu,
             "sink_deliveries": self.sink_deliveries,
+            "flags": self.flags,
             "exit_status": self.usage.status,
         })
     }

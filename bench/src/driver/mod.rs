@@ -24,6 +24,7 @@ mod child;
 mod ctx;
 mod drive;
 mod floor;
+mod issue19;
 mod latency;
 mod measure;
 mod python;
@@ -32,17 +33,64 @@ mod report;
 mod sink;
 mod variants;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
 
 use self::ctx::{Ctx, Opts};
-use self::drive::Sink;
+use self::drive::{Sink, Variant};
 use self::measure::Row;
 use crate::common;
 
 pub use self::floor::floor_main;
 pub use self::variants::main as floor_variants_main;
+
+/// The rows of the driver with flags of issue 19 and 20: `--sink-batch` 10 and 100 (batch 1 is the
+/// usual HTTP row) at concurrency 1 and 8; `--max-rate` well below the floor's rate at 1 and 8;
+/// and, side by side at concurrency 1, tracing off, `--trace-new`, and `--otlp-endpoint` to an
+/// in-bench collector that answers 200.
+async fn variant_rows(ctx: &Ctx) -> Vec<Row> {
+    let mut rows = Vec::new();
+    if ctx.opts.runs("batch") {
+        for n in [10, 100] {
+            for c in [1, 8] {
+                rows.push(drive::variant(ctx, &Variant::batch(n), c).await);
+            }
+        }
+    }
+    if ctx.opts.runs("rate") {
+        // 10 s at 200 events/s in a full run; the floor does 450-1,000.
+        let messages = if ctx.opts.quick { 600 } else { 2_000 };
+        for c in [1, 8] {
+            rows.push(drive::variant(ctx, &Variant::rate(RATE_LIMIT, messages), c).await);
+        }
+    }
+    if ctx.opts.runs("trace") {
+        let collector = Arc::new(sink::SinkState::default());
+        let port = sink::serve_sink(collector.clone()).await;
+        let otlp = format!("http://127.0.0.1:{port}");
+        for v in [
+            Variant::trace("http trace off", "toff", &[]),
+            Variant::trace("http --trace-new", "tnew", &["--trace-new"]),
+            Variant::trace(
+                "http --trace-new --otlp-endpoint",
+                "totlp",
+                &["--trace-new", "--otlp-endpoint", &otlp],
+            ),
+        ] {
+            rows.push(drive::variant(ctx, &v, 1).await);
+        }
+        eprintln!(
+            "  the OTLP collector got {} export requests",
+            collector.count.load(std::sync::atomic::Ordering::Relaxed)
+        );
+    }
+    rows
+}
+
+/// `--max-rate` of the rate rows, events per second.
+pub const RATE_LIMIT: u32 = 200;
 
 pub fn main(args: &[String]) {
     let opts = Opts::from_args(args);
@@ -75,13 +123,22 @@ async fn run(opts: Opts) {
     for &c in &ctx.opts.concurrencies {
         rows.push(floor::floor(&ctx, c).await);
     }
-    for sink in [Sink::Http, Sink::Stdout] {
-        for &c in &ctx.opts.concurrencies {
-            rows.push(drive::driver(&ctx, sink, c).await);
+    for (section, sink) in [("driver", Sink::Http), ("stdout", Sink::Stdout)] {
+        if ctx.opts.runs(section) {
+            for &c in &ctx.opts.concurrencies {
+                rows.push(drive::driver(&ctx, sink, c).await);
+            }
         }
     }
-    rows.push(python::python(&ctx).await);
-    let latency = latency::latency(&ctx).await;
+    rows.extend(variant_rows(&ctx).await);
+    if ctx.opts.runs("python") {
+        rows.push(python::python(&ctx).await);
+    }
+    let latency = if ctx.opts.runs("latency") {
+        latency::latency(&ctx).await
+    } else {
+        json!({})
+    };
 
     let report = report::report(&ctx, &rows, &latency);
     let value = json!({

@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use super::ctx::Ctx;
+use super::issue19;
 use super::measure::Row;
 use crate::common::{met, ratio};
 
@@ -77,9 +78,10 @@ impl<'a> Figures<'a> {
             ratio1: d1.map(|d| d.rate() / floor1).unwrap_or(f64::NAN),
             cpu_ours: d1.and_then(Row::window_us).unwrap_or(f64::NAN),
             cpu_py: py.and_then(Row::window_us).unwrap_or(f64::NAN),
+            // The usual runs only: a rate-limited run idles by design.
             max_cpu: rows
                 .iter()
-                .filter(|r| r.who == "driver")
+                .filter(|r| r.who == "driver" && matches!(r.sink, "http" | "stdout"))
                 .filter_map(Row::window_us)
                 .fold(0.0, f64::max),
         }
@@ -120,10 +122,17 @@ impl<'a> Figures<'a> {
 pub fn report(ctx: &Ctx, rows: &[Row], latency: &Value) -> Value {
     let figures = Figures::of(ctx, rows);
     throughput_table(ctx, rows, figures.floor1);
+    issue19::batch_table(rows);
+    issue19::rate_table(rows);
+    issue19::trace_table(rows);
     python_table(&figures);
-    latency_table(ctx, latency);
+    if latency.get("sent").is_some() {
+        latency_table(ctx, latency);
+    }
     targets_table(&figures);
-    figures.to_json()
+    let mut targets = figures.to_json();
+    targets["issue19"] = issue19::targets(rows);
+    targets
 }
 
 fn throughput_table(ctx: &Ctx, rows: &[Row], floor1: f64) {
@@ -131,14 +140,14 @@ fn throughput_table(ctx: &Ctx, rows: &[Row], floor1: f64) {
         "\n## Driver throughput ({} messages per run, half for the stdout and Python runs; fresh queue each; LocalStack 4.13.1 on the same 2 cores)\n",
         ctx.opts.messages
     );
-    println!("| run | sink | concurrency | messages | msgs/s | × floor (same c) | × floor (c=1) | CPU µs/msg (window) | CPU µs/msg (whole process) | peak RSS MiB | LocalStack CPU (cores) |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| run | sink | concurrency | messages | msgs/s | × floor (same c) | × floor (c=1) | CPU µs/msg (window) | CPU × floor (same c) | CPU µs/msg (whole process) | peak RSS MiB | LocalStack CPU (cores) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let same = find(rows, "floor", "-", r.concurrency)
             .map(|f| r.rate() / f.rate())
             .unwrap_or(f64::NAN);
         println!(
-            "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.1} | {} |",
+            "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {:.1} | {:.1} | {} |",
             r.who,
             r.sink,
             r.concurrency,
@@ -147,6 +156,7 @@ fn throughput_table(ctx: &Ctx, rows: &[Row], floor1: f64) {
             ratio(same),
             ratio(r.rate() / floor1),
             one_decimal(r.window_us()),
+            ratio(issue19::cpu_to_floor(rows, r)),
             r.process_us(),
             r.rss_mib(),
             r.localstack_cpu

@@ -1,0 +1,207 @@
+//! The tables of issues 19 and 20 (`report` prints them after its own): batched delivery, the
+//! rate limit, trace options side by side, and the targets of issue 19, each with the CPU ratio
+//! to the floor (the bare aws-sdk-sqs loop) at the same concurrency.
+
+use serde_json::{json, Value};
+
+use super::measure::Row;
+use super::RATE_LIMIT;
+use crate::common::{met, ratio};
+
+fn find<'a>(rows: &'a [Row], who: &str, sink: &str, c: usize) -> Option<&'a Row> {
+    rows.iter()
+        .find(|r| r.who == who && r.sink == sink && r.concurrency == c)
+}
+
+/// The row's window CPU per message over the floor's at the same concurrency.
+pub fn cpu_to_floor(rows: &[Row], r: &Row) -> f64 {
+    let floor = find(rows, "floor", "-", r.concurrency).and_then(Row::window_us);
+    match (r.window_us(), floor) {
+        (Some(ours), Some(floor)) => ours / floor,
+        _ => f64::NAN,
+    }
+}
+
+fn rate_to_floor(rows: &[Row], r: &Row) -> f64 {
+    find(rows, "floor", "-", r.concurrency)
+        .map(|f| r.rate() / f.rate())
+        .unwrap_or(f64::NAN)
+}
+
+fn us(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into())
+}
+
+/// The batch row of `n` events at `c` (batch 1 is the usual HTTP row).
+fn batch_row(rows: &[Row], n: usize, c: usize) -> Option<&Row> {
+    if n == 1 {
+        find(rows, "driver", "http", c)
+    } else {
+        find(rows, "driver", &format!("http batch={n}"), c)
+    }
+}
+
+pub fn batch_table(rows: &[Row]) {
+    if !rows.iter().any(|r| r.sink.starts_with("http batch=")) {
+        return;
+    }
+    println!("\n## Batched delivery (`--sink-batch N`, HTTP sink, batched content mode; N=1 is the usual HTTP row)\n");
+    println!("| --sink-batch | concurrency | messages | msgs/s | × floor (same c) | CPU µs/msg (window) | CPU × floor (same c) | sink requests | events per request |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for n in [1, 10, 100] {
+        for c in [1, 8] {
+            let Some(r) = batch_row(rows, n, c) else {
+                continue;
+            };
+            let requests = r.sink_deliveries.unwrap_or(0);
+            println!(
+                "| {n} | {c} | {} | {:.0} | {} | {} | {} | {requests} | {:.1} |",
+                r.messages,
+                r.rate(),
+                ratio(rate_to_floor(rows, r)),
+                us(r.window_us()),
+                ratio(cpu_to_floor(rows, r)),
+                r.messages as f64 / requests.max(1) as f64,
+            );
+        }
+    }
+}
+
+pub fn rate_table(rows: &[Row]) {
+    let label = format!("http max-rate={RATE_LIMIT}");
+    let rate_rows: Vec<&Row> = rows.iter().filter(|r| r.sink == label).collect();
+    if rate_rows.is_empty() {
+        return;
+    }
+    println!("\n## Rate limit (`--max-rate {RATE_LIMIT}`, HTTP sink; achieved over the window from the first receive to the last delete)\n");
+    println!("| --max-rate | concurrency | messages | achieved msgs/s | × limit | floor msgs/s (same c) | CPU µs/msg (window) | CPU × floor (same c) |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in rate_rows {
+        let floor = find(rows, "floor", "-", r.concurrency).map(Row::rate);
+        println!(
+            "| {RATE_LIMIT} | {} | {} | {:.1} | {} | {} | {} | {} |",
+            r.concurrency,
+            r.messages,
+            r.rate(),
+            ratio(r.rate() / RATE_LIMIT as f64),
+            floor
+                .map(|f| format!("{f:.0}"))
+                .unwrap_or_else(|| "—".into()),
+            us(r.window_us()),
+            ratio(cpu_to_floor(rows, r)),
+        );
+    }
+}
+
+const TRACE_ROWS: [&str; 3] = [
+    "http trace off",
+    "http --trace-new",
+    "http --trace-new --otlp-endpoint",
+];
+
+pub fn trace_table(rows: &[Row]) {
+    let off = find(rows, "driver", TRACE_ROWS[0], 1);
+    if off.is_none() {
+        return;
+    }
+    let off_us = off.and_then(Row::window_us).unwrap_or(f64::NAN);
+    println!(
+        "\n## Trace options side by side (concurrency 1, HTTP sink; issue 20: off costs nothing)\n"
+    );
+    println!(
+        "| driver flags | msgs/s | CPU µs/msg (window) | CPU × trace off | CPU × floor (c=1) |"
+    );
+    println!("|---|---|---|---|---|");
+    for label in TRACE_ROWS {
+        if let Some(r) = find(rows, "driver", label, 1) {
+            println!(
+                "| {} | {:.0} | {} | {} | {} |",
+                label.trim_start_matches("http "),
+                r.rate(),
+                us(r.window_us()),
+                ratio(r.window_us().unwrap_or(f64::NAN) / off_us),
+                ratio(cpu_to_floor(rows, r)),
+            );
+        }
+    }
+}
+
+/// Issue 19's targets, judged on the rows measured; printed and returned for the JSON.
+pub fn targets(rows: &[Row]) -> Value {
+    let cs: Vec<usize> = rows
+        .iter()
+        .filter(|r| r.who == "floor")
+        .map(|r| r.concurrency)
+        .collect();
+    let per_c = |n: usize, f: &dyn Fn(&Row) -> f64| -> Vec<(usize, f64)> {
+        cs.iter()
+            .filter_map(|&c| Some((c, f(batch_row(rows, n, c)?))))
+            .collect()
+    };
+    let show = |v: &[(usize, f64)]| {
+        v.iter()
+            .map(|(c, x)| format!("c={c}: {x:.2}×"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let cpu1 = per_c(1, &|r| cpu_to_floor(rows, r));
+    let cpu10 = per_c(10, &|r| cpu_to_floor(rows, r));
+    let rate1 = per_c(1, &|r| rate_to_floor(rows, r));
+    let all = |v: &[(usize, f64)], ok: &dyn Fn(f64) -> bool| {
+        !v.is_empty() && v.iter().all(|(_, x)| ok(*x))
+    };
+    let py = find(rows, "python", "http", 1).and_then(Row::window_us);
+    let d1 = find(rows, "driver", "http", 1).and_then(Row::window_us);
+    let py_ratio = match (d1, py) {
+        (Some(d), Some(p)) => d / p,
+        _ => f64::NAN,
+    };
+    let py10 = find(rows, "driver", "http batch=10", 1).and_then(Row::window_us);
+    let py10_ratio = match (py10, py) {
+        (Some(d), Some(p)) => d / p,
+        _ => f64::NAN,
+    };
+    let met_cpu = all(&cpu1, &|x| x <= 1.2);
+    let met_cpu10 = all(&cpu10, &|x| x <= 1.2);
+    let met_py = py_ratio <= 0.07;
+    let met_rate = all(&rate1, &|x| x >= 1.0);
+    println!(
+        "\n## Issue 19 targets (CPU and throughput against the floor at the same concurrency)\n"
+    );
+    println!("| target | measured | |");
+    println!("|---|---|---|");
+    println!(
+        "| driver CPU ≤ 1.2× floor, HTTP sink, every concurrency (default, one event per request) | {} | {} |",
+        show(&cpu1),
+        met(met_cpu)
+    );
+    println!(
+        "| the same with `--sink-batch 10` (c=1 and 8 measured) | {} | {} |",
+        show(&cpu10),
+        met(met_cpu10)
+    );
+    println!(
+        "| driver CPU ≤ 0.07× the Python peer's (c=1, HTTP) | {} (with `--sink-batch 10`: {}) | {} |",
+        ratio(py_ratio),
+        ratio(py10_ratio),
+        met(met_py)
+    );
+    println!(
+        "| throughput ≥ floor at every concurrency (HTTP sink) | {} | {} |",
+        show(&rate1),
+        met(met_rate)
+    );
+    json!({
+        "cpu_to_floor_http": cpu1.iter().map(|(c, x)| json!({"concurrency": c, "ratio": x})).collect::<Vec<_>>(),
+        "cpu_to_floor_http_batch10": cpu10.iter().map(|(c, x)| json!({"concurrency": c, "ratio": x})).collect::<Vec<_>>(),
+        "cpu_to_python": py_ratio,
+        "cpu_to_python_batch10": py10_ratio,
+        "throughput_to_floor_http": rate1.iter().map(|(c, x)| json!({"concurrency": c, "ratio": x})).collect::<Vec<_>>(),
+        "met": {
+            "cpu_1_2x_floor": met_cpu,
+            "cpu_1_2x_floor_batch10": met_cpu10,
+            "cpu_0_07x_python": met_py,
+            "throughput_at_floor": met_rate,
+        }
+    })
+}
