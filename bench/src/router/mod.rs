@@ -5,7 +5,9 @@
 //!   (`EventView::new` + `Router::route` from `eventferry_core::route`, what the handler calls per
 //!   event); `handler` is the whole in-process `Handler::handle` of a structured CloudEvent with
 //!   no-op ports (invoke I/O excluded, but decoding, matching, per-subscriber payloads, system
-//!   events, result handling and the response included);
+//!   events, result handling and the response included), with no system-event consumer; and at
+//!   1,000 subscriptions the handler with each system-event sink (none, the compact log sink,
+//!   the log sink with payloads, a PutEvents-shaped sink that encodes its calls);
 //! - **cold start**: exec of the release `router` binary to the first event handled, with the
 //!   Lambda Runtime API served by this process on 127.0.0.1;
 //! - **size and memory**: the stripped release bootstrap, and the cold process's max RSS.
@@ -24,19 +26,28 @@ mod workload;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use self::cold::{arm64_bootstrap, build_figures};
 use self::report::report;
-use self::routing::routing_cost;
+use self::routing::{routing_cost, system_cost};
 use crate::common;
 
 pub fn main(args: &[String]) {
     let quick = common::flag(args, "--quick");
+    // Only the criterion tables (routing, system events): no cold start, size or memory.
+    let routing_only = common::flag(args, "--routing-only");
     let root = common::repo_root();
     let out = common::opt(args, "--out")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target/bench/router.json"));
+        .unwrap_or_else(|| {
+            // A partial run must not replace the file the plots read.
+            root.join(if common::flag(args, "--routing-only") {
+                "target/bench/router-routing.json"
+            } else {
+                "target/bench/router.json"
+            })
+        });
     let router_bin = common::opt(args, "--router")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target/release/router"));
@@ -54,20 +65,25 @@ pub fn main(args: &[String]) {
     let started = Instant::now();
 
     let routing = routing_cost(quick, &root);
+    let system = system_cost(quick, &root);
     let reps = if quick { 5 } else { 20 };
     let mut builds = Vec::new();
-    for (label, bin) in &variants {
-        builds.push(build_figures(label, bin, reps, &root));
+    let mut arm64 = Value::Null;
+    if !routing_only {
+        for (label, bin) in &variants {
+            builds.push(build_figures(label, bin, reps, &root));
+        }
+        arm64 = arm64_bootstrap(&root);
     }
-    let arm64 = arm64_bootstrap(&root);
 
-    let targets = report(&routing, &builds, &arm64);
+    let targets = report(&routing, &system, &builds, &arm64);
     common::write_json(
         &out,
         &json!({
             "commit": common::commit(),
             "quick": quick,
             "routing": routing,
+            "system_events": system,
             "builds": builds,
             "arm64_bootstrap": arm64,
             "targets": targets,

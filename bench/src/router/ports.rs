@@ -1,12 +1,18 @@
-//! No-op ports: every call answers at once, so only the router's own work is measured.
+//! No-op ports: every call answers at once, so only the router's own work is measured. The
+//! system-event sinks: [`NoSink`] consumes nothing (`EVENTFERRY_SYSTEM_EVENTS=off`), [`NoPutEvents`]
+//! is shaped like the PutEvents sink (entries built, batched and encoded, no call).
 
 use criterion::black_box;
+use eventferry_aws::eventbridge::put_events_batches;
 use eventferry_aws::lambda::{InvocationMode, InvokeOutcome, Invoker};
 use eventferry_aws::AwsError;
 use eventferry_core::invocation::InvocationResult;
+use eventferry_router::adapters::system_entries;
 use eventferry_router::ports::{
-    EmitError, HttpAnswer, HttpPoster, PostError, QueueWriter, ResponseReceiver, SystemSink,
+    EmitError, HttpAnswer, HttpPoster, PostError, QueueWriter, ResponseReceiver, SinkNeeds,
+    SystemSink,
 };
+use serde_json::json;
 
 pub struct NoInvoke;
 impl Invoker for NoInvoke {
@@ -45,10 +51,35 @@ impl QueueWriter for NoQueue {
         Ok(())
     }
 }
+/// No consumer: the handler builds no system event for it.
 pub struct NoSink;
 impl SystemSink for NoSink {
+    fn needs(&self) -> SinkNeeds {
+        SinkNeeds::Nothing
+    }
     async fn emit(&self, events: &[cloudevents::Event]) -> Result<(), EmitError> {
         black_box(events.len());
+        Ok(())
+    }
+}
+
+/// The PutEvents sink without the call: the router's own entries (`system_entries`, large data
+/// left out), split by `eventferry_aws`'s batcher, each call's request body encoded as JSON
+/// the way the SDK sends it.
+pub struct NoPutEvents;
+impl SystemSink for NoPutEvents {
+    async fn emit(&self, events: &[cloudevents::Event]) -> Result<(), EmitError> {
+        let entries = system_entries("bench-bus", events);
+        for batch in put_events_batches(&entries) {
+            let body = json!({"Entries": batch.iter().map(|e| json!({
+                "EventBusName": e.event_bus,
+                "Source": e.source,
+                "DetailType": e.detail_type,
+                "Detail": e.detail,
+                "TraceHeader": e.trace_header,
+            })).collect::<Vec<_>>()});
+            black_box(serde_json::to_vec(&body).expect("JSON"));
+        }
         Ok(())
     }
 }

@@ -1,5 +1,5 @@
-//! The router bench's Markdown tables on stdout (routing cost, binary size and cold start,
-//! targets) and the `targets` object of its JSON.
+//! The router bench's Markdown tables on stdout (routing cost, system-event consumers, binary
+//! size and cold start, targets) and the `targets` object of its JSON.
 
 use serde_json::{json, Value};
 
@@ -9,19 +9,26 @@ fn mib(bytes: f64) -> String {
     format!("{:.2} MiB ({:.2} MB)", bytes / 1048576.0, bytes / 1e6)
 }
 
-/// Prints the three tables; returns the targets for the JSON.
-pub fn report(routing: &Value, builds: &[Value], arm64: &Value) -> Value {
+/// Prints the tables; returns the targets for the JSON. Without builds (`--routing-only`)
+/// only the routing and system-event tables.
+pub fn report(routing: &Value, system: &Value, builds: &[Value], arm64: &Value) -> Value {
     let rows = routing.as_array().expect("rows");
     routing_table(rows);
+    let system = system_table(system.as_array().expect("system rows"));
+    if builds.is_empty() {
+        return json!({"system_events": system});
+    }
     builds_table(builds, arm64);
     let figures = Figures::of(rows, builds);
     targets_table(&figures, builds, arm64);
-    figures.to_json()
+    let mut targets = figures.to_json();
+    targets["system_events"] = system;
+    targets
 }
 
 fn routing_table(rows: &[Value]) {
     println!("\n## Router routing cost per event (criterion mean; subscriptions 40 % type-only, 30 % filtered, 30 % patterned)\n");
-    println!("| subscriptions | matched | route (decision) ns/event | handler, no-op ports, ns/event | × 10 subs (handler) |");
+    println!("| subscriptions | matched | route (decision) ns/event | handler, no-op ports, no system-event consumer, ns/event | × 10 subs (handler) |");
     println!("|---|---|---|---|---|");
     let h10 = rows[0]["handler_ns"].as_f64().unwrap_or(f64::NAN);
     for r in rows {
@@ -35,6 +42,62 @@ fn routing_table(rows: &[Value]) {
             ratio(h / h10)
         );
     }
+}
+
+/// The system-event consumers next to the decision; returns the targets they are judged on:
+/// no consumer ≤ decision + 5 µs, the compact log sink ≤ 2× the decision (its own cost, over
+/// no consumer).
+fn system_table(rows: &[Value]) -> Value {
+    let f = |r: &Value, k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+    let none = rows
+        .iter()
+        .find(|r| r["consumer"] == "none")
+        .map_or(f64::NAN, |r| f(r, "handler_ns"));
+    let n = rows
+        .first()
+        .map_or(json!(null), |r| r["subscriptions"].clone());
+    println!("\n## System events: the whole handler per event by consumer, at {n} subscriptions (criterion mean; the decision measured in the same group)\n");
+    println!("| consumer | handler ns/event | decision ns/event | handler ÷ decision | handler − decision µs | consumer's own cost (− no consumer) | own cost ÷ decision |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in rows {
+        let (h, d) = (f(r, "handler_ns"), f(r, "route_ns"));
+        println!(
+            "| {} | {h:.0} | {d:.0} | {} | {:.2} | {:.2} µs | {} |",
+            r["what"].as_str().unwrap_or_default(),
+            ratio(h / d),
+            (h - d) / 1e3,
+            (h - none) / 1e3,
+            ratio((h - none) / d),
+        );
+    }
+    let at = |label: &str| rows.iter().find(|r| r["consumer"] == label);
+    let none_over = at("none").map_or(f64::NAN, |r| f(r, "handler_ns") - f(r, "route_ns"));
+    let (log_own, decision) = at("log").map_or((f64::NAN, f64::NAN), |r| {
+        (f(r, "handler_ns") - none, f(r, "route_ns"))
+    });
+    let log_ratio = at("log").map_or(f64::NAN, |r| f(r, "handler_ns") / f(r, "route_ns"));
+    println!(
+        "\n- no consumer ≤ decision + 5 µs: handler − decision {:.2} µs: {}",
+        none_over / 1e3,
+        met(none_over <= 5e3)
+    );
+    println!(
+        "- compact log sink ≤ 2× the decision: its own cost {:.2} µs = {} of the decision: {}; the whole handler with it is {} the decision",
+        log_own / 1e3,
+        ratio(log_own / decision),
+        met(log_own <= 2.0 * decision),
+        ratio(log_ratio)
+    );
+    json!({
+        "no_consumer_over_decision_us": none_over / 1e3,
+        "log_own_cost_us": log_own / 1e3,
+        "log_own_cost_over_decision": log_own / decision,
+        "log_handler_over_decision": log_ratio,
+        "met": {
+            "no_consumer_5us_over_decision": none_over <= 5e3,
+            "log_2x_decision": log_own <= 2.0 * decision,
+        }
+    })
 }
 
 fn builds_table(builds: &[Value], arm64: &Value) {
