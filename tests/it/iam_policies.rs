@@ -716,4 +716,28 @@ fn the_checks_catch_what_they_should() {
         &["arn:aws:logs:us-east-1:1:log-group:/aws/lambda/x:*"]
     ))
     .is_empty());
+    // CloudFormation's pseudo parameters and a rendered !Join: a whole bucket's objects are
+    // unscoped, the one document is not.
+    assert!(!violations(&s(
+        &["s3:GetObject"],
+        &["arn:${AWS::Partition}:s3:::<SubscriptionsBucket>/*"]
+    ))
+    .is_empty());
+    assert!(violations(&s(
+        &["s3:GetObject"],
+        &["arn:${AWS::Partition}:s3:::<SubscriptionsBucket>/subscriptions.json"]
+    ))
+    .is_empty());
+    assert!(!violations(&s(
+        &["sqs:SendMessage"],
+        &["arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:*"]
+    ))
+    .is_empty());
+    let joined: Yaml =
+        serde_norway::from_str(r#"!Join ["", [!Sub "arn:${AWS::Partition}:s3:::", !Ref B, "/*"]]"#)
+            .unwrap();
+    assert_eq!(
+        yaml_resources(&joined),
+        [Some("arn:${AWS::Partition}:s3:::<B>/*".to_owned())]
+    );
 }
