@@ -130,10 +130,12 @@ where
                 version,
                 previous,
             } => {
+                // An S3 ETag, shown without its quotes (as the CLI shows it).
+                let version = version.trim_matches('"');
                 tracing::info!(
                     store = %self.store.location(),
                     %version,
-                    previous = previous.as_deref().unwrap_or("none"),
+                    previous = previous.as_deref().unwrap_or("none").trim_matches('"'),
                     subscriptions = config.subscriptions.len(),
                     plugins = config.plugins.len(),
                     "serving subscriptions version {version}"
@@ -141,7 +143,7 @@ where
                 let handler = Arc::new(self.template.with_config(config));
                 *self.current.write().expect("not poisoned") = Some(handler);
             }
-            Refresh::Kept { reason } => match live.version() {
+            Refresh::Kept { reason } => match live.version().map(|v| v.trim_matches('"')) {
                 Some(version) => tracing::error!(
                     store = %self.store.location(),
                     %reason,
