@@ -121,16 +121,18 @@ fn by_event(summaries: &[Summary]) -> Vec<Vec<&Summary>> {
 /// them. Plain text, so that the JSON log line escapes little.
 fn compact_line(group: &[&Summary]) -> String {
     use std::fmt::Write;
-    fn pair(out: &mut String, key: &str, value: &dyn std::fmt::Display) {
-        let text = value.to_string();
+    fn pair(out: &mut String, key: &str, text: &str) {
         let plain = !text.is_empty()
             && !text
                 .chars()
                 .any(|c| c.is_whitespace() || matches!(c, '"' | ';' | '=') || c.is_control());
+        out.push(' ');
+        out.push_str(key);
+        out.push('=');
         if plain {
-            let _ = write!(out, " {key}={text}");
+            out.push_str(text);
         } else {
-            let _ = write!(out, " {key}={text:?}");
+            let _ = write!(out, "{text:?}");
         }
     }
     let mut out = String::with_capacity(group.len() * 96);
