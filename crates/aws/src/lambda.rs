@@ -548,6 +548,7 @@ mod tests {
                 aws_sdk_lambda::config::Credentials::new("test", "test", None, None, "test"),
             ))
             .behavior_version(aws_config::BehaviorVersion::latest())
+            .http_client(crate::config::https_client())
             .build();
         let lambda = Lambda::without_retries(&config);
         let call = || lambda.attempt("f", b"{}".to_vec(), InvocationMode::Sync);

@@ -38,7 +38,7 @@ async fn main() -> Result<(), Error> {
     let queue_url = std::env::var("FLAKY_QUEUE_URL")
         .ok()
         .filter(|v| !v.trim().is_empty());
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = eventferry_aws::load(&Default::default()).await;
     let sqs = SqsWriter::new(&aws);
     let (sqs, queue_url, fail_types) = (&sqs, queue_url.as_deref(), fail_types.as_slice());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
             "RECORDER_QUEUE_URL is not set: set it to the URL of the SQS queue the recorder \
              writes each event to",
         )?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = eventferry_aws::load(&Default::default()).await;
     let sqs = SqsWriter::new(&aws);
     let (sqs, queue_url) = (&sqs, queue_url.as_str());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -38,7 +38,7 @@ async fn main() -> Result<(), Error> {
             return Err(message.into());
         }
     };
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = eventferry_aws::load(&Default::default()).await;
     let ports = ports(&settings, &aws)?;
     match source {
         Source::Fixed(config) => {
