@@ -4,8 +4,10 @@
 //! `traceparent`), or a root when the event has none, and carries the queue, the message id,
 //! the event id, the sink and the outcome.
 //!
-//! The endpoint is plain `http://` (a collector or agent next to the driver): the exporter's
-//! client is built without TLS, which would bring a second TLS stack.
+//! The endpoint is `http://` (a collector or agent next to the driver) or `https://` (a remote
+//! collector): the exporter's client (reqwest 0.13, blocking) uses rustls on ring, installed here
+//! as the process's default provider, the one the HTTP sink and the AWS SDK client use, and
+//! verifies the collector's certificate against the system's roots (rustls-platform-verifier).
 //!
 //! Off (no endpoint), no tracer provider exists: the delivery loop's cost is one `Option` check.
 //! The protocol is OTLP/HTTP protobuf (`http/protobuf`), or JSON with
@@ -38,12 +40,11 @@ pub fn traces_url(base: &str) -> Result<String, String> {
              URL, e.g. http://127.0.0.1:4318"
         )
     })?;
-    // The exporter's HTTP client is built without TLS (it would bring a second TLS stack):
-    // export to a local collector or agent, which forwards over TLS.
-    if url.scheme() != "http" {
+    if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
-            "--otlp-endpoint {base:?} must be an http:// URL of a collector or agent near the \
-             driver (https is not supported), e.g. http://127.0.0.1:4318"
+            "--otlp-endpoint {base:?} must be an http:// or https:// URL of an OTLP/HTTP \
+             collector (OTLP/gRPC is not supported), e.g. http://127.0.0.1:4318 or \
+             https://otel.example.com:4318"
         ));
     }
     Ok(format!("{}/v1/traces", base.trim_end_matches('/')))
@@ -78,6 +79,9 @@ impl Spans {
     /// `sink` names the sink in the spans.
     pub fn new(base: &str, sink: String) -> Result<Self, String> {
         let url = traces_url(base)?;
+        // reqwest 0.13 is built with rustls but no provider of its own: ring, as everywhere else
+        // in the driver. An Err means a provider is installed already; that one is used then.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let exporter = SpanExporter::builder()
             .with_http()
             .with_endpoint(url.clone())
@@ -161,15 +165,63 @@ mod tests {
             traces_url("http://otel.example/base/").unwrap(),
             "http://otel.example/base/v1/traces"
         );
-        for bad in [
-            "",
-            "127.0.0.1:4318",
-            "grpc://x:4317",
-            "https://otel.example",
-            "not a url",
-        ] {
+        assert_eq!(
+            traces_url("https://otel.example:4318").unwrap(),
+            "https://otel.example:4318/v1/traces"
+        );
+        for bad in ["", "127.0.0.1:4318", "grpc://x:4317", "not a url"] {
             let err = traces_url(bad).unwrap_err();
             assert!(err.starts_with("--otlp-endpoint"), "{bad:?}: {err}");
+            assert!(err.contains("e.g. http://127.0.0.1:4318"), "{bad:?}: {err}");
         }
+    }
+
+    /// An https:// endpoint is exported to over TLS: a plain-TCP server in its place sees a TLS
+    /// ClientHello (a handshake record, first byte 0x16), answers plain HTTP, and the export
+    /// fails as a network error, not as a refused scheme or a client that could not be built
+    /// (reqwest 0.13 is built without a crypto provider of its own).
+    #[test]
+    fn an_https_endpoint_is_exported_to_over_tls() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut tcp, _) = listener.accept().unwrap();
+            tcp.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+                .unwrap();
+            let mut first = [0u8; 5];
+            let n = tcp.read(&mut first).unwrap_or(0);
+            let _ = tcp.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+            first[..n].to_vec()
+        });
+        let spans = Spans::new(&format!("https://127.0.0.1:{port}"), "stdout".into()).unwrap();
+        let event = cloudevents::EventBuilderV10::new()
+            .id("e-1")
+            .ty("t")
+            .source("s")
+            .build();
+        use cloudevents::EventBuilder;
+        spans.record(&Delivery {
+            event: &event.unwrap(),
+            queue_arn: "arn:aws:sqs:us-east-1:000000000000:q",
+            message_id: "m-1",
+            started: SystemTime::now(),
+            error: None,
+        });
+        let err = spans
+            .provider
+            .force_flush()
+            .expect_err("a plain-TCP server cannot take a TLS export");
+        let seen = server.join().unwrap();
+        assert_eq!(
+            seen.first(),
+            Some(&0x16),
+            "a TLS handshake record: {seen:?}"
+        );
+        // The exporter says no more than "HTTP export failed: network error" for a failed send.
+        let text = err.to_string();
+        assert!(text.contains("network error"), "{text}");
+        assert!(!text.to_ascii_lowercase().contains("scheme"), "{text}");
+        spans.shutdown();
     }
 }
