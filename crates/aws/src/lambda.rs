@@ -12,6 +12,16 @@
 //! a 5xx that names no error of the function's configuration. [`Invoker::attempt`] returns it as
 //! such, so a caller can wait and try again without counting a failure; [`Invoker::invoke`]
 //! reports it as a transient error.
+//!
+//! # Trace context
+//!
+//! [`Invoker::invoke_traced`] and [`Invoker::attempt_traced`] send an X-Ray trace header
+//! (`Root=1-…;Parent=…;Sampled=…`, e.g. `eventferry_core::trace::TraceContext::xray_header`) as
+//! the Invoke request's `X-Amzn-Trace-Id` HTTP header, which is how Lambda (and X-Ray) join the
+//! invoked function to the caller's trace: the function sees it as `_X_AMZN_TRACE_ID`. It replaces
+//! the header the SDK's recursion-detection interceptor copies from `_X_AMZN_TRACE_ID` when the
+//! caller itself runs in Lambda (the caller's own invocation, not the event's trace). Without a
+//! header they are `invoke` and `attempt`.
 
 use std::future::Future;
 use std::time::Duration;
@@ -111,6 +121,56 @@ pub trait Invoker: Send + Sync + 'static {
         let call = self.invoke(function, payload, mode);
         async move { call.await.map(Attempt::Done) }
     }
+
+    /// [`Invoker::invoke`] with the X-Ray trace header `trace` (`Root=1-…;Parent=…;Sampled=…`)
+    /// as the request's `X-Amzn-Trace-Id`. An invoker that carries no trace need not implement
+    /// it: by default the header is dropped.
+    fn invoke_traced(
+        &self,
+        function: &str,
+        payload: Vec<u8>,
+        mode: InvocationMode,
+        trace: Option<&str>,
+    ) -> impl Future<Output = Result<InvokeOutcome, AwsError>> + Send {
+        let _ = trace;
+        self.invoke(function, payload, mode)
+    }
+
+    /// [`Invoker::attempt`] with the X-Ray trace header `trace` as the request's
+    /// `X-Amzn-Trace-Id`; by default the header is dropped.
+    fn attempt_traced(
+        &self,
+        function: &str,
+        payload: Vec<u8>,
+        mode: InvocationMode,
+        trace: Option<&str>,
+    ) -> impl Future<Output = Result<Attempt, AwsError>> + Send {
+        let _ = trace;
+        self.attempt(function, payload, mode)
+    }
+}
+
+/// The HTTP header that carries the X-Ray trace header on AWS requests.
+pub const TRACE_ID_HEADER: &str = "X-Amzn-Trace-Id";
+
+/// Checks an X-Ray trace header before it goes on the wire: printable ASCII, at most 2,048
+/// bytes (a header of Root, Parent, Sampled and Lineage is about 100).
+fn check_trace_header(trace: &str) -> Result<(), AwsError> {
+    let printable = trace.bytes().all(|b| (0x20..=0x7e).contains(&b));
+    if !trace.trim().is_empty() && printable && trace.len() <= 2048 {
+        return Ok(());
+    }
+    let shown: String = trace.chars().take(120).collect();
+    Err(AwsError {
+        operation: "Invoke",
+        kind: ErrorKind::Other,
+        code: None,
+        message: format!(
+            "the X-Ray trace header {shown:?} cannot be sent as {TRACE_ID_HEADER}: expected \
+             printable ASCII of at most 2048 bytes, e.g. \
+             \"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1\""
+        ),
+    })
 }
 
 /// The AWS SDK's Lambda client. Set `AWS_ENDPOINT_URL_LAMBDA` to point it at `cargo lambda watch`.
@@ -145,7 +205,26 @@ impl Invoker for Lambda {
         payload: Vec<u8>,
         mode: InvocationMode,
     ) -> Result<InvokeOutcome, AwsError> {
-        match self.attempt(function, payload, mode).await? {
+        self.invoke_traced(function, payload, mode, None).await
+    }
+
+    async fn attempt(
+        &self,
+        function: &str,
+        payload: Vec<u8>,
+        mode: InvocationMode,
+    ) -> Result<Attempt, AwsError> {
+        self.attempt_traced(function, payload, mode, None).await
+    }
+
+    async fn invoke_traced(
+        &self,
+        function: &str,
+        payload: Vec<u8>,
+        mode: InvocationMode,
+        trace: Option<&str>,
+    ) -> Result<InvokeOutcome, AwsError> {
+        match self.attempt_traced(function, payload, mode, trace).await? {
             Attempt::Done(outcome) => Ok(outcome),
             Attempt::Throttled(throttled) => Err(AwsError {
                 operation: "Invoke",
@@ -156,24 +235,39 @@ impl Invoker for Lambda {
         }
     }
 
-    async fn attempt(
+    async fn attempt_traced(
         &self,
         function: &str,
         payload: Vec<u8>,
         mode: InvocationMode,
+        trace: Option<&str>,
     ) -> Result<Attempt, AwsError> {
         let invocation_type = match mode {
             InvocationMode::Sync => InvocationType::RequestResponse,
             InvocationMode::Async => InvocationType::Event,
         };
-        let result = self
+        let request = self
             .client
             .invoke()
             .function_name(function)
             .invocation_type(invocation_type)
-            .payload(Blob::new(payload))
-            .send()
-            .await;
+            .payload(Blob::new(payload));
+        let result = match trace {
+            None => request.send().await,
+            Some(trace) => {
+                check_trace_header(trace)?;
+                let trace = trace.to_owned();
+                // Before signing, as the recursion-detection interceptor; `insert` replaces the
+                // header that one may have set from `_X_AMZN_TRACE_ID`, and it leaves ours alone.
+                request
+                    .customize()
+                    .mutate_request(move |req| {
+                        req.headers_mut().insert(TRACE_ID_HEADER, trace.clone());
+                    })
+                    .send()
+                    .await
+            }
+        };
         let err = match result {
             Ok(out) => {
                 let payload = out.payload.map(Blob::into_inner).unwrap_or_default();
@@ -445,9 +539,17 @@ mod tests {
     /// One canned HTTP answer per connection, on 127.0.0.1: what Lambda (or `cargo lambda watch`)
     /// would send. Returns the endpoint URL.
     async fn canned_lambda(answers: Vec<String>) -> String {
+        recording_lambda(answers).await.0
+    }
+
+    /// [`canned_lambda`], and each request as it arrived (head and body).
+    async fn recording_lambda(
+        answers: Vec<String>,
+    ) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let (seen_tx, seen_rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             for answer in answers {
                 let Ok((mut tcp, _)) = listener.accept().await else {
@@ -474,11 +576,12 @@ mod tests {
                         }
                     }
                 }
+                let _ = seen_tx.send(String::from_utf8_lossy(&seen).into_owned());
                 let _ = tcp.write_all(answer.as_bytes()).await;
                 let _ = tcp.shutdown().await;
             }
         });
-        url
+        (url, seen_rx)
     }
 
     fn http(status: &str, headers: &[(&str, &str)], body: &str) -> String {
@@ -541,16 +644,7 @@ mod tests {
             ),
         ])
         .await;
-        let config = aws_config::SdkConfig::builder()
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(url)
-            .credentials_provider(aws_sdk_lambda::config::SharedCredentialsProvider::new(
-                aws_sdk_lambda::config::Credentials::new("test", "test", None, None, "test"),
-            ))
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .http_client(crate::config::https_client())
-            .build();
-        let lambda = Lambda::without_retries(&config);
+        let lambda = Lambda::without_retries(&test_config(url));
         let call = || lambda.attempt("f", b"{}".to_vec(), InvocationMode::Sync);
 
         let Attempt::Throttled(t) = call().await.unwrap() else {
@@ -594,5 +688,96 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.kind, ErrorKind::Transient, "{err}");
         assert_eq!(err.code.as_deref(), Some("TooManyRequestsException"));
+    }
+
+    fn test_config(url: String) -> SdkConfig {
+        aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(url)
+            .credentials_provider(aws_sdk_lambda::config::SharedCredentialsProvider::new(
+                aws_sdk_lambda::config::Credentials::new("test", "test", None, None, "test"),
+            ))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .http_client(crate::config::https_client())
+            .build()
+    }
+
+    const XRAY: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
+    /// The value of the header `name` (any case) in a recorded request, if it is there.
+    fn header<'a>(request: &'a str, name: &str) -> Option<&'a str> {
+        let head = request.split_once("\r\n\r\n").map_or(request, |(h, _)| h);
+        head.lines().skip(1).find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    #[tokio::test]
+    async fn a_traced_invoke_sends_the_xray_header() {
+        tokio::time::timeout(Duration::from_secs(60), traced_invokes())
+            .await
+            .expect("the recorded requests within 60 s");
+    }
+
+    async fn traced_invokes() {
+        let ok = || http("200 OK", &[], r#"{"ok":true}"#);
+        let (url, mut seen) = recording_lambda(vec![ok(), ok()]).await;
+        let lambda = Lambda::without_retries(&test_config(url));
+
+        let outcome = lambda
+            .invoke_traced("f", b"{}".to_vec(), InvocationMode::Async, Some(XRAY))
+            .await
+            .unwrap();
+        assert!(outcome.is_ok(), "{outcome:?}");
+        let request = seen.recv().await.unwrap();
+        assert_eq!(header(&request, "X-Amzn-Trace-Id"), Some(XRAY), "{request}");
+        assert_eq!(header(&request, "X-Amz-Invocation-Type"), Some("Event"));
+
+        let attempt = lambda
+            .attempt_traced("f", b"{}".to_vec(), InvocationMode::Sync, Some(XRAY))
+            .await
+            .unwrap();
+        assert!(matches!(attempt, Attempt::Done(InvokeOutcome::Ok { .. })));
+        let request = seen.recv().await.unwrap();
+        assert_eq!(header(&request, "X-Amzn-Trace-Id"), Some(XRAY), "{request}");
+
+        // A header that cannot go on the wire is refused before anything is sent, naming it.
+        let err = lambda
+            .invoke_traced("f", b"{}".to_vec(), InvocationMode::Sync, Some("Root=1-\n"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Other);
+        assert!(err.message.contains("\"Root=1-\\n\""), "{err}");
+        assert!(err.message.contains("e.g. \"Root=1-"), "{err}");
+        assert!(seen.try_recv().is_err(), "nothing sent for the bad header");
+    }
+
+    /// An invoker without trace support still takes the traced calls: the header is dropped.
+    #[tokio::test]
+    async fn the_default_traced_calls_fall_back_to_the_plain_ones() {
+        struct Plain;
+        impl Invoker for Plain {
+            async fn invoke(
+                &self,
+                function: &str,
+                payload: Vec<u8>,
+                _mode: InvocationMode,
+            ) -> Result<InvokeOutcome, AwsError> {
+                Ok(InvokeOutcome::Ok {
+                    status: 200,
+                    payload: [function.as_bytes(), &payload].concat(),
+                })
+            }
+        }
+        let expect = InvokeOutcome::Ok {
+            status: 200,
+            payload: b"f{}".to_vec(),
+        };
+        let sync = InvocationMode::Sync;
+        let got = Plain.invoke_traced("f", b"{}".to_vec(), sync, Some(XRAY));
+        assert_eq!(got.await.unwrap(), expect);
+        let got = Plain.attempt_traced("f", b"{}".to_vec(), sync, Some(XRAY));
+        assert_eq!(got.await.unwrap(), Attempt::Done(expect));
     }
 }
