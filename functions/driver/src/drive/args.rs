@@ -280,7 +280,9 @@ pub struct DriveArgs {
     /// Events per second at most that this replica hands to the sink (a token bucket holding one
     /// second, at most 10). Applied before each receive: messages held back are not received at
     /// all, so they stay in the queue, never age toward the visibility timeout and never count
-    /// toward the DLQ. Retries count too. Default: no limit.
+    /// toward the DLQ. Retries count too, and so does every event of a --sink-batch. A receive
+    /// waits for 50 ms worth of tokens (at least one), so at high rates it still asks for up to
+    /// 10 messages. Default: no limit.
     #[arg(long, env = "EVENTFERRY_MAX_RATE", value_name = "EVENTS_PER_SECOND")]
     pub max_rate: Option<f64>,
 
