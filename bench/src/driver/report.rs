@@ -125,11 +125,16 @@ pub fn report(ctx: &Ctx, rows: &[Row], latency: &Value) -> Value {
     issue19::batch_table(rows);
     issue19::rate_table(rows);
     issue19::trace_table(rows);
-    python_table(&figures);
+    // A run with --sections and no usual HTTP rows has nothing to judge these on.
+    if figures.d1.is_some() {
+        python_table(&figures);
+    }
     if latency.get("sent").is_some() {
         latency_table(ctx, latency);
     }
-    targets_table(&figures);
+    if figures.d1.is_some() {
+        targets_table(&figures);
+    }
     let mut targets = figures.to_json();
     targets["issue19"] = issue19::targets(rows);
     targets
