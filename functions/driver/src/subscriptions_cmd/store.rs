@@ -53,9 +53,15 @@ pub enum StoreCommand {
     List(ListArgs),
     /// Print one stored subscription or plugin as JSON, as stored (header values hidden).
     /// Exit status: 0 found; 1 not found or a store error; 2 invalid input.
+    #[command(after_help = "Examples:\n  \
+        eventferry subscriptions get hello-s3\n  \
+        eventferry subscriptions get hello-s3 --store s3://my-bucket/subscriptions.json")]
     Get(GetArgs),
     /// Remove a subscription or plugin from the store; the router stops invoking it within its
     /// refresh interval. Exit status: 0 deleted; 1 not found or a store error.
+    #[command(after_help = "Examples:\n  \
+        eventferry subscriptions delete hello-s3\n  \
+        eventferry subscriptions delete hello-s3 --store s3://my-bucket/subscriptions.json")]
     Delete(GetArgs),
     /// Make the store hold exactly the subscriptions of FILE (YAML or JSON, the router's file
     /// format), for GitOps: entries not in FILE are removed. Prints what was added, changed and
