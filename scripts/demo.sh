@@ -5,7 +5,9 @@
 #     SIGTERM and the clean-up report.
 #  B. The whole pipeline: EventBridge rule -> SQS -> `eventferry drive --sink lambda:router` ->
 #     the router Lambda (served by `cargo lambda watch`) -> the subscribed `recorder` function,
-#     which writes each event it gets to an SQS queue this script then reads.
+#     which writes each event it gets to an SQS queue this script then reads. The router reads its
+#     subscriptions from a store (an S3 bucket) that `eventferry subscriptions apply` fills; the
+#     demo then deletes the subscription at runtime and shows the router stop invoking recorder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -85,23 +87,32 @@ py=.venv/bin/python  # boto3 comes with LocalStack's install
 watch_port=${DEMO_WATCH_PORT:-9100}
 recorded_queue="eventferry-demo-recorded-$run_id"
 router_queue="eventferry-demo-router-$run_id"
+store_bucket="eventferry-demo-subscriptions-$run_id"
+export EVENTFERRY_SUBSCRIPTIONS_STORE="s3://$store_bucket/subscriptions.json"
 
-step "B1. The recorder's queue and the router's subscriptions (router and recorder were built in A2)"
+step "B1. The recorder's queue and the router's subscription store (router and recorder were built in A2)"
 recorded_url=$("$py" - "$recorded_queue" <<'PY'
 import sys, boto3
 print(boto3.client("sqs").create_queue(QueueName=sys.argv[1])["QueueUrl"])
 PY
 )
 echo "   recorder writes to $recorded_url"
-echo "   router subscriptions (events/demo-subscriptions.yaml):"
-"$bin" subscriptions validate events/demo-subscriptions.yaml | sed 's/^/     /'
+"$py" - "$store_bucket" <<'PY'
+import sys, boto3
+boto3.client("s3").create_bucket(Bucket=sys.argv[1])
+PY
+echo "   subscription store $EVENTFERRY_SUBSCRIPTIONS_STORE (what template.yaml creates on AWS)"
+echo "   \$ eventferry subscriptions apply -f events/demo-subscriptions.yaml"
+"$bin" subscriptions apply -f events/demo-subscriptions.yaml | sed 's/^/     /'
+echo "   \$ eventferry subscriptions list"
+"$bin" subscriptions list | sed 's/^/     /'
 
 step "B2. cargo lambda watch: router and recorder behind a local Lambda Invoke endpoint (127.0.0.1:$watch_port)"
 if ss -Hltn "sport = :$watch_port" 2>/dev/null | grep -q .; then
   echo "port $watch_port is in use; set DEMO_WATCH_PORT to a free port" >&2; exit 1
 fi
 # setsid: watch leads its own process group, which is stopped by that PID at the end.
-EVENTFERRY_SUBSCRIPTIONS_FILE="$PWD/events/demo-subscriptions.yaml" \
+EVENTFERRY_SUBSCRIPTIONS_REFRESH_SECONDS=2 \
 RECORDER_QUEUE_URL="$recorded_url" \
 AWS_ENDPOINT_URL_LAMBDA="http://127.0.0.1:$watch_port" \
 RUST_LOG=info \
@@ -113,7 +124,23 @@ stop_watch() {
   for _ in $(seq 1 50); do kill -0 "$watch" 2>/dev/null || return 0; sleep 0.2; done
   kill -KILL -- "-$watch" 2>/dev/null || true
 }
-trap 'kill -9 $driver 2>/dev/null || true; stop_watch' EXIT
+# On an early exit: stop what runs, and delete the recorder's queue and the store (best effort).
+remove_b_resources() {
+  "$py" - "$recorded_url" "$store_bucket" <<'PY' || true
+import sys, boto3
+try:
+    boto3.client("sqs").delete_queue(QueueUrl=sys.argv[1])
+except Exception:
+    pass
+try:
+    bucket = boto3.resource("s3").Bucket(sys.argv[2])
+    bucket.objects.all().delete()
+    bucket.delete()
+except Exception:
+    pass
+PY
+}
+trap 'kill -9 $driver 2>/dev/null || true; stop_watch; remove_b_resources' EXIT
 for _ in $(seq 1 240); do
   (exec 3<>"/dev/tcp/127.0.0.1/$watch_port") 2>/dev/null && break
   kill -0 $watch 2>/dev/null || { tail -20 "$run/watch.log"; echo "cargo lambda watch exited early" >&2; exit 1; }
@@ -167,16 +194,30 @@ for line in open(sys.argv[1], errors="replace"):
         print(f"     router: {f['message']} (event {event_id}) {detail}".rstrip())
 PY
 
-step "B6. SIGTERM the driver (drain, clean up), stop cargo lambda watch, delete the recorder's queue"
+step "B6. Deleting the subscription at runtime: the router stops invoking recorder (refresh every 2 s)"
+echo "   \$ eventferry subscriptions delete record-big-orders"
+"$bin" subscriptions delete record-big-orders | sed 's/^/     /'
+sleep 3
+emit_four
+"$py" - "$recorded_url" "$run/watch.log" <<'PY'
+import sys, time, boto3
+sqs, url = boto3.client("sqs"), sys.argv[1]
+got, deadline = 0, time.time() + 15
+while time.time() < deadline:
+    got += len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", []))
+versions = [l for l in open(sys.argv[2], errors="replace") if "serving subscriptions version" in l]
+print(f"   the router logged {len(versions)} subscription version(s) served; recorder got {got} event(s) in 15 s after the delete")
+if got:
+    sys.exit("expected no recorded events after the delete; see .run/demo/watch.log")
+PY
+
+step "B7. SIGTERM the driver (drain, clean up), stop cargo lambda watch, delete the recorder's queue and the store"
 kill -TERM $driver
 wait $driver
 grep -v "receiving" "$run/router-driver.log" | tail -n 3 | sed 's/^/   driver: /'
 stop_watch
 trap - EXIT
-"$py" - "$recorded_url" <<'PY'
-import sys, boto3
-boto3.client("sqs").delete_queue(QueueUrl=sys.argv[1])
-PY
-echo "   deleted $recorded_queue"
+remove_b_resources
+echo "   deleted $recorded_queue and $store_bucket"
 echo
 echo "Done. LocalStack is still up (make localstack-down stops it)."
