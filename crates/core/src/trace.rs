@@ -262,6 +262,16 @@ pub fn event_trace(event: &Event) -> Option<(String, Option<String>)> {
     Some((parent, state))
 }
 
+/// The event's trace as an X-Ray trace header (`Root=1-…;Parent=…;Sampled=…`), for the
+/// `X-Amzn-Trace-Id` of a Lambda invoke that carries the event: Lambda and X-Ray then join the
+/// invoked function to the event's trace. `None` without a valid `traceparent`.
+pub fn event_xray_header(event: &Event) -> Option<String> {
+    let (parent, _) = event_trace(event)?;
+    TraceContext::from_traceparent(&parent)
+        .ok()
+        .map(|context| context.xray_header())
+}
+
 /// Sets the event's `traceparent` to `context`, unless it already has one (a producer's trace
 /// wins over the transport's). Returns whether it set it.
 pub fn set_trace_if_absent(event: &mut Event, context: &TraceContext) -> bool {
@@ -290,6 +300,24 @@ mod tests {
 
     const XRAY: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
     const W3C: &str = "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01";
+
+    #[test]
+    fn an_events_trace_becomes_the_xray_header_of_an_invoke() {
+        let mut event = cloudevents::EventBuilderV10::new()
+            .id("1")
+            .source("/s")
+            .ty("t")
+            .build()
+            .unwrap();
+        assert_eq!(event_xray_header(&event), None);
+        event.set_extension(
+            EXT_TRACEPARENT,
+            "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
+        );
+        assert_eq!(event_xray_header(&event).as_deref(), Some(XRAY));
+        event.set_extension(EXT_TRACEPARENT, "not a traceparent");
+        assert_eq!(event_xray_header(&event), None);
+    }
 
     #[test]
     fn xray_to_w3c_and_back() {

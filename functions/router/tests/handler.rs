@@ -49,6 +49,8 @@ fn subscriptions() -> Config {
 #[derive(Default)]
 struct FakeLambda {
     calls: Mutex<Vec<(String, Value, InvocationMode)>>,
+    /// The X-Ray header of every traced call (`invoke_traced`), in order.
+    traces: Mutex<Vec<Option<String>>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
 }
@@ -132,6 +134,17 @@ impl Invoker for FakeLambda {
                 })
             }
         })
+    }
+
+    async fn invoke_traced(
+        &self,
+        function: &str,
+        payload: Vec<u8>,
+        mode: InvocationMode,
+        trace: Option<&str>,
+    ) -> Result<InvokeOutcome, AwsError> {
+        self.traces.lock().unwrap().push(trace.map(str::to_owned));
+        self.invoke(function, payload, mode).await
     }
 }
 
@@ -1064,6 +1077,14 @@ async fn the_trace_continues_to_targets_and_system_events() {
     let calls = h.ports().invoker.calls();
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0].1["traceparent"], W3C);
+    // The invoke carries it as X-Amzn-Trace-Id too, in X-Ray form, so that X-Ray joins the
+    // subscriber to the trace.
+    assert_eq!(
+        *h.ports().invoker.traces.lock().unwrap(),
+        [Some(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned()
+        )]
+    );
     let requests = h.ports().http.requests.lock().unwrap().clone();
     assert_eq!(requests.len(), 1);
     assert!(requests[0].1.contains(&("traceparent".into(), W3C.into())));

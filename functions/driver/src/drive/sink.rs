@@ -21,6 +21,7 @@ use eventferry_core::binding::{
     batch_chunks, encode_batch, encode_binary, encode_structured, Encoded,
 };
 use eventferry_core::structured::to_structured_bytes;
+use eventferry_core::trace::event_xray_header;
 use eventferry_http::{PostError, Poster};
 
 /// Why a delivery failed. The message stays in the queue and comes back later.
@@ -211,10 +212,11 @@ pub fn lambda_payload_limit(mode: InvocationMode) -> usize {
 }
 
 impl<I: Invoker> LambdaSink<I> {
-    async fn invoke(&self, payload: Vec<u8>) -> Result<(), DeliveryError> {
+    /// One invoke; `trace` (an X-Ray header) goes as its X-Amzn-Trace-Id.
+    async fn invoke(&self, payload: Vec<u8>, trace: Option<&str>) -> Result<(), DeliveryError> {
         match self
             .invoker
-            .attempt(&self.function, payload, self.mode)
+            .attempt_traced(&self.function, payload, self.mode, trace)
             .await
         {
             Ok(Attempt::Done(InvokeOutcome::Ok { .. })) => Ok(()),
@@ -232,15 +234,20 @@ impl<I: Invoker> LambdaSink<I> {
 
 impl<I: Invoker> Sink for LambdaSink<I> {
     async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
-        self.invoke(to_structured_bytes(event)).await
+        // The event's trace as X-Amzn-Trace-Id: X-Ray joins the function to it.
+        let trace = event_xray_header(event);
+        self.invoke(to_structured_bytes(event), trace.as_deref())
+            .await
     }
 
     /// A JSON array of structured CloudEvents as the payload; a batch over Lambda's payload limit
     /// goes as several invokes in order, and the first that fails fails the batch (the events of
-    /// those before it come again with the rest: at least once).
+    /// those before it come again with the rest: at least once). An invoke carries one
+    /// X-Amzn-Trace-Id, and a batch's events may belong to different traces: batches send none,
+    /// and each event keeps its own `traceparent` in the payload.
     async fn deliver_batch(&self, events: &[Arc<Event>]) -> Result<(), DeliveryError> {
         for payload in batch_chunks(events, lambda_payload_limit(self.mode)) {
-            self.invoke(payload).await?;
+            self.invoke(payload, None).await?;
         }
         Ok(())
     }
@@ -504,13 +511,38 @@ mod tests {
         sink.deliver(&test_event()).await.unwrap();
     }
 
-    /// Records each payload; answers a function error to the invoke numbered `fail_at` (from 1).
+    /// Records each payload (and each traced call's X-Ray header); answers a function error to
+    /// the invoke numbered `fail_at` (from 1).
     struct Recording {
         payloads: std::sync::Mutex<Vec<(Vec<u8>, InvocationMode)>>,
+        traces: std::sync::Mutex<Vec<Option<String>>>,
         fail_at: usize,
     }
 
+    impl Recording {
+        fn failing_at(fail_at: usize) -> Self {
+            Recording {
+                payloads: Default::default(),
+                traces: Default::default(),
+                fail_at,
+            }
+        }
+    }
+
     impl Invoker for Recording {
+        async fn attempt_traced(
+            &self,
+            function: &str,
+            payload: Vec<u8>,
+            mode: InvocationMode,
+            trace: Option<&str>,
+        ) -> Result<Attempt, eventferry_aws::AwsError> {
+            self.traces.lock().unwrap().push(trace.map(str::to_owned));
+            self.invoke(function, payload, mode)
+                .await
+                .map(Attempt::Done)
+        }
+
         async fn invoke(
             &self,
             _: &str,
@@ -550,20 +582,39 @@ mod tests {
         )
     }
 
+    /// An event's trace goes with its invoke as X-Amzn-Trace-Id, in X-Ray form; an event without
+    /// one sends none, and a batch (whose events may belong to several traces) sends none.
+    #[tokio::test]
+    async fn the_lambda_sink_sends_the_events_trace_as_the_xray_header() {
+        let sink = LambdaSink::new(Recording::failing_at(0), "f".into(), InvocationMode::Sync);
+        let mut traced = test_event();
+        traced.set_extension(
+            "traceparent",
+            "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
+        );
+        sink.deliver(&traced).await.unwrap();
+        sink.deliver(&test_event()).await.unwrap();
+        sink.deliver_batch(&[Arc::new(traced)]).await.unwrap();
+        assert_eq!(
+            *sink.invoker.traces.lock().unwrap(),
+            [
+                Some(
+                    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+                        .to_owned()
+                ),
+                None,
+                None
+            ]
+        );
+    }
+
     /// A batch goes to Lambda as a JSON array of structured events, in as few invokes as the
     /// payload limit allows (256 KB async: two events of 100 KB each); one failed invoke fails it.
     #[tokio::test]
     async fn the_lambda_sink_sends_a_batch_as_json_arrays_within_the_payload_limit() {
         let events: Vec<Arc<Event>> = (0..5).map(big_event).collect();
         for (mode, invokes) in [(InvocationMode::Sync, 1), (InvocationMode::Async, 3)] {
-            let sink = LambdaSink::new(
-                Recording {
-                    payloads: Default::default(),
-                    fail_at: 0,
-                },
-                "f".into(),
-                mode,
-            );
+            let sink = LambdaSink::new(Recording::failing_at(0), "f".into(), mode);
             sink.deliver_batch(&events).await.unwrap();
             let payloads = sink.invoker.payloads.lock().unwrap().clone();
             assert_eq!(payloads.len(), invokes, "{mode:?}");
@@ -577,14 +628,7 @@ mod tests {
             }
             assert_eq!(ids, ["0", "1", "2", "3", "4"]);
         }
-        let failing = LambdaSink::new(
-            Recording {
-                payloads: Default::default(),
-                fail_at: 2,
-            },
-            "f".into(),
-            InvocationMode::Async,
-        );
+        let failing = LambdaSink::new(Recording::failing_at(2), "f".into(), InvocationMode::Async);
         assert!(matches!(
             failing.deliver_batch(&events).await,
             Err(DeliveryError::Function { .. })

@@ -13,6 +13,7 @@ use eventferry_core::binding::{encode_binary, encode_structured};
 use eventferry_core::invocation::{target_name, InvocationResult, Status};
 use eventferry_core::payload::function_payload;
 use eventferry_core::subscription::{Delivery, Mode, Subscription, Target};
+use eventferry_core::trace::event_xray_header;
 
 use super::Handler;
 use crate::ports::{HttpPoster, QueueWriter, SystemSink};
@@ -108,12 +109,15 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
             Mode::Sync => InvocationMode::Sync,
             Mode::Async => InvocationMode::Async,
         };
-        // Boxed: the SDK's future is large and deep.
-        let outcome = Box::pin(
-            self.ports
-                .invoker
-                .invoke(function, payloads.function(sub), mode),
-        )
+        // The event's trace goes with the invoke as X-Amzn-Trace-Id, so that X-Ray joins the
+        // subscriber to it. Boxed: the SDK's future is large and deep.
+        let trace = event_xray_header(payloads.event());
+        let outcome = Box::pin(self.ports.invoker.invoke_traced(
+            function,
+            payloads.function(sub),
+            mode,
+            trace.as_deref(),
+        ))
         .await;
         match outcome {
             Ok(InvokeOutcome::Ok { status, payload }) => {
