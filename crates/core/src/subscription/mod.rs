@@ -52,8 +52,8 @@
 
 mod checks;
 mod entry;
-pub mod model;
 pub mod live;
+pub mod model;
 pub mod store;
 
 use std::collections::HashSet;
