@@ -96,19 +96,7 @@ impl Config {
     /// Parses and validates a subscriptions file. `origin` names it in errors (a path, or
     /// `EVENTFERRY_SUBSCRIPTIONS`).
     pub fn parse(text: &str, format: Format, origin: &str) -> Result<Config, ConfigError> {
-        let value: Value = match format {
-            Format::Json => serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
-                origin: origin.to_owned(),
-                format: "JSON",
-                message: e.to_string(),
-            })?,
-            Format::Yaml => serde_norway::from_str(text).map_err(|e| ConfigError::Syntax {
-                origin: origin.to_owned(),
-                format: "YAML",
-                message: e.to_string(),
-            })?,
-        };
-        Config::from_value(&value, origin)
+        Config::from_value(&parse_text(text, format, origin)?, origin)
     }
 
     /// Validates an already parsed file: a list of subscriptions, or an object with
@@ -142,6 +130,19 @@ impl Config {
             }
         }
         Ok(config)
+    }
+}
+
+/// The text of a subscriptions file or stored document as JSON, or the syntax error naming it.
+fn parse_text(text: &str, format: Format, origin: &str) -> Result<Value, ConfigError> {
+    let syntax = |format: &'static str, message: String| ConfigError::Syntax {
+        origin: origin.to_owned(),
+        format,
+        message,
+    };
+    match format {
+        Format::Json => serde_json::from_str(text).map_err(|e| syntax("JSON", e.to_string())),
+        Format::Yaml => serde_norway::from_str(text).map_err(|e| syntax("YAML", e.to_string())),
     }
 }
 

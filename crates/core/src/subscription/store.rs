@@ -67,18 +67,7 @@ impl Document {
         format: Format,
         origin: &str,
     ) -> Result<(Document, Config), ConfigError> {
-        let value: Value = match format {
-            Format::Json => serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
-                origin: origin.to_owned(),
-                format: "JSON",
-                message: e.to_string(),
-            })?,
-            Format::Yaml => serde_norway::from_str(text).map_err(|e| ConfigError::Syntax {
-                origin: origin.to_owned(),
-                format: "YAML",
-                message: e.to_string(),
-            })?,
-        };
+        let value = super::parse_text(text, format, origin)?;
         let config = Config::from_value(&value, origin)?;
         let (subscriptions, plugins) = super::lists(&value, origin)?;
         Ok((
