@@ -183,7 +183,8 @@ pub struct DriveArgs {
 
     /// Export one OpenTelemetry span per delivery (queue, message id, event id, sink, outcome; a
     /// child of the event's `traceparent`) to this OTLP/HTTP collector base URL, e.g.
-    /// http://127.0.0.1:4318 (`/v1/traces` is appended; http only, a collector or agent nearby). Protobuf, or JSON with
+    /// http://127.0.0.1:4318 (`/v1/traces` is appended; http:// or https://, the latter checked
+    /// against the system's root certificates). Protobuf, or JSON with
     /// OTEL_EXPORTER_OTLP_PROTOCOL=http/json. Off by default: then nothing of it runs.
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
     pub otlp_endpoint: Option<String>,
