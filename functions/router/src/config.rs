@@ -4,6 +4,8 @@
 //! |---|---|---|
 //! | `EVENTFERRY_SUBSCRIPTIONS` | inline subscriptions, JSON | – |
 //! | `EVENTFERRY_SUBSCRIPTIONS_FILE` | path of a YAML or JSON subscriptions file | `subscriptions.yaml` / `.yml` / `.json` next to the binary (or in `LAMBDA_TASK_ROOT`) |
+//! | `EVENTFERRY_SUBSCRIPTIONS_STORE` | `s3://BUCKET/KEY`: subscriptions from the store that `eventferry subscriptions` changes, refreshed at runtime ([`crate::store`]); excludes the two above | – |
+//! | `EVENTFERRY_SUBSCRIPTIONS_REFRESH_SECONDS` | how often the store is read again, 1 to 3600 | 30 |
 //! | `EVENTFERRY_MAX_CONCURRENCY` | invocations in flight at once, per router instance | 10 |
 //! | `EVENTFERRY_RETRY_QUEUE_URL` | SQS queue for retry messages (one per failed event and subscription) | none: see [`eventferry_core::retry::decide`] |
 //! | `EVENTFERRY_DLQ_URL` | SQS queue for pairs whose attempts are used up | none |
