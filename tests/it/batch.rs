@@ -3,11 +3,10 @@
 //! that is not its own and never deletes it), so the backlog is there when the driver starts.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eventferry_core::binding::decode_batch;
-use eventferry_tests::{localstack, Proc, SinkRequest, SIGTERM};
+use eventferry_tests::{localstack, Proc, RecordingHttpServer, SinkRequest, SIGTERM};
 
 const READY: &str = "receiving";
 const START: Duration = Duration::from_secs(60);
@@ -144,79 +143,9 @@ fn start_batched_drive(queue: &str, sink: &str) -> Proc {
     )
 }
 
-/// An HTTP sink on 127.0.0.1 that records every request and answers 500 to the first
-/// `fail_first` of them, 200 to the rest.
-struct BatchSink {
-    url: String,
-    requests: Arc<Mutex<Vec<SinkRequest>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl BatchSink {
-    async fn start(fail_first: usize) -> BatchSink {
-        use axum::body::Bytes;
-        use axum::http::{HeaderMap, StatusCode};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind sink");
-        let url = format!("http://{}/events", listener.local_addr().unwrap());
-        let requests: Arc<Mutex<Vec<SinkRequest>>> = Arc::default();
-        let seen = requests.clone();
-        let handler = move |headers: HeaderMap, body: Bytes| {
-            let seen = seen.clone();
-            async move {
-                let mut seen = seen.lock().unwrap();
-                let status = if seen.len() < fail_first {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                } else {
-                    StatusCode::OK
-                };
-                seen.push(SinkRequest {
-                    headers: headers
-                        .iter()
-                        .map(|(k, v)| {
-                            let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
-                            (k.as_str().to_owned(), value)
-                        })
-                        .collect(),
-                    body: body.to_vec(),
-                    status: status.as_u16(),
-                    at: std::time::Instant::now(),
-                });
-                status
-            }
-        };
-        let app = axum::Router::new().route("/events", axum::routing::post(handler));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        BatchSink {
-            url,
-            requests,
-            task,
-        }
-    }
-
-    /// Requests answered with 2xx.
-    fn accepted(&self) -> Vec<SinkRequest> {
-        let requests = self.requests.lock().unwrap();
-        requests
-            .iter()
-            .filter(|r| r.status < 300)
-            .cloned()
-            .collect()
-    }
-}
-
-impl Drop for BatchSink {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// Wait until the sink has acknowledged every id of `expected`; returns the accepted requests.
 async fn until_all_acknowledged(
-    sink: &BatchSink,
+    sink: &RecordingHttpServer,
     driver: &Proc,
     expected: &HashSet<String>,
 ) -> Vec<SinkRequest> {
@@ -254,7 +183,7 @@ async fn batches_carry_every_event_at_most_ten_per_request() {
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue = eventferry_tests::short_queue_name("efb", "ok");
     let (url, ids) = filled_queue(&sqs, &queue, 25).await;
-    let sink = BatchSink::start(0).await;
+    let sink = RecordingHttpServer::start_failing_requests(0).await;
     let driver = start_batched_drive(&queue, &sink.url);
     driver.wait_stderr(READY, START).await;
 
@@ -288,7 +217,7 @@ async fn a_failed_batch_is_redelivered_whole_and_nothing_is_lost() {
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue = eventferry_tests::short_queue_name("efb", "fail");
     let (url, ids) = filled_queue(&sqs, &queue, 25).await;
-    let sink = BatchSink::start(1).await;
+    let sink = RecordingHttpServer::start_failing_requests(1).await;
     let driver = start_batched_drive(&queue, &sink.url);
     driver.wait_stderr(READY, START).await;
 

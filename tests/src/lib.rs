@@ -215,8 +215,17 @@ pub struct SinkRequest {
     pub at: std::time::Instant,
 }
 
-/// An HTTP server on 127.0.0.1 that stands in for a sink: it records requests and fails the
-/// first `fail_first` attempts of every `ce-id` with a 500.
+/// Which requests a [`RecordingHttpServer`] answers with a 500.
+#[derive(Debug, Clone, Copy)]
+enum Failing {
+    /// The first N attempts of every `ce-id` (requests without one share the id "").
+    PerEvent(u32),
+    /// The first N requests, whatever they carry (a batch has no `ce-id` header).
+    FirstRequests(usize),
+}
+
+/// An HTTP server on 127.0.0.1 that stands in for a sink: it records requests and fails some of
+/// them with a 500 ([`RecordingHttpServer::start`], [`RecordingHttpServer::start_failing_requests`]).
 pub struct RecordingHttpServer {
     pub url: String,
     pub requests: std::sync::Arc<std::sync::Mutex<Vec<SinkRequest>>>,
@@ -224,7 +233,17 @@ pub struct RecordingHttpServer {
 }
 
 impl RecordingHttpServer {
+    /// Fails the first `fail_first` attempts of every `ce-id`.
     pub async fn start(fail_first: u32) -> RecordingHttpServer {
+        Self::start_with(Failing::PerEvent(fail_first)).await
+    }
+
+    /// Fails the first `fail_first` requests, then answers 200.
+    pub async fn start_failing_requests(fail_first: usize) -> RecordingHttpServer {
+        Self::start_with(Failing::FirstRequests(fail_first)).await
+    }
+
+    async fn start_with(failing: Failing) -> RecordingHttpServer {
         use axum::body::Bytes;
         use axum::http::{HeaderMap, StatusCode};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -246,12 +265,17 @@ impl RecordingHttpServer {
                     })
                     .collect();
                 let mut seen = seen.lock().unwrap();
-                let id = headers.get("ce-id").cloned().unwrap_or_default();
-                let attempts = seen
-                    .iter()
-                    .filter(|r| r.headers.get("ce-id") == Some(&id))
-                    .count() as u32;
-                let status = if attempts < fail_first {
+                let id = |h: &std::collections::HashMap<String, String>| {
+                    h.get("ce-id").cloned().unwrap_or_default()
+                };
+                let fail = match failing {
+                    Failing::PerEvent(n) => {
+                        let this = id(&headers);
+                        (seen.iter().filter(|r| id(&r.headers) == this).count() as u32) < n
+                    }
+                    Failing::FirstRequests(n) => seen.len() < n,
+                };
+                let status = if fail {
                     StatusCode::INTERNAL_SERVER_ERROR
                 } else {
                     StatusCode::OK
