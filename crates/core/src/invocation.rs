@@ -42,7 +42,8 @@ pub struct InvocationResult {
     pub status_code: Option<u16>,
     pub duration_ms: u64,
     pub error: Option<String>,
-    /// The function's JSON answer, when it gave one (kept small by the caller).
+    /// The function's JSON answer, when it gave one (kept small by the caller). The router keeps
+    /// it only where a system event may carry it: for a plugin, or a sink of whole events.
     pub response: Option<Value>,
 }
 
@@ -63,23 +64,34 @@ impl InvocationResult {
         v
     }
 
-    /// Everything, as one JSON object.
+    /// Everything, as one JSON object (what [`Serialize`] writes).
     pub fn to_json(&self) -> Value {
-        let mut v = json!({
-            "subscription": self.subscription,
-            "target": self.target,
-            "attempt": self.attempt,
-            "status": self.status.as_str(),
-            "mode": self.mode.to_string(),
-            "duration_ms": self.duration_ms,
-        });
-        if let Some(code) = self.status_code {
-            v["status_code"] = code.into();
-        }
+        serde_json::to_value(self).expect("a result serializes")
+    }
+}
+
+/// `subscription`, `target`, `attempt`, `status`, `mode`, `duration_ms`, and `status_code` and
+/// `error` when set; keys in sorted order, as a `serde_json::Value` of them would print. Written
+/// directly: the router's answer lists every result, and a `Value` of each would cost a map and
+/// a string per key.
+impl serde::Serialize for InvocationResult {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let len = 6 + usize::from(self.status_code.is_some()) + usize::from(self.error.is_some());
+        let mut map = serializer.serialize_map(Some(len))?;
+        map.serialize_entry("attempt", &self.attempt)?;
+        map.serialize_entry("duration_ms", &self.duration_ms)?;
         if let Some(error) = &self.error {
-            v["error"] = error.clone().into();
+            map.serialize_entry("error", error)?;
         }
-        v
+        map.serialize_entry("mode", self.mode.as_str())?;
+        map.serialize_entry("status", self.status.as_str())?;
+        if let Some(code) = self.status_code {
+            map.serialize_entry("status_code", &code)?;
+        }
+        map.serialize_entry("subscription", &self.subscription)?;
+        map.serialize_entry("target", &self.target)?;
+        map.end()
     }
 }
 

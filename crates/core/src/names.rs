@@ -153,11 +153,17 @@ pub fn canonical_json(value: &Value) -> String {
         .expect("a JSON value with string keys always serializes")
 }
 
-struct Canonical<'a>(&'a Value);
+/// A value that serializes as [`canonical_json`] prints it.
+pub(crate) struct Canonical<'a>(pub(crate) &'a Value);
 
 impl Serialize for Canonical<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self.0 {
+            // serde_json's map iterates in key order unless its `preserve_order` feature is on
+            // somewhere in the build; only then is there anything to sort.
+            Value::Object(object) if object.keys().is_sorted() => {
+                serializer.collect_map(object.iter().map(|(key, value)| (key, Canonical(value))))
+            }
             Value::Object(object) => {
                 let mut entries: Vec<_> = object.iter().collect();
                 entries.sort_unstable_by_key(|&(key, _)| key);

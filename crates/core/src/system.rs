@@ -205,7 +205,7 @@ impl Summary {
         Summary {
             id: stamp.id.clone(),
             ty,
-            subject: format!("{}#{}", event.source(), event.id()),
+            subject: [event.source().as_str(), "#", event.id()].concat(),
             event_type: event.ty().to_owned(),
             input: None,
             subscription: None,

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::json_kind::json_kind;
 
+use eventferry_pattern::TopField;
 use fields::field_value;
 pub use fields::with_structured_fields;
 
@@ -63,7 +64,7 @@ pub enum StructuredError {
 /// Parses a structured-mode CloudEvent 1.0 from JSON bytes.
 pub fn parse_structured(bytes: &[u8]) -> Result<Event, StructuredError> {
     let value: Value = serde_json::from_slice(bytes).map_err(StructuredError::NotJson)?;
-    parse_structured_value(&value)
+    parse_structured_owned(value)
 }
 
 /// Parses a structured-mode CloudEvent 1.0 from JSON.
@@ -75,14 +76,80 @@ pub fn parse_structured(bytes: &[u8]) -> Result<Event, StructuredError> {
 /// attributes count as absent. Extension names over 20 characters are accepted (the spec says
 /// they SHOULD NOT be used).
 pub fn parse_structured_value(value: &Value) -> Result<Event, StructuredError> {
-    let map = value
-        .as_object()
-        .ok_or_else(|| StructuredError::NotObject(json_kind(value)))?;
-    let attributes = Attributes(map);
+    match value {
+        Value::Object(_) => parse_structured_owned(value.clone()),
+        other => Err(StructuredError::NotObject(json_kind(other))),
+    }
+}
+
+/// [`parse_structured_value`] of a value the caller gives up: the event is made of its parts,
+/// moved rather than copied (the SDK's deserializer copies the whole event three times).
+pub fn parse_structured_owned(value: Value) -> Result<Event, StructuredError> {
+    let map = match value {
+        Value::Object(map) => map,
+        other => return Err(StructuredError::NotObject(json_kind(&other))),
+    };
+    let attributes = Attributes(&map);
     attributes.check_context()?;
     attributes.check_data()?;
     attributes.check_extensions()?;
-    Event::deserialize(value).map_err(|e| StructuredError::Invalid(e.to_string()))
+    let json = is_json_content_type(attributes.text("datacontenttype")?.unwrap_or(JSON));
+    if map.contains_key("data_base64") || (map.contains_key("data") && !json) {
+        // Base64 or text data: the SDK decodes it (and says what is wrong with it).
+        return Event::deserialize(Value::Object(map))
+            .map_err(|e| StructuredError::Invalid(e.to_string()));
+    }
+    Ok(from_checked(map))
+}
+
+/// The event of a map [`Attributes`] has checked, with JSON data or none: what the SDK's
+/// deserializer makes of it (null attributes absent, `data` as it is, the other names
+/// extensions), taking the map apart instead of copying it.
+fn from_checked(map: Map<String, Value>) -> Event {
+    use cloudevents::{AttributesWriter, EventBuilder, EventBuilderV10};
+    fn text(value: Value) -> Option<String> {
+        match value {
+            Value::String(text) => Some(text),
+            _ => None,
+        }
+    }
+    let mut builder = EventBuilderV10::new();
+    let (mut content_type, mut schema, mut data) = (None, None, None);
+    for (name, value) in map {
+        match name.as_str() {
+            "specversion" => {}
+            "data" => data = Some(value),
+            _ if value.is_null() => {}
+            "id" => builder = builder.id(text(value).unwrap_or_default()),
+            "source" => builder = builder.source(text(value).unwrap_or_default()),
+            "type" => builder = builder.ty(text(value).unwrap_or_default()),
+            "subject" => builder = builder.subject(text(value).unwrap_or_default()),
+            "datacontenttype" => content_type = text(value),
+            "dataschema" => schema = text(value).and_then(|s| url::Url::parse(&s).ok()),
+            "time" => {
+                let time = text(value).and_then(|t| DateTime::parse_from_rfc3339(&t).ok());
+                if let Some(time) = time {
+                    builder = builder.time(time.with_timezone(&chrono::Utc));
+                }
+            }
+            _ => {
+                builder = match value {
+                    Value::String(v) => builder.extension(&name, v),
+                    Value::Bool(v) => builder.extension(&name, v),
+                    other => builder.extension(&name, other.as_i64().unwrap_or_default()),
+                }
+            }
+        }
+    }
+    let mut event = builder
+        .build()
+        .expect("checked: id, source and type are non-empty strings");
+    event.set_datacontenttype(content_type);
+    event.set_dataschema(schema);
+    if let Some(data) = data {
+        event.set_data_unchecked(data);
+    }
+    event
 }
 
 /// The context attributes, besides `data` and `data_base64`.
@@ -243,7 +310,37 @@ pub fn structured_time(event: &Event) -> Option<String> {
 }
 
 /// Renders `event` as structured JSON bytes, with object keys sorted so the same event always
-/// gives the same bytes.
+/// gives the same bytes: [`to_structured_json`] printed with [`crate::names::canonical_json`],
+/// written straight from the event's fields (its data is not copied into a new value).
 pub fn to_structured_bytes(event: &Event) -> Vec<u8> {
-    crate::names::canonical_json(&to_structured_json(event)).into_bytes()
+    let time = structured_time(event);
+    with_structured_fields(event, time.as_deref(), |fields| {
+        let mut sorted: Vec<&(&str, TopField<'_>)> = fields.iter().collect();
+        sorted.sort_unstable_by_key(|(name, _)| *name);
+        serde_json::to_vec(&SortedFields(&sorted))
+            .expect("CloudEvent attributes and data are always valid JSON")
+    })
+    .unwrap_or_else(|| crate::names::canonical_json(&to_structured_json(event)).into_bytes())
 }
+
+/// Top-level fields, in the order given, each value as [`crate::names::Canonical`] prints it.
+struct SortedFields<'a>(&'a [&'a (&'a str, TopField<'a>)]);
+
+impl serde::Serialize for SortedFields<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, field) in self.0 {
+            match *field {
+                TopField::Str(s) => map.serialize_entry(name, s)?,
+                TopField::Bool(b) => map.serialize_entry(name, &b)?,
+                TopField::Int(i) => map.serialize_entry(name, &i)?,
+                TopField::Json(v) => map.serialize_entry(name, &crate::names::Canonical(v))?,
+            }
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests;

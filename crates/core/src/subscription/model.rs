@@ -96,12 +96,19 @@ pub enum Mode {
     Async,
 }
 
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Mode {
+    /// `sync` or `async`, as subscriptions write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Mode::Sync => "sync",
             Mode::Async => "async",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
