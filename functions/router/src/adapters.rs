@@ -120,7 +120,6 @@ fn by_event(summaries: &[Summary]) -> Vec<Vec<&Summary>> {
 /// The `system_events` field of a compact line: logfmt pairs per system event, `; ` between
 /// them. Plain text, so that the JSON log line escapes little.
 fn compact_line(group: &[&Summary]) -> String {
-    use std::fmt::Write;
     fn pair(out: &mut String, key: &str, text: &str) {
         let plain = !text.is_empty()
             && !text
@@ -132,16 +131,24 @@ fn compact_line(group: &[&Summary]) -> String {
         if plain {
             out.push_str(text);
         } else {
+            use std::fmt::Write;
             let _ = write!(out, "{text:?}");
         }
     }
-    let mut out = String::with_capacity(group.len() * 96);
+    fn number(out: &mut String, key: &str, value: impl itoa::Integer) {
+        out.push(' ');
+        out.push_str(key);
+        out.push('=');
+        out.push_str(itoa::Buffer::new().format(value));
+    }
+    let mut out = String::with_capacity(group.len() * 128);
     for (i, s) in group.iter().enumerate() {
         if i > 0 {
             out.push(';');
         }
         pair(&mut out, "id", &s.id);
-        let _ = write!(out, " type={}", s.ty);
+        out.push_str(" type=");
+        out.push_str(s.ty);
         if let Some(v) = &s.subscription {
             pair(&mut out, "subscription", v);
         }
@@ -149,16 +156,17 @@ fn compact_line(group: &[&Summary]) -> String {
             pair(&mut out, "function", v);
         }
         if let Some(v) = s.attempt {
-            let _ = write!(out, " attempt={v}");
+            number(&mut out, "attempt", v);
         }
         if let Some(v) = s.status {
-            let _ = write!(out, " status={}", v.as_str());
+            out.push_str(" status=");
+            out.push_str(v.as_str());
         }
         if let Some(v) = s.status_code {
-            let _ = write!(out, " status_code={v}");
+            number(&mut out, "status_code", v);
         }
         if let Some(v) = s.duration_ms {
-            let _ = write!(out, " duration_ms={v}");
+            number(&mut out, "duration_ms", v);
         }
         for (key, value) in [
             ("plugin", &s.plugin),

@@ -12,5 +12,5 @@ pub mod input;
 pub mod ports;
 pub mod store;
 
-pub use handler::{EventReport, Handler, HandlerError};
+pub use handler::{Answer, EventReport, Handler, HandlerError};
 pub use ports::Ports;

@@ -46,7 +46,7 @@ async fn main() -> Result<(), Error> {
             let handler = &handler;
             lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
                 handler
-                    .handle(event.payload, &event.context.request_id)
+                    .respond(event.payload, &event.context.request_id)
                     .await
                     .map_err(Error::from)
             }))
@@ -62,7 +62,7 @@ async fn main() -> Result<(), Error> {
             let handler = &handler;
             lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
                 handler
-                    .handle(event.payload, &event.context.request_id)
+                    .respond(event.payload, &event.context.request_id)
                     .await
                     .map_err(Error::from)
             }))

@@ -17,7 +17,7 @@ use eventferry_aws::lambda::Invoker;
 use eventferry_core::subscription::live::{DocumentStore, Live, Refresh};
 use serde_json::{json, Value};
 
-use crate::handler::{Handler, HandlerError};
+use crate::handler::{Answer, Handler, HandlerError};
 use crate::ports::{HttpPoster, QueueWriter, SystemSink};
 
 /// The variable naming the store.
@@ -91,12 +91,12 @@ where
         }
     }
 
-    /// Refreshes if due, then handles the payload with the version served.
-    pub async fn handle(&self, payload: Value, request_id: &str) -> Result<Value, HandlerError> {
+    /// Refreshes if due, then handles the payload with the version served (as [`Handler::respond`]).
+    pub async fn respond(&self, payload: Value, request_id: &str) -> Result<Answer, HandlerError> {
         self.refresh().await;
         let current = self.current.read().expect("not poisoned").clone();
         match current {
-            Some(handler) => handler.handle(payload, request_id).await,
+            Some(handler) => handler.respond(payload, request_id).await,
             None => {
                 let why = self
                     .live

@@ -25,6 +25,8 @@ pub(crate) struct Payloads<'e> {
     event: &'e Event,
     structured: OnceLock<Vec<u8>>,
     data: OnceLock<Vec<u8>>,
+    /// The event's trace as an `X-Amzn-Trace-Id` header ([`event_xray_header`]).
+    xray: OnceLock<Option<String>>,
 }
 
 impl<'e> Payloads<'e> {
@@ -33,11 +35,19 @@ impl<'e> Payloads<'e> {
             event,
             structured: OnceLock::new(),
             data: OnceLock::new(),
+            xray: OnceLock::new(),
         }
     }
 
     pub(crate) fn event(&self) -> &'e Event {
         self.event
+    }
+
+    /// The event's trace for X-Ray, worked out once.
+    fn xray_header(&self) -> Option<&str> {
+        self.xray
+            .get_or_init(|| event_xray_header(self.event))
+            .as_deref()
     }
 
     /// What `sub`'s function is sent ([`function_payload`]), rendered at most once per kind.
@@ -111,12 +121,11 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         };
         // The event's trace goes with the invoke as X-Amzn-Trace-Id, so that X-Ray joins the
         // subscriber to it. Boxed: the SDK's future is large and deep.
-        let trace = event_xray_header(payloads.event());
         let outcome = Box::pin(self.ports.invoker.invoke_traced(
             function,
             payloads.function(sub),
             mode,
-            trace.as_deref(),
+            payloads.xray_header(),
         ))
         .await;
         match outcome {
@@ -126,7 +135,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
                     Mode::Async => Status::Accepted,
                 };
                 result.status_code = u16::try_from(status).ok();
-                result.response = small_json(&payload);
+                result.response = self.response(&payload);
                 true
             }
             Ok(InvokeOutcome::FunctionError {
@@ -166,7 +175,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
                 result.status_code = Some(answer.status);
                 if answer.is_success() {
                     result.status = Status::Succeeded;
-                    result.response = small_json(&answer.body);
+                    result.response = self.response(&answer.body);
                 } else {
                     let body = String::from_utf8_lossy(&answer.body);
                     let snippet: String = body.chars().take(200).collect();
@@ -179,6 +188,13 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
                 false
             }
         }
+    }
+}
+
+impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, S> {
+    /// The answer a result keeps: [`small_json`], when a system event may carry it.
+    fn response(&self, payload: &[u8]) -> Option<Value> {
+        self.keep_responses.then(|| small_json(payload)).flatten()
     }
 }
 

@@ -215,7 +215,6 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         let (failed, disposition) = self.handle_failures(&results, &event).await;
         plugin_results.extend(self.outcomes(&event, &results, &failed, outbox).await);
         EventReport {
-            matched: subs.iter().map(|s| s.name.clone()).collect(),
             event,
             input,
             results,
@@ -337,14 +336,20 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
                 |stamp| Summary::outcome(stamp, event, result, next.as_deref()),
             ));
         }
-        let plugin_results = join_all(
-            outcomes
-                .iter()
-                .map(|s| self.notify_plugins(s.event.as_ref())),
-        )
-        .await;
+        let plugin_results = match self.plugins.subscriptions().is_empty() {
+            true => Vec::new(),
+            false => join_all(
+                outcomes
+                    .iter()
+                    .map(|s| self.notify_plugins(s.event.as_ref())),
+            )
+            .await
+            .into_iter()
+            .flatten()
+            .collect(),
+        };
         outcomes.into_iter().for_each(|s| outbox.push(s));
-        plugin_results.into_iter().flatten().collect()
+        plugin_results
     }
 
     /// `eventferry.function.invoking` (its sync plugins awaited first), then the invocation.

@@ -23,16 +23,16 @@ use eventferry_core::binding::decode_request;
 use eventferry_core::mapping::{self, from_eventbridge};
 use eventferry_core::retry::{Disposition, RetryMessage};
 use eventferry_core::route::Router;
-use eventferry_core::structured::parse_structured_value;
+use eventferry_core::structured::parse_structured_owned;
 use eventferry_core::subscription::Config;
 
 use crate::config::Settings;
 use crate::input::{classify, HttpRequest, Input};
-use crate::ports::{HttpPoster, Ports, QueueWriter, ResponseReceiver, SystemSink};
+use crate::ports::{HttpPoster, Ports, QueueWriter, ResponseReceiver, SinkNeeds, SystemSink};
 use outbox::Outbox;
 use report::{finish_direct, http_answer, http_response};
 
-pub use report::{EventReport, HandlerError};
+pub use report::{Answer, EventReport, HandlerError};
 
 /// The router.
 pub struct Handler<I, H, Q, S> {
@@ -42,6 +42,9 @@ pub struct Handler<I, H, Q, S> {
     ports: Arc<Ports<I, H, Q, S>>,
     receiver: Arc<dyn ResponseReceiver>,
     permits: Semaphore,
+    /// Whether results keep the targets' answers: only a system event carries them, so only
+    /// when one may be built whole (a plugin, or a sink of whole events).
+    keep_responses: bool,
 }
 
 impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, S> {
@@ -63,6 +66,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         receiver: Arc<dyn ResponseReceiver>,
     ) -> Self {
         let permits = Semaphore::new(settings.max_concurrency.max(1));
+        let keep_responses = !config.plugins.is_empty() || ports.sink.needs() == SinkNeeds::Events;
         Handler {
             routes: Router::new(config.subscriptions),
             plugins: Router::new(config.plugins),
@@ -70,6 +74,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
             ports,
             receiver,
             permits,
+            keep_responses,
         }
     }
 
@@ -87,15 +92,23 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         &self.ports
     }
 
-    /// Handles one invoke payload; `request_id` makes system event ids unique.
+    /// Handles one invoke payload; `request_id` makes system event ids unique. The answer as a
+    /// JSON value; [`Self::respond`] gives it in the form the Lambda runtime serializes.
     pub async fn handle(&self, payload: Value, request_id: &str) -> Result<Value, HandlerError> {
+        self.respond(payload, request_id)
+            .await
+            .map(Answer::into_value)
+    }
+
+    /// Handles one invoke payload; the answer is serialized by the caller (the runtime).
+    pub async fn respond(&self, payload: Value, request_id: &str) -> Result<Answer, HandlerError> {
         let outbox = Outbox::new(request_id, self.ports.sink.needs());
         let outcome = Box::pin(self.dispatch(payload, &outbox)).await;
         outbox.emit(&self.ports.sink).await;
         outcome
     }
 
-    async fn dispatch(&self, payload: Value, outbox: &Outbox) -> Result<Value, HandlerError> {
+    async fn dispatch(&self, payload: Value, outbox: &Outbox) -> Result<Answer, HandlerError> {
         match classify(payload).map_err(|e| HandlerError::Input(e.0))? {
             Input::Sqs(batch) => {
                 let dispositions = futures::future::join_all(
@@ -110,9 +123,11 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
                         response.batch_item_failures.push(failure);
                     }
                 }
-                Ok(serde_json::to_value(response).expect("a batch response serializes"))
+                Ok(Answer::Json(
+                    serde_json::to_value(response).expect("a batch response serializes"),
+                ))
             }
-            Input::Http(request) => Ok(self.http(request, outbox).await),
+            Input::Http(request) => Ok(Answer::Json(self.http(request, outbox).await)),
             Input::Retry(value) => {
                 let message = match RetryMessage::parse(&value).expect("classified as a retry") {
                     Ok(m) => m,
@@ -121,7 +136,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
                 finish_direct(self.retry(message, 0, outbox).await)
             }
             Input::CloudEvent(value) => {
-                let event = parse_structured_value(&value)
+                let event = parse_structured_owned(value)
                     .map_err(|e| HandlerError::Input(e.to_string()))?;
                 finish_direct(Some(self.process(event, "cloudevent", 1, outbox).await))
             }
@@ -189,7 +204,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
             Ok(event) => event,
             Err(e) => {
                 tracing::info!(status = e.status, reason = %e.reason, "refused an HTTP request");
-                return http_response(e.status, &json!({"error": e.reason}));
+                return http_response(e.status, json!({"error": e.reason}).to_string());
             }
         };
         http_answer(&self.process(event, "http", 1, outbox).await)

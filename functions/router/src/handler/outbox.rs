@@ -78,23 +78,28 @@ impl Outbox {
         if !whole && summarize.is_none() {
             return Made::default();
         }
-        let stamp = self.stamp();
+        let stamp = self.stamp(whole);
         Made {
             event: whole.then(|| build(&stamp)),
             summary: summarize.map(|summarize| summarize(&stamp)),
         }
     }
 
-    /// The id (`<request id>-<sequence>`) and time of the next system event.
-    fn stamp(&self) -> Stamp {
-        Stamp {
-            id: format!(
-                "{}-{}",
-                self.request_id,
-                self.seq.fetch_add(1, Ordering::Relaxed)
-            ),
-            time: chrono::Utc::now(),
-        }
+    /// The id (`<request id>-<sequence>`) and time of the next system event. The clock is read
+    /// only for a `whole` event: a [`Summary`] has no time.
+    fn stamp(&self, whole: bool) -> Stamp {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let mut digits = itoa::Buffer::new();
+        let seq = digits.format(seq);
+        let mut id = String::with_capacity(self.request_id.len() + 1 + seq.len());
+        id.push_str(&self.request_id);
+        id.push('-');
+        id.push_str(seq);
+        let time = match whole {
+            true => chrono::Utc::now(),
+            false => chrono::DateTime::UNIX_EPOCH,
+        };
+        Stamp { id, time }
     }
 
     /// Adds `made` at the end.
