@@ -3,21 +3,25 @@
 //! - **routing cost** (criterion): per event, with 10, 100, 1,000 and 10,000 subscriptions mixing
 //!   type-only, filtered and patterned ones. Two levels: `route` is the decision alone
 //!   (`EventView::new` + `Router::route` from `eventferry_core::route`, what the handler calls per
-//!   event); `handler` is the whole in-process `Handler::handle` of a structured CloudEvent with
-//!   no-op ports (invoke I/O excluded, but decoding, matching, per-subscriber payloads, system
-//!   events, result handling and the response included), with no system-event consumer; and at
-//!   1,000 subscriptions the handler with each system-event sink (none, the compact log sink,
-//!   the log sink with payloads, a PutEvents-shaped sink that encodes its calls);
+//!   event); `handler` is the whole in-process `Handler::respond` of a structured CloudEvent,
+//!   its answer serialized to bytes as the Lambda runtime does, with no-op ports (invoke I/O
+//!   excluded, but decoding, matching, per-subscriber payloads, system events, result handling
+//!   and the response included), with no system-event consumer; and at 1,000 subscriptions the
+//!   handler with each system-event sink (none, the compact log sink, the log sink with
+//!   payloads, a PutEvents-shaped sink that encodes its calls). Criterion measures the bench
+//!   thread's CPU time ([`cpu`]), not wall time;
 //! - **cold start**: exec of the release `router` binary to the first event handled, with the
 //!   Lambda Runtime API served by this process on 127.0.0.1;
 //! - **size and memory**: the stripped release bootstrap, and the cold process's max RSS.
 //!
 //! Modules: [`workload`] (generated subscriptions, the bench event), [`ports`] (no-op ports),
-//! [`routing`] (criterion), [`api`] (the Runtime API the cold router talks to), [`cold`] (cold
-//! start, size, memory), [`report`] (tables and targets).
+//! [`cpu`] (criterion's CPU-time measurement), [`routing`] (criterion), [`api`] (the Runtime
+//! API the cold router talks to), [`cold`] (cold start, size, memory), [`report`] (tables and
+//! targets).
 
 mod api;
 mod cold;
+mod cpu;
 mod ports;
 mod report;
 mod routing;

@@ -17,6 +17,7 @@ use eventferry_router::{Handler, Ports};
 use serde_json::{json, Value};
 use tracing_subscriber::util::SubscriberInitExt;
 
+use super::cpu::ThreadCpu;
 use super::ports::{NoHttp, NoInvoke, NoPutEvents, NoQueue, NoReceiver, NoSink};
 use super::workload::{bench_event, config};
 
@@ -36,10 +37,11 @@ fn estimate_ns(dir: &Path, group: &str, function: &str, n: impl ToString) -> f64
 
 /// Criterion as the tables use it. `EVENTFERRY_BENCH_FILTER=<regex>` runs only the matching
 /// benchmarks (for profiling one with perf; the tables then show older estimates for the rest).
-fn criterion(quick: bool, dir: &Path) -> Criterion {
+fn criterion(quick: bool, dir: &Path) -> Criterion<ThreadCpu> {
+    let c = Criterion::default().with_measurement(ThreadCpu);
     let c = match std::env::var("EVENTFERRY_BENCH_FILTER") {
-        Ok(filter) => Criterion::default().with_filter(filter),
-        Err(_) => Criterion::default(),
+        Ok(filter) => c.with_filter(filter),
+        Err(_) => c,
     };
     c.output_directory(dir)
         .without_plots()
@@ -74,6 +76,19 @@ fn bench_handler<S: SystemSink>(
     handler
 }
 
+/// One invocation as the Lambda runtime makes it: the handler's answer, serialized to the bytes
+/// the runtime posts back (so an answer's rendering is measured whatever its form).
+fn respond<S: SystemSink>(
+    handler: &Handler<NoInvoke, NoHttp, NoQueue, S>,
+    payload: Value,
+) -> usize {
+    let answer = futures::executor::block_on(handler.respond(payload, "bench"))
+        .expect("the handler accepts the bench event");
+    serde_json::to_vec(&answer)
+        .expect("answers serialize")
+        .len()
+}
+
 /// Runs the criterion group `router` and reads back its mean estimates, one row per size.
 pub fn routing_cost(quick: bool, root: &Path) -> Value {
     let dir = root.join("target/bench/criterion");
@@ -96,7 +111,7 @@ pub fn routing_cost(quick: bool, root: &Path) -> Value {
         group.bench_with_input(BenchmarkId::new("handler", n), &n, |b, _| {
             b.iter_batched(
                 || payload.clone(),
-                |p| black_box(futures::executor::block_on(handler.handle(p, "bench")).is_ok()),
+                |p| black_box(respond(&handler, p)),
                 BatchSize::SmallInput,
             )
         });
@@ -151,7 +166,7 @@ pub fn system_cost(quick: bool, root: &Path) -> Value {
         })
     });
     fn run<S: SystemSink>(
-        group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+        group: &mut criterion::BenchmarkGroup<'_, ThreadCpu>,
         label: &str,
         handler: &Handler<NoInvoke, NoHttp, NoQueue, S>,
         payload: &Value,
@@ -159,7 +174,7 @@ pub fn system_cost(quick: bool, root: &Path) -> Value {
         group.bench_with_input(BenchmarkId::new("handler", label), &label, |b, _| {
             b.iter_batched(
                 || payload.clone(),
-                |p| black_box(futures::executor::block_on(handler.handle(p, "bench")).is_ok()),
+                |p| black_box(respond(handler, p)),
                 BatchSize::SmallInput,
             )
         });
