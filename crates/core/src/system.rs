@@ -24,6 +24,8 @@
 //! without any payload, for compact log lines. [`omit_large_data`] leaves an embedded event's
 //! data out of a system event when it is larger than a limit (PutEvents' 256 KB).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use cloudevents::{AttributesReader, Event, EventBuilder, EventBuilderV10};
 use serde_json::{json, Value};
@@ -173,17 +175,44 @@ impl SystemEvents {
     }
 }
 
+/// The event summaries are about: `subject` (`<event source>#<event id>`) and `event_type`,
+/// shared by all its summaries rather than copied into each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct About {
+    pub subject: Arc<str>,
+    pub event_type: Arc<str>,
+}
+
+impl About {
+    pub fn new(event: &Event) -> About {
+        About {
+            subject: [event.source().as_str(), "#", event.id()].concat().into(),
+            event_type: event.ty().into(),
+        }
+    }
+
+    /// Whether `event` has this subject text and type.
+    pub fn is(&self, event: &Event) -> bool {
+        let (source, id) = (event.source().as_str(), event.id());
+        *self.event_type == *event.ty()
+            && self.subject.len() == source.len() + 1 + id.len()
+            && self.subject.starts_with(source)
+            && self.subject[source.len()..].starts_with('#')
+            && self.subject.ends_with(id)
+    }
+}
+
 /// One system event without its payloads: what the compact log line of it shows. `id` and `ty`
 /// are the system event's own; `subject` (`<event source>#<event id>`) and `event_type` name the
-/// event it is about; the other fields are set where the type has them.
+/// event it is about ([`About`]); the other fields are set where the type has them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
     pub id: String,
     pub ty: &'static str,
-    pub subject: String,
-    pub event_type: String,
+    pub subject: Arc<str>,
+    pub event_type: Arc<str>,
     /// `received`, `blocked`: the input the event came from.
-    pub input: Option<String>,
+    pub input: Option<&'static str>,
     /// `invoking`, `invoked`, `invocationFailed`.
     pub subscription: Option<String>,
     pub target: Option<String>,
@@ -201,12 +230,12 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn new(stamp: &Stamp, ty: &'static str, event: &Event) -> Summary {
+    fn new(stamp: Stamp, ty: &'static str, about: &About) -> Summary {
         Summary {
-            id: stamp.id.clone(),
+            id: stamp.id,
             ty,
-            subject: [event.source().as_str(), "#", event.id()].concat(),
-            event_type: event.ty().to_owned(),
+            subject: Arc::clone(&about.subject),
+            event_type: Arc::clone(&about.event_type),
             input: None,
             subscription: None,
             target: None,
@@ -221,33 +250,33 @@ impl Summary {
     }
 
     /// The summary of [`SystemEvents::received`].
-    pub fn received(stamp: &Stamp, event: &Event, input: &str) -> Summary {
+    pub fn received(stamp: Stamp, about: &About, input: &'static str) -> Summary {
         Summary {
-            input: Some(input.to_owned()),
-            ..Summary::new(stamp, EVENT_RECEIVED, event)
+            input: Some(input),
+            ..Summary::new(stamp, EVENT_RECEIVED, about)
         }
     }
 
     /// The summary of [`SystemEvents::blocked`].
     pub fn blocked(
-        stamp: &Stamp,
-        event: &Event,
-        input: &str,
+        stamp: Stamp,
+        about: &About,
+        input: &'static str,
         plugin: &str,
         error: &str,
     ) -> Summary {
         Summary {
-            input: Some(input.to_owned()),
+            input: Some(input),
             plugin: Some(plugin.to_owned()),
             error: Some(error.to_owned()),
-            ..Summary::new(stamp, EVENT_BLOCKED, event)
+            ..Summary::new(stamp, EVENT_BLOCKED, about)
         }
     }
 
     /// The summary of [`SystemEvents::invoking`].
     pub fn invoking(
-        stamp: &Stamp,
-        event: &Event,
+        stamp: Stamp,
+        about: &About,
         subscription: &str,
         function: &str,
         attempt: u32,
@@ -256,14 +285,14 @@ impl Summary {
             subscription: Some(subscription.to_owned()),
             target: Some(function.to_owned()),
             attempt: Some(attempt),
-            ..Summary::new(stamp, FUNCTION_INVOKING, event)
+            ..Summary::new(stamp, FUNCTION_INVOKING, about)
         }
     }
 
     /// The summary of [`SystemEvents::outcome`].
     pub fn outcome(
-        stamp: &Stamp,
-        event: &Event,
+        stamp: Stamp,
+        about: &About,
         result: &InvocationResult,
         retry: Option<&str>,
     ) -> Summary {
@@ -280,7 +309,7 @@ impl Summary {
             duration_ms: Some(result.duration_ms),
             error: result.error.clone(),
             retry: result.error.as_ref().and(retry.map(str::to_owned)),
-            ..Summary::new(stamp, ty, event)
+            ..Summary::new(stamp, ty, about)
         }
     }
 
@@ -289,15 +318,15 @@ impl Summary {
         let mut v = json!({
             "id": self.id,
             "type": self.ty,
-            "subject": self.subject,
-            "event_type": self.event_type,
+            "subject": &*self.subject,
+            "event_type": &*self.event_type,
         });
         let mut put = |k: &str, value: Option<Value>| {
             if let Some(value) = value {
                 v[k] = value;
             }
         };
-        put("input", self.input.as_deref().map(Value::from));
+        put("input", self.input.map(Value::from));
         put(
             "subscription",
             self.subscription.as_deref().map(Value::from),
@@ -469,7 +498,12 @@ mod tests {
         };
         let full =
             to_structured_json(&system.outcome(&stamp(), &event(), &result, Some("dead-lettered")));
-        let summary = Summary::outcome(&stamp(), &event(), &result, Some("dead-lettered"));
+        let summary = Summary::outcome(
+            stamp(),
+            &About::new(&event()),
+            &result,
+            Some("dead-lettered"),
+        );
         let compact = summary.to_json();
         assert_eq!(compact["id"], full["id"]);
         assert_eq!(compact["type"], full["type"]);
@@ -489,8 +523,8 @@ mod tests {
         assert_eq!(compact["status_code"], 500);
         assert!(compact.get("event").is_none() && compact.get("response").is_none());
         let ok = Summary::outcome(
-            &stamp(),
-            &event(),
+            stamp(),
+            &About::new(&event()),
             &InvocationResult {
                 error: None,
                 status: Status::Succeeded,
@@ -500,18 +534,19 @@ mod tests {
         );
         assert_eq!(ok.ty, FUNCTION_INVOKED);
         assert_eq!(ok.retry, None);
-        let received = Summary::received(&stamp(), &event(), "sqs").to_json();
+        let received = Summary::received(stamp(), &About::new(&event()), "sqs").to_json();
         assert_eq!(
             received,
             json!({"id": "req-1/0", "type": EVENT_RECEIVED, "subject": "/shop#e1",
                    "event_type": "com.example.created", "input": "sqs"})
         );
-        let blocked = Summary::blocked(&stamp(), &event(), "http", "gate", "no").to_json();
+        let blocked =
+            Summary::blocked(stamp(), &About::new(&event()), "http", "gate", "no").to_json();
         assert_eq!(
             (&blocked["plugin"], &blocked["error"]),
             (&json!("gate"), &json!("no"))
         );
-        let invoking = Summary::invoking(&stamp(), &event(), "s", "f", 1).to_json();
+        let invoking = Summary::invoking(stamp(), &About::new(&event()), "s", "f", 1).to_json();
         assert_eq!(invoking["type"], FUNCTION_INVOKING);
         assert_eq!(invoking["function"], "f");
     }
@@ -549,5 +584,20 @@ mod tests {
     fn source_must_be_usable() {
         assert!(SystemEvents::new("").is_err());
         assert!(SystemEvents::new("a b").is_err());
+    }
+
+    #[test]
+    fn about_is_the_subject_text_and_type() {
+        use cloudevents::AttributesWriter;
+        let e = event();
+        let about = About::new(&e);
+        assert_eq!(&*about.subject, "/shop#e1");
+        assert!(about.is(&e));
+        let mut other = e.clone();
+        other.set_id("e2");
+        assert!(!about.is(&other));
+        let mut other = e.clone();
+        other.set_type("other.type");
+        assert!(!about.is(&other));
     }
 }

@@ -8,6 +8,8 @@
 //! event for it; `log+payload` logs whole system events. The PutEvents sink leaves embedded
 //! event data over [`MAX_EMBEDDED_DATA`] out ([`system_entries`]).
 
+use std::sync::Arc;
+
 use aws_config::SdkConfig;
 use cloudevents::{AttributesReader, Event};
 use eventferry_aws::eventbridge::{refused_entries, EventBridge, EventEntry};
@@ -91,13 +93,13 @@ impl SystemSink for LogSystemSink {
     async fn emit_summaries(&self, summaries: &[Summary]) -> Result<(), EmitError> {
         for group in by_event(summaries) {
             let first = group[0];
-            let input = group.iter().find_map(|s| s.input.as_deref());
+            let input = group.iter().find_map(|s| s.input);
             tracing::info!(
                 target: "eventferry::system",
-                event = %first.subject,
-                event_type = %first.event_type,
+                event = &*first.subject,
+                event_type = &*first.event_type,
                 input,
-                system_events = %compact_line(&group),
+                system_events = compact_line(&group).as_str(),
                 "system events"
             );
         }
@@ -109,7 +111,10 @@ impl SystemSink for LogSystemSink {
 fn by_event(summaries: &[Summary]) -> Vec<Vec<&Summary>> {
     let mut groups: Vec<Vec<&Summary>> = Vec::new();
     for s in summaries {
-        match groups.iter_mut().find(|g| g[0].subject == s.subject) {
+        let same = |g: &&mut Vec<&Summary>| {
+            Arc::ptr_eq(&g[0].subject, &s.subject) || g[0].subject == s.subject
+        };
+        match groups.iter_mut().find(same) {
             Some(group) => group.push(s),
             None => groups.push(vec![s]),
         }
@@ -343,7 +348,7 @@ mod tests {
         put_events_batches, MAX_PUT_EVENTS_BATCH, MAX_PUT_EVENTS_BYTES,
     };
     use eventferry_core::structured::parse_structured_value;
-    use eventferry_core::system::{Stamp, SystemEvents};
+    use eventferry_core::system::{About, Stamp, SystemEvents};
     use serde_json::{json, Value};
 
     fn received(id: usize, data_bytes: usize) -> Event {
@@ -434,10 +439,15 @@ mod tests {
             response: None,
         };
         let summaries = [
-            Summary::received(&stamp("r-0"), &a, "sqs"),
-            Summary::received(&stamp("r-1"), &b, "sqs"),
-            Summary::invoking(&stamp("r-2"), &a, "sub", "fn", 1),
-            Summary::outcome(&stamp("r-3"), &a, &result, Some("dead-lettered")),
+            Summary::received(stamp("r-0"), &About::new(&a), "sqs"),
+            Summary::received(stamp("r-1"), &About::new(&b), "sqs"),
+            Summary::invoking(stamp("r-2"), &About::new(&a), "sub", "fn", 1),
+            Summary::outcome(
+                stamp("r-3"),
+                &About::new(&a),
+                &result,
+                Some("dead-lettered"),
+            ),
         ];
         let groups = by_event(&summaries);
         assert_eq!(groups.len(), 2);

@@ -1148,7 +1148,7 @@ plugins:
     assert_eq!(ids.len(), summaries.len());
     for s in &summaries {
         assert!(s.id.starts_with("req-s-"), "{s:?}");
-        assert_eq!(s.subject, "/shop#s1");
+        assert_eq!(&*s.subject, "/shop#s1");
         let line = s.to_json().to_string();
         assert!(!line.contains("payload"), "no payload in {line}");
     }

@@ -82,8 +82,9 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
     ) -> EventReport {
         let received = outbox.make(
             self.plugins_may_take(EVENT_RECEIVED),
+            &event,
             |stamp| self.settings.system.received(stamp, &event, input),
-            |stamp| Summary::received(stamp, &event, input),
+            |stamp, about| Summary::received(stamp, about, input),
         );
         let slot = outbox.reserve();
         let (sync, background): (Vec<&Subscription>, Vec<&Subscription>) = self
@@ -161,12 +162,13 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
                 tracing::info!(event = %event_label(&event), %plugin, %error, "event blocked by a sync plugin");
                 let blocked = outbox.make(
                     self.plugins_may_take(EVENT_BLOCKED),
+                    &event,
                     |stamp| {
                         self.settings
                             .system
                             .blocked(stamp, &event, input, &plugin, &error)
                     },
-                    |stamp| Summary::blocked(stamp, &event, input, &plugin, &error),
+                    |stamp, about| Summary::blocked(stamp, about, input, &plugin, &error),
                 );
                 let slot = outbox.reserve();
                 let plugin_results = self.notify_plugins(blocked.event.as_ref()).await;
@@ -328,12 +330,13 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
             };
             outcomes.push(outbox.make(
                 self.plugins_may_take(ty),
+                event,
                 |stamp| {
                     self.settings
                         .system
                         .outcome(stamp, event, result, next.as_deref())
                 },
-                |stamp| Summary::outcome(stamp, event, result, next.as_deref()),
+                |stamp, about| Summary::outcome(stamp, about, result, next.as_deref()),
             ));
         }
         let plugin_results = match self.plugins.subscriptions().is_empty() {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use cloudevents::Event;
-use eventferry_core::system::{Stamp, Summary};
+use eventferry_core::system::{About, Stamp, Summary};
 
 use crate::ports::{SinkNeeds, SystemSink};
 
@@ -20,6 +20,8 @@ pub(crate) struct Outbox {
     needs: SinkNeeds,
     events: Mutex<Vec<Event>>,
     summaries: Mutex<Vec<Summary>>,
+    /// The event the last summary was about.
+    about: Mutex<Option<About>>,
 }
 
 /// A place in emission order taken by [`Outbox::reserve`], to be filled by [`Outbox::fill`].
@@ -40,20 +42,31 @@ impl Outbox {
             request_id: request_id.to_owned(),
             seq: AtomicU64::new(0),
             needs,
-            events: Mutex::new(Vec::new()),
-            summaries: Mutex::new(Vec::new()),
+            // Room for one event's usual share (received, and an outcome per subscriber).
+            events: Mutex::new(Vec::with_capacity(match needs {
+                SinkNeeds::Events => 16,
+                _ => 0,
+            })),
+            summaries: Mutex::new(Vec::with_capacity(match needs {
+                SinkNeeds::Summaries => 16,
+                _ => 0,
+            })),
+            about: Mutex::new(None),
         }
     }
 
     /// Makes one system event: whole (`build`) when `for_plugins` or the sink takes whole
     /// events, summarised (`summarize`) when the sink takes summaries; nothing at all otherwise.
+    /// `about` is the event the system event is about: its summary shares [`About`] with the
+    /// other summaries of the same event.
     pub(crate) fn make(
         &self,
         for_plugins: bool,
+        about: &Event,
         build: impl FnOnce(&Stamp) -> Event,
-        summarize: impl FnOnce(&Stamp) -> Summary,
+        summarize: impl FnOnce(Stamp, &About) -> Summary,
     ) -> Made {
-        self.make_with(for_plugins, build, Some(summarize))
+        self.make_with(for_plugins, build, Some((about, summarize)))
     }
 
     /// [`Self::make`] for a system event that has no summary: `eventferry.function.invoking`,
@@ -64,14 +77,18 @@ impl Outbox {
         for_plugins: bool,
         build: impl FnOnce(&Stamp) -> Event,
     ) -> Made {
-        self.make_with(for_plugins, build, None::<fn(&Stamp) -> Summary>)
+        self.make_with(
+            for_plugins,
+            build,
+            None::<(&Event, fn(Stamp, &About) -> Summary)>,
+        )
     }
 
     fn make_with(
         &self,
         for_plugins: bool,
         build: impl FnOnce(&Stamp) -> Event,
-        summarize: Option<impl FnOnce(&Stamp) -> Summary>,
+        summarize: Option<(&Event, impl FnOnce(Stamp, &About) -> Summary)>,
     ) -> Made {
         let whole = for_plugins || self.needs == SinkNeeds::Events;
         let summarize = summarize.filter(|_| self.needs == SinkNeeds::Summaries);
@@ -79,9 +96,19 @@ impl Outbox {
             return Made::default();
         }
         let stamp = self.stamp(whole);
+        let event = whole.then(|| build(&stamp));
         Made {
-            event: whole.then(|| build(&stamp)),
-            summary: summarize.map(|summarize| summarize(&stamp)),
+            event,
+            summary: summarize.map(|(event, summarize)| summarize(stamp, &self.about(event))),
+        }
+    }
+
+    /// The [`About`] of `event`: the last one made, when it is about the same event.
+    fn about(&self, event: &Event) -> About {
+        let mut last = self.about.lock().expect("not poisoned");
+        match &*last {
+            Some(about) if about.is(event) => about.clone(),
+            _ => last.insert(About::new(event)).clone(),
         }
     }
 
@@ -104,8 +131,11 @@ impl Outbox {
 
     /// Adds `made` at the end.
     pub(crate) fn push(&self, made: Made) {
-        let slot = self.reserve();
-        self.fill(slot, made);
+        match self.needs {
+            SinkNeeds::Nothing => {}
+            SinkNeeds::Summaries => push(&self.summaries, made.summary),
+            SinkNeeds::Events => push(&self.events, made.event),
+        }
     }
 
     /// Reserves the place of a system event that is still in use (by plugins), so it can be
@@ -152,5 +182,11 @@ impl Outbox {
         if let Err(error) = emitted {
             tracing::error!(%error, count, "could not emit system events");
         }
+    }
+}
+
+fn push<T>(list: &Mutex<Vec<T>>, item: Option<T>) {
+    if let Some(item) = item {
+        list.lock().expect("not poisoned").push(item);
     }
 }
