@@ -86,10 +86,35 @@ impl Poster {
         headers: &[(String, String)],
         body: Vec<u8>,
     ) -> Result<HttpAnswer, PostError> {
+        match reqwest::Url::parse(url) {
+            Ok(parsed) => self.send(parsed, url, headers, body).await,
+            // reqwest's own words for a URL it cannot use.
+            Err(_) => self.send(url, url, headers, body).await,
+        }
+    }
+
+    /// [`Poster::post`] to a URL parsed once by the caller: what a sink that POSTs every event
+    /// to the same URL uses, so the URL is not parsed again per request.
+    pub async fn post_to(
+        &self,
+        url: &reqwest::Url,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> Result<HttpAnswer, PostError> {
+        self.send(url.clone(), url.as_str(), headers, body).await
+    }
+
+    async fn send(
+        &self,
+        url: impl reqwest::IntoUrl,
+        text: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> Result<HttpAnswer, PostError> {
         // The URL is parsed to hide its userinfo only when there is an error to name it in: not
         // on every delivery.
         let failed = |kind, message| PostError {
-            url: without_userinfo(url),
+            url: without_userinfo(text),
             kind,
             message,
         };

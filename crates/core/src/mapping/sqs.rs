@@ -78,8 +78,12 @@ fn map_body(message: &SqsMessage<'_>, options: &MappingOptions) -> Result<Event,
     let Ok(value) = serde_json::from_str::<Value>(message.body) else {
         return Ok(build(generic(message, options)?.data(TEXT, message.body)));
     };
-    if let Ok(event) = parse_structured_value(&value) {
-        return Ok(event);
+    // A structured CloudEvent has `specversion` (parse_structured_value refuses one without): only
+    // then is the value copied for it, not for every EventBridge event.
+    if value.get("specversion").is_some() {
+        if let Ok(event) = parse_structured_value(&value) {
+            return Ok(event);
+        }
     }
     let builder = match Envelope::parse(&value) {
         Ok(envelope) => envelope_attributes(&envelope, options),

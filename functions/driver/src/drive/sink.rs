@@ -92,7 +92,8 @@ pub enum SinkMode {
 /// `--sink-header`s after the binding's headers, sent with `eventferry_http`.
 pub struct HttpSink {
     poster: Poster,
-    url: String,
+    /// Parsed once: reqwest would parse a `&str` again for every request.
+    url: reqwest::Url,
     mode: SinkMode,
     headers: Vec<(String, String)>,
 }
@@ -116,7 +117,7 @@ impl HttpSink {
             .collect();
         Ok(HttpSink {
             poster,
-            url: url.into(),
+            url,
             mode,
             headers,
         })
@@ -128,7 +129,7 @@ impl HttpSink {
         let request = request.with_headers(&self.headers);
         let answer = self
             .poster
-            .post(&self.url, &request.headers, request.body)
+            .post_to(&self.url, &request.headers, request.body)
             .await
             .map_err(DeliveryError::Request)?;
         if answer.is_success() {
