@@ -79,6 +79,7 @@ impl Reported {
             localstack_cpu: self.localstack_cpu,
             sink_deliveries,
             flags: Vec::new(),
+            rounds_us: Vec::new(),
         }
     }
 }

@@ -23,6 +23,12 @@ pub struct Opts {
     pub logs: PathBuf,
     /// `--sections a,b`: which parts run (default all of [`SECTIONS`]); the floor always does.
     pub sections: Vec<String>,
+    /// `--rounds R`: how often the floor and the driver's HTTP rows run at each concurrency, in a
+    /// rotated order; each row is the median round (3 in a full run, 1 with `--quick`).
+    pub rounds: usize,
+    /// `--compare NAME=PATH,…`: other `eventferry` binaries run like the usual HTTP rows, in the
+    /// same rounds (rows `http NAME`), to compare a change side by side.
+    pub compare: Vec<(String, PathBuf)>,
 }
 
 /// The parts of the driver bench, in the order they run.
@@ -39,7 +45,8 @@ impl Opts {
 
 impl Opts {
     /// `--quick`, `--messages N`, `--latency-secs N`, `--driver PATH`, `--python PATH`,
-    /// `--out FILE`, `--sections driver,batch,…`; the endpoint from `AWS_ENDPOINT_URL`.
+    /// `--out FILE`, `--sections driver,batch,…`, `--rounds R`, `--concurrencies 1,8` (of the
+    /// floor and the usual driver rows; default 1,2,4,8); the endpoint from `AWS_ENDPOINT_URL`.
     pub fn from_args(args: &[String]) -> Opts {
         let quick = common::flag(args, "--quick");
         let root = common::repo_root();
@@ -48,7 +55,13 @@ impl Opts {
             messages: common::opt(args, "--messages")
                 .map(|v| v.parse().expect("--messages N"))
                 .unwrap_or(if quick { 2_000 } else { 20_000 }),
-            concurrencies: vec![1, 2, 4, 8],
+            concurrencies: common::opt(args, "--concurrencies")
+                .map(|v| {
+                    v.split(',')
+                        .map(|c| c.trim().parse().expect("--concurrencies 1,8"))
+                        .collect()
+                })
+                .unwrap_or_else(|| vec![1, 2, 4, 8]),
             latency_secs: common::opt(args, "--latency-secs")
                 .map(|v| v.parse().expect("--latency-secs N"))
                 .unwrap_or(if quick { 10 } else { 60 }),
@@ -67,6 +80,21 @@ impl Opts {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| root.join("target/bench/driver.json")),
             logs: root.join("target/bench/logs"),
+            rounds: common::opt(args, "--rounds")
+                .map(|v| v.parse().expect("--rounds N"))
+                .unwrap_or(if quick { 1 } else { 3 })
+                .max(1),
+            compare: common::opt(args, "--compare")
+                .map(|v| {
+                    v.split(',')
+                        .map(|pair| {
+                            let (name, path) =
+                                pair.split_once('=').expect("--compare NAME=PATH,NAME=PATH");
+                            (name.to_owned(), PathBuf::from(path))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             sections: match common::opt(args, "--sections") {
                 Some(list) => {
                     let list: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).collect();

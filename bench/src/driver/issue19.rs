@@ -22,6 +22,105 @@ pub fn cpu_to_floor(rows: &[Row], r: &Row) -> f64 {
     }
 }
 
+/// The driver's HTTP row at `c` over the floor's, round by round (the two ran in the same
+/// round): empty without `--rounds` above 1.
+fn round_ratios(rows: &[Row], c: usize) -> Vec<f64> {
+    round_ratios_of(rows, "http", c)
+}
+
+/// The same for the driver row `sink` (`http`, or `http NAME` of `--compare`).
+fn round_ratios_of(rows: &[Row], sink: &str, c: usize) -> Vec<f64> {
+    match (find(rows, "driver", sink, c), find(rows, "floor", "-", c)) {
+        (Some(d), Some(f)) => d
+            .rounds_us
+            .iter()
+            .zip(&f.rounds_us)
+            .map(|(d, f)| d / f)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Where the rounds put a ratio against `limit`: every round at or under it, every round over
+/// it, or some of each (inside the noise).
+fn verdict(rounds: &[f64], limit: f64) -> &'static str {
+    if rounds.is_empty() {
+        "one round"
+    } else if rounds.iter().all(|&x| x <= limit) {
+        "every round ≤"
+    } else if rounds.iter().all(|&x| x > limit) {
+        "every round >"
+    } else {
+        "rounds on both sides"
+    }
+}
+
+/// `min–max` of the rounds, like `1.05–1.31×`.
+fn spread(rounds: &[f64]) -> String {
+    let lo = rounds.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = rounds.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if rounds.is_empty() {
+        "—".into()
+    } else {
+        format!("{lo:.2}–{hi:.2}×")
+    }
+}
+
+/// With `--rounds` above 1: the floor's and the driver's (HTTP) CPU per message, every round
+/// and the median, with the ratio of the medians and the ratio round by round.
+pub fn rounds_table(rows: &[Row]) {
+    let cs: Vec<usize> = rows
+        .iter()
+        .filter(|r| r.who == "floor" && r.rounds_us.len() > 1)
+        .map(|r| r.concurrency)
+        .collect();
+    if cs.is_empty() || find(rows, "driver", "http", cs[0]).is_none() {
+        return;
+    }
+    let list = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("\n## Driver (HTTP sink) CPU against the floor, round by round (window CPU µs/msg; each round runs every row once, in a rotated order)\n");
+    let ratios = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // The usual driver, then any `--compare` binaries.
+    let mut sinks: Vec<&str> = vec!["http"];
+    for r in rows {
+        if r.who == "driver" && r.rounds_us.len() > 1 && !sinks.contains(&r.sink) {
+            sinks.push(r.sink);
+        }
+    }
+    println!("| driver | concurrency | floor, median | floor, rounds | driver, median | driver, rounds | CPU × floor (medians) | CPU × floor, round by round | against 1.2× |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for sink in sinks {
+        for &c in &cs {
+            let (Some(f), Some(d)) = (find(rows, "floor", "-", c), find(rows, "driver", sink, c))
+            else {
+                continue;
+            };
+            let per_round = round_ratios_of(rows, sink, c);
+            println!(
+                "| {sink} | {c} | {} | {} | {} | {} | {} | {} ({}) | {} |",
+                us(f.window_us()),
+                list(&f.rounds_us),
+                us(d.window_us()),
+                list(&d.rounds_us),
+                ratio(cpu_to_floor(rows, d)),
+                spread(&per_round),
+                ratios(&per_round),
+                verdict(&per_round, 1.2),
+            );
+        }
+    }
+}
+
 fn rate_to_floor(rows: &[Row], r: &Row) -> f64 {
     find(rows, "floor", "-", r.concurrency)
         .map(|f| r.rate() / f.rate())
@@ -170,8 +269,20 @@ pub fn targets(rows: &[Row]) -> Value {
     );
     println!("| target | measured | |");
     println!("|---|---|---|");
+    let rounds: Vec<String> = cs
+        .iter()
+        .map(|&c| round_ratios(rows, c))
+        .filter(|r| !r.is_empty())
+        .zip(&cs)
+        .map(|(r, c)| format!("c={c}: {} ({})", spread(&r), verdict(&r, 1.2)))
+        .collect();
+    let rounds = if rounds.is_empty() {
+        String::new()
+    } else {
+        format!("; round by round {}", rounds.join(", "))
+    };
     println!(
-        "| driver CPU ≤ 1.2× floor, HTTP sink, every concurrency (default, one event per request) | {} | {} |",
+        "| driver CPU ≤ 1.2× floor, HTTP sink, every concurrency (default, one event per request; medians) | {}{rounds} | {} |",
         show(&cpu1),
         met(met_cpu)
     );
@@ -190,7 +301,7 @@ pub fn targets(rows: &[Row]) -> Value {
         met(met_rate)
     );
     json!({
-        "cpu_to_floor_http": cpu1.iter().map(|(c, x)| json!({"concurrency": c, "ratio": x})).collect::<Vec<_>>(),
+        "cpu_to_floor_http": cpu1.iter().map(|(c, x)| json!({"concurrency": c, "ratio": x, "rounds": round_ratios(rows, *c)})).collect::<Vec<_>>(),
         "cpu_to_floor_http_batch10": cpu10.iter().map(|(c, x)| json!({"concurrency": c, "ratio": x})).collect::<Vec<_>>(),
         "cpu_to_python": py_ratio,
         "cpu_to_python_batch10": py10_ratio,

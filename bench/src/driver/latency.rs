@@ -74,6 +74,7 @@ async fn start_driver(ctx: &Ctx, name: &str, source: &str) -> (Child, PathBuf) {
         &pattern,
         20,
         metrics_port,
+        None,
     );
     let log = ctx.opts.logs.join(format!("{name}.log"));
     cmd.stdout(Stdio::null())

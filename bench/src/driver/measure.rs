@@ -63,6 +63,9 @@ pub struct Row {
     pub sink_deliveries: Option<u64>,
     /// The driver's flags beyond the usual run's (`--sink-batch 10`, `--max-rate 200`, …).
     pub flags: Vec<String>,
+    /// With `--rounds` above 1 (the floor and the driver's HTTP rows): the window CPU µs/msg of
+    /// every round, in round order; this row is the round with the median of them.
+    pub rounds_us: Vec<f64>,
 }
 
 impl Row {
@@ -96,6 +99,7 @@ impl Row {
             "localstack_cpu_cores": self.localstack_cpu,
             "sink_deliveries": self.sink_deliveries,
             "flags": self.flags,
+            "rounds_cpu_us_per_msg_window": self.rounds_us,
             "exit_status": self.usage.status,
         })
     }
@@ -113,4 +117,19 @@ impl Row {
             self.rss_mib()
         );
     }
+}
+
+/// Of the same run measured in several rounds, the round with the median window CPU per message
+/// (the upper one of an even count), carrying every round's figure in round order.
+pub fn median_row(rounds: Vec<Row>) -> Row {
+    let rounds_us: Vec<f64> = rounds
+        .iter()
+        .map(|r| r.window_us().unwrap_or(f64::NAN))
+        .collect();
+    let mut order: Vec<usize> = (0..rounds.len()).collect();
+    order.sort_by(|&a, &b| rounds_us[a].total_cmp(&rounds_us[b]));
+    let mid = order[order.len() / 2];
+    let mut row = rounds.into_iter().nth(mid).expect("at least one round");
+    row.rounds_us = rounds_us;
+    row
 }

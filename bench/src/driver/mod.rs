@@ -40,7 +40,7 @@ use serde_json::json;
 
 use self::ctx::{Ctx, Opts};
 use self::drive::{Sink, Variant};
-use self::measure::Row;
+use self::measure::{median_row, Row};
 use crate::common;
 
 pub use self::floor::floor_main;
@@ -89,6 +89,45 @@ async fn variant_rows(ctx: &Ctx) -> Vec<Row> {
     rows
 }
 
+/// The floor at every concurrency, and the driver to the HTTP sink (section `driver`) at every
+/// concurrency, each `--rounds` times. A round runs them all, each round in an order rotated by
+/// `len / rounds` places, so no run always goes first or follows the same neighbour; each row is
+/// the round with the median CPU per message, and carries every round's ([`median_row`]).
+async fn floor_and_http_rows(ctx: &Ctx) -> Vec<Row> {
+    // (None: the floor; Some(None): the driver; Some(Some(v)): a `--compare` binary), concurrency.
+    let compare: Vec<Variant> = ctx
+        .opts
+        .compare
+        .iter()
+        .map(|(name, path)| Variant::compare(name, path.clone()))
+        .collect();
+    let cs = &ctx.opts.concurrencies;
+    let mut runs: Vec<(Option<Option<&Variant>>, usize)> = cs.iter().map(|&c| (None, c)).collect();
+    if ctx.opts.runs("driver") {
+        runs.extend(cs.iter().map(|&c| (Some(None), c)));
+        for v in &compare {
+            runs.extend(cs.iter().map(|&c| (Some(Some(v)), c)));
+        }
+    }
+    let rounds = ctx.opts.rounds;
+    let mut measured: Vec<Vec<Row>> = vec![Vec::new(); runs.len()];
+    for round in 0..rounds {
+        if rounds > 1 {
+            eprintln!("round {} of {rounds}", round + 1);
+        }
+        for k in 0..runs.len() {
+            let i = (k + round * runs.len() / rounds) % runs.len();
+            let (who, c) = runs[i];
+            measured[i].push(match who {
+                None => floor::floor(ctx, c).await,
+                Some(None) => drive::driver(ctx, Sink::Http, c).await,
+                Some(Some(v)) => drive::variant(ctx, v, c).await,
+            });
+        }
+    }
+    measured.into_iter().map(median_row).collect()
+}
+
 /// `--max-rate` of the rate rows, events per second.
 pub const RATE_LIMIT: u32 = 200;
 
@@ -119,15 +158,10 @@ async fn run(opts: Opts) {
         ctx.run
     );
 
-    let mut rows: Vec<Row> = Vec::new();
-    for &c in &ctx.opts.concurrencies {
-        rows.push(floor::floor(&ctx, c).await);
-    }
-    for (section, sink) in [("driver", Sink::Http), ("stdout", Sink::Stdout)] {
-        if ctx.opts.runs(section) {
-            for &c in &ctx.opts.concurrencies {
-                rows.push(drive::driver(&ctx, sink, c).await);
-            }
+    let mut rows: Vec<Row> = floor_and_http_rows(&ctx).await;
+    if ctx.opts.runs("stdout") {
+        for &c in &ctx.opts.concurrencies {
+            rows.push(drive::driver(&ctx, Sink::Stdout, c).await);
         }
     }
     rows.extend(variant_rows(&ctx).await);

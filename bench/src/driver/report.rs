@@ -122,6 +122,7 @@ impl<'a> Figures<'a> {
 pub fn report(ctx: &Ctx, rows: &[Row], latency: &Value) -> Value {
     let figures = Figures::of(ctx, rows);
     throughput_table(ctx, rows, figures.floor1);
+    issue19::rounds_table(rows);
     issue19::batch_table(rows);
     issue19::rate_table(rows);
     issue19::trace_table(rows);
@@ -142,8 +143,8 @@ pub fn report(ctx: &Ctx, rows: &[Row], latency: &Value) -> Value {
 
 fn throughput_table(ctx: &Ctx, rows: &[Row], floor1: f64) {
     println!(
-        "\n## Driver throughput ({} messages per run, half for the stdout and Python runs; fresh queue each; LocalStack 4.13.1 on the same 2 cores)\n",
-        ctx.opts.messages
+        "\n## Driver throughput ({} messages per run, half for the stdout and Python runs; fresh queue each; LocalStack 4.13.1 on the same 2 cores; floor and driver http rows: the median of {} rounds)\n",
+        ctx.opts.messages, ctx.opts.rounds
     );
     println!("| run | sink | concurrency | messages | msgs/s | × floor (same c) | × floor (c=1) | CPU µs/msg (window) | CPU × floor (same c) | CPU µs/msg (whole process) | peak RSS MiB | LocalStack CPU (cores) |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
