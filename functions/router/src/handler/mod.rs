@@ -103,7 +103,8 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
     /// Handles one invoke payload; the answer is serialized by the caller (the runtime).
     pub async fn respond(&self, payload: Value, request_id: &str) -> Result<Answer, HandlerError> {
         let outbox = Outbox::new(request_id, self.ports.sink.needs());
-        let outcome = self.dispatch(payload, &outbox).await;
+        // Boxed: inline, the future nests too deep for the compiler's layout of `main`.
+        let outcome = Box::pin(self.dispatch(payload, &outbox)).await;
         outbox.emit(&self.ports.sink).await;
         outcome
     }
