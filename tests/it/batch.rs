@@ -1,11 +1,15 @@
 //! `eventferry drive --sink-batch`: batched delivery against LocalStack, to an HTTP sink that
-//! records every request. The queue is created and filled here first (the driver adopts a queue
-//! that is not its own and never deletes it), so the backlog is there when the driver starts.
+//! records every request, and to a Lambda function under `cargo lambda watch` (`recorder`, which
+//! writes each invoke payload to a queue). The queue is created and filled here first (the
+//! driver adopts a queue that is not its own and never deletes it), so the backlog is there when
+//! the driver starts.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use eventferry_core::binding::decode_batch;
+use eventferry_core::structured::parse_structured_value;
+use eventferry_tests::watch::{Queues, Watch};
 use eventferry_tests::{localstack, Proc, RecordingHttpServer, SinkRequest, SIGTERM};
 
 const READY: &str = "receiving";
@@ -117,8 +121,37 @@ fn batch_ids(request: &SinkRequest) -> Vec<String> {
         .collect()
 }
 
+/// The bodies of the messages waiting in `url` (up to 10, a 1 s long poll), deleted.
+async fn receive(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<serde_json::Value> {
+    let out = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("ReceiveMessage");
+    let mut bodies = Vec::new();
+    for m in out.messages.unwrap_or_default() {
+        let body = m.body.as_deref().expect("a body");
+        bodies.push(serde_json::from_str(body).expect("a JSON payload"));
+        sqs.delete_message()
+            .queue_url(url)
+            .receipt_handle(m.receipt_handle.expect("a receipt handle"))
+            .send()
+            .await
+            .expect("DeleteMessage");
+    }
+    bodies
+}
+
 /// `eventferry drive` on the existing queue `queue`, batching by 10 to `sink`.
 fn start_batched_drive(queue: &str, sink: &str) -> Proc {
+    start_batched_drive_with(queue, sink, &[])
+}
+
+/// [`start_batched_drive`] with extra environment variables.
+fn start_batched_drive_with(queue: &str, sink: &str, env: &[(&str, &str)]) -> Proc {
     let pattern = format!(r#"[{{"source":["{queue}.nobody"]}}]"#);
     Proc::start(
         &[
@@ -139,7 +172,7 @@ fn start_batched_drive(queue: &str, sink: &str) -> Proc {
             "1s",
             "--clean-up",
         ],
-        &[],
+        env,
     )
 }
 
@@ -244,5 +277,66 @@ async fn a_failed_batch_is_redelivered_whole_and_nothing_is_lost() {
     let failures = format!("{} failed deliveries", failed.len());
     assert!(stderr.contains(&failures), "{failures}; stderr:\n{stderr}");
     assert!(stderr.contains("25 deleted"), "stderr:\n{stderr}");
+    sqs.delete_queue().queue_url(&url).send().await.ok();
+}
+
+/// 25 messages with --sink-batch 10 to `lambda:recorder`: every invoke payload is a JSON array of
+/// 1 to 10 valid structured CloudEvents, every event arrives exactly once, fewer invokes than
+/// events are made, and the queue is empty afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lambda_sink_gets_each_batch_as_one_json_array() {
+    let config = localstack().await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queues = Queues::create(&["recorded"]).await;
+    let watch = Watch::start(9443, &[("RECORDER_QUEUE_URL", queues.url("recorded"))]).await;
+    let queue = eventferry_tests::short_queue_name("efb", "lam");
+    let (url, ids) = filled_queue(&sqs, &queue, 25).await;
+    let lambda = format!("http://127.0.0.1:{}", watch.port());
+    let driver = start_batched_drive_with(
+        &queue,
+        "lambda:recorder",
+        &[("AWS_ENDPOINT_URL_LAMBDA", &lambda)],
+    );
+    driver.wait_stderr(READY, START).await;
+
+    // Each recorded message is the payload of one invoke.
+    let mut sizes = Vec::new();
+    let mut seen = Vec::new();
+    let limit = tokio::time::Instant::now() + Duration::from_secs(90);
+    while seen.len() < ids.len() {
+        assert!(
+            tokio::time::Instant::now() < limit,
+            "{} of {} events recorded after 90 s; driver stderr:\n{}",
+            seen.len(),
+            ids.len(),
+            driver.stderr_text()
+        );
+        for payload in receive(&sqs, &queues.url("recorded")).await {
+            let items = payload.as_array().unwrap_or_else(|| {
+                panic!("a batched invoke payload is a JSON array, got {payload}")
+            });
+            sizes.push(items.len());
+            for item in items {
+                if let Err(e) = parse_structured_value(item) {
+                    panic!("not a structured CloudEvent ({e}): {item}");
+                }
+                seen.push(item["id"].as_str().expect("an id").to_owned());
+            }
+        }
+    }
+    assert!(sizes.iter().all(|&n| (1..=10).contains(&n)), "{sizes:?}");
+    assert!(sizes.len() < ids.len(), "events went in batches: {sizes:?}");
+    assert_eq!(seen.len(), ids.len(), "no event twice: {sizes:?}");
+    assert_eq!(seen.into_iter().collect::<HashSet<_>>(), ids);
+    assert_eq!(
+        drained(&sqs, &url).await,
+        0,
+        "every acknowledged message is deleted"
+    );
+    let stderr = stop(driver).await;
+    assert!(
+        stderr.contains("25 delivered, 0 failed deliveries, 25 deleted"),
+        "stderr:\n{stderr}"
+    );
     sqs.delete_queue().queue_url(&url).send().await.ok();
 }
