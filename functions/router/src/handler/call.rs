@@ -75,11 +75,14 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         payloads: &Payloads<'_>,
         attempt: u32,
     ) -> Call {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
+        let _permit = match self.permits.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => self
+                .permits
+                .acquire()
+                .await
+                .expect("the semaphore is never closed"),
+        };
         let start = Instant::now();
         let mut result = InvocationResult {
             subscription: sub.name.clone(),
@@ -194,7 +197,9 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
 impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, S> {
     /// The answer a result keeps: [`small_json`], when a system event may carry it.
     fn response(&self, payload: &[u8]) -> Option<Value> {
-        self.keep_responses.then(|| small_json(payload)).flatten()
+        self.whole_system_events
+            .then(|| small_json(payload))
+            .flatten()
     }
 }
 

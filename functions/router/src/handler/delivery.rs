@@ -203,17 +203,25 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         outbox: &Outbox,
     ) -> EventReport {
         let payloads = Payloads::new(&event);
-        let calls = join_all(
-            subs.iter()
-                .map(|sub| self.invoke_subscriber(sub, &payloads, attempt, outbox)),
-        )
-        .await;
-        let mut plugin_results = Vec::new();
-        let mut results = Vec::with_capacity(calls.len());
-        for (result, plugins) in calls {
-            results.push(result);
-            plugin_results.extend(plugins);
-        }
+        let (results, mut plugin_results) = if self.whole_system_events {
+            let calls = join_all(
+                subs.iter()
+                    .map(|sub| self.invoke_subscriber(sub, &payloads, attempt, outbox)),
+            )
+            .await;
+            let mut plugin_results = Vec::new();
+            let mut results = Vec::with_capacity(calls.len());
+            for (result, plugins) in calls {
+                results.push(result);
+                plugin_results.extend(plugins);
+            }
+            (results, plugin_results)
+        } else {
+            // Nothing takes `eventferry.function.invoking` (no plugin, and the sink takes no
+            // whole system events): the targets are called directly, each a smaller future.
+            let calls = join_all(subs.iter().map(|sub| self.call(sub, &payloads, attempt))).await;
+            (calls.into_iter().map(|c| c.result).collect(), Vec::new())
+        };
         let (failed, disposition) = self.handle_failures(&results, &event).await;
         plugin_results.extend(self.outcomes(&event, &results, &failed, outbox).await);
         EventReport {

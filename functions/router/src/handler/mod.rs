@@ -42,9 +42,10 @@ pub struct Handler<I, H, Q, S> {
     ports: Arc<Ports<I, H, Q, S>>,
     receiver: Arc<dyn ResponseReceiver>,
     permits: Semaphore,
-    /// Whether results keep the targets' answers: only a system event carries them, so only
-    /// when one may be built whole (a plugin, or a sink of whole events).
-    keep_responses: bool,
+    /// Whether a system event may be built whole: there is a plugin, or the sink takes whole
+    /// events. Only then do results keep the targets' answers (only a whole system event
+    /// carries them), and is `eventferry.function.invoking` made at all.
+    whole_system_events: bool,
 }
 
 impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, S> {
@@ -66,7 +67,8 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         receiver: Arc<dyn ResponseReceiver>,
     ) -> Self {
         let permits = Semaphore::new(settings.max_concurrency.max(1));
-        let keep_responses = !config.plugins.is_empty() || ports.sink.needs() == SinkNeeds::Events;
+        let whole_system_events =
+            !config.plugins.is_empty() || ports.sink.needs() == SinkNeeds::Events;
         Handler {
             routes: Router::new(config.subscriptions),
             plugins: Router::new(config.plugins),
@@ -74,7 +76,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
             ports,
             receiver,
             permits,
-            keep_responses,
+            whole_system_events,
         }
     }
 
