@@ -208,6 +208,29 @@ async fn stop(mut driver: Proc) -> String {
     driver.stderr_text()
 }
 
+/// The end of a run of 25 events without failures: `sizes` (events per request or invoke) are
+/// 1 to 10 and fewer than the events, no event went twice, the queue `url` is empty, and the
+/// driver stops cleanly having delivered and deleted all 25 (then the queue is removed).
+async fn batched_and_done(sizes: &[usize], sqs: &aws_sdk_sqs::Client, url: &str, driver: Proc) {
+    assert!(sizes.iter().all(|&n| (1..=10).contains(&n)), "{sizes:?}");
+    assert!(
+        sizes.len() < 25,
+        "events went in batches, not one per request: {sizes:?}"
+    );
+    assert_eq!(sizes.iter().sum::<usize>(), 25, "no event twice: {sizes:?}");
+    assert_eq!(
+        drained(sqs, url).await,
+        0,
+        "every acknowledged message is deleted"
+    );
+    let stderr = stop(driver).await;
+    assert!(
+        stderr.contains("25 delivered, 0 failed deliveries, 25 deleted"),
+        "stderr:\n{stderr}"
+    );
+    sqs.delete_queue().queue_url(url).send().await.ok();
+}
+
 /// 25 messages with --sink-batch 10: every request carries the batch content type and at most
 /// 10 events, every event arrives, and the queue is empty afterwards.
 #[tokio::test]
@@ -222,24 +245,7 @@ async fn batches_carry_every_event_at_most_ten_per_request() {
 
     let accepted = until_all_acknowledged(&sink, &driver, &ids).await;
     let sizes: Vec<usize> = accepted.iter().map(|r| batch_ids(r).len()).collect();
-    assert!(sizes.iter().all(|&n| (1..=10).contains(&n)), "{sizes:?}");
-    assert!(
-        sizes.len() < ids.len(),
-        "events went in batches, not one per request: {sizes:?}"
-    );
-    assert_eq!(sizes.iter().sum::<usize>(), 25, "no event twice: {sizes:?}");
-    assert_eq!(
-        drained(&sqs, &url).await,
-        0,
-        "every acknowledged message is deleted"
-    );
-
-    let stderr = stop(driver).await;
-    assert!(
-        stderr.contains("25 delivered, 0 failed deliveries, 25 deleted"),
-        "stderr:\n{stderr}"
-    );
-    sqs.delete_queue().queue_url(&url).send().await.ok();
+    batched_and_done(&sizes, &sqs, &url, driver).await;
 }
 
 /// The sink answers 500 to the first batch: none of that batch's messages is deleted, each comes
@@ -324,19 +330,6 @@ async fn a_lambda_sink_gets_each_batch_as_one_json_array() {
             }
         }
     }
-    assert!(sizes.iter().all(|&n| (1..=10).contains(&n)), "{sizes:?}");
-    assert!(sizes.len() < ids.len(), "events went in batches: {sizes:?}");
-    assert_eq!(seen.len(), ids.len(), "no event twice: {sizes:?}");
     assert_eq!(seen.into_iter().collect::<HashSet<_>>(), ids);
-    assert_eq!(
-        drained(&sqs, &url).await,
-        0,
-        "every acknowledged message is deleted"
-    );
-    let stderr = stop(driver).await;
-    assert!(
-        stderr.contains("25 delivered, 0 failed deliveries, 25 deleted"),
-        "stderr:\n{stderr}"
-    );
-    sqs.delete_queue().queue_url(&url).send().await.ok();
+    batched_and_done(&sizes, &sqs, &url, driver).await;
 }
