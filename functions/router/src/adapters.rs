@@ -8,8 +8,6 @@
 //! event for it; `log+payload` logs whole system events. The PutEvents sink leaves embedded
 //! event data over [`MAX_EMBEDDED_DATA`] out ([`system_entries`]).
 
-use std::sync::Arc;
-
 use aws_config::SdkConfig;
 use cloudevents::{AttributesReader, Event};
 use eventferry_aws::eventbridge::{refused_entries, EventBridge, EventEntry};
@@ -111,10 +109,8 @@ impl SystemSink for LogSystemSink {
 fn by_event(summaries: &[Summary]) -> Vec<Vec<&Summary>> {
     let mut groups: Vec<Vec<&Summary>> = Vec::new();
     for s in summaries {
-        let same = |g: &&mut Vec<&Summary>| {
-            Arc::ptr_eq(&g[0].subject, &s.subject) || g[0].subject == s.subject
-        };
-        match groups.iter_mut().find(same) {
+        // Arc<str>'s == compares the pointers first: summaries of one event share their subject.
+        match groups.iter_mut().find(|g| g[0].subject == s.subject) {
             Some(group) => group.push(s),
             None => groups.push(vec![s]),
         }

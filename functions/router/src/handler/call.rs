@@ -192,9 +192,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
             }
         }
     }
-}
 
-impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, S> {
     /// The answer a result keeps: [`small_json`], when a system event may carry it.
     fn response(&self, payload: &[u8]) -> Option<Value> {
         self.whole_system_events

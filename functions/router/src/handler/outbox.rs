@@ -38,19 +38,15 @@ pub(crate) struct Made {
 
 impl Outbox {
     pub(crate) fn new(request_id: &str, needs: SinkNeeds) -> Self {
+        // Room for one event's usual share (received, and an outcome per subscriber) in the list
+        // the sink consumes.
+        let room = |kind: SinkNeeds| if needs == kind { 16 } else { 0 };
         Outbox {
             request_id: request_id.to_owned(),
             seq: AtomicU64::new(0),
             needs,
-            // Room for one event's usual share (received, and an outcome per subscriber).
-            events: Mutex::new(Vec::with_capacity(match needs {
-                SinkNeeds::Events => 16,
-                _ => 0,
-            })),
-            summaries: Mutex::new(Vec::with_capacity(match needs {
-                SinkNeeds::Summaries => 16,
-                _ => 0,
-            })),
+            events: Mutex::new(Vec::with_capacity(room(SinkNeeds::Events))),
+            summaries: Mutex::new(Vec::with_capacity(room(SinkNeeds::Summaries))),
             about: Mutex::new(None),
         }
     }
