@@ -330,7 +330,7 @@ async fn a_bad_subscriptions_file_fails_init_naming_subscription_and_field() {
     let invoke = tokio::spawn(async move {
         tokio::time::timeout(
             Duration::from_secs(120),
-            lambda.invoke("router", payload, InvocationMode::Sync),
+            lambda.invoke("router", payload.into(), InvocationMode::Sync),
         )
         .await
     });

@@ -202,7 +202,7 @@ impl Watch {
             "the router to answer",
             lambda.invoke(
                 "router",
-                payload.to_string().into_bytes(),
+                payload.to_string().into_bytes().into(),
                 InvocationMode::Sync,
             ),
         )

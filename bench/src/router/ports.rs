@@ -2,6 +2,7 @@
 //! system-event sinks: [`NoSink`] consumes nothing (`EVENTFERRY_SYSTEM_EVENTS=off`), [`NoPutEvents`]
 //! is shaped like the PutEvents sink (entries built, batched and encoded, no call).
 
+use bytes::Bytes;
 use criterion::black_box;
 use eventferry_aws::eventbridge::put_events_batches;
 use eventferry_aws::lambda::{InvocationMode, InvokeOutcome, Invoker};
@@ -19,7 +20,7 @@ impl Invoker for NoInvoke {
     async fn invoke(
         &self,
         _function: &str,
-        payload: Vec<u8>,
+        payload: Bytes,
         _mode: InvocationMode,
     ) -> Result<InvokeOutcome, AwsError> {
         black_box(payload);

@@ -32,6 +32,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use aws_sdk_lambda::Client;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use bytes::Bytes;
 
 use crate::error::{AwsError, ErrorKind};
 
@@ -100,13 +101,15 @@ pub enum Attempt {
     Throttled(Throttled),
 }
 
-/// Invoke a function by name or ARN.
+/// Invoke a function by name or ARN. The payload is [`Bytes`]: one rendered payload goes to
+/// several invokes (a router event's subscribers) without a copy, and [`Lambda`] hands it to the
+/// SDK as it is ([`Blob::from_maybe_shared`]).
 pub trait Invoker: Send + Sync + 'static {
     /// One Invoke; a throttle is an error of kind [`ErrorKind::Transient`].
     fn invoke(
         &self,
         function: &str,
-        payload: Vec<u8>,
+        payload: Bytes,
         mode: InvocationMode,
     ) -> impl Future<Output = Result<InvokeOutcome, AwsError>> + Send;
 
@@ -115,7 +118,7 @@ pub trait Invoker: Send + Sync + 'static {
     fn attempt(
         &self,
         function: &str,
-        payload: Vec<u8>,
+        payload: Bytes,
         mode: InvocationMode,
     ) -> impl Future<Output = Result<Attempt, AwsError>> + Send {
         let call = self.invoke(function, payload, mode);
@@ -128,7 +131,7 @@ pub trait Invoker: Send + Sync + 'static {
     fn invoke_traced(
         &self,
         function: &str,
-        payload: Vec<u8>,
+        payload: Bytes,
         mode: InvocationMode,
         trace: Option<&str>,
     ) -> impl Future<Output = Result<InvokeOutcome, AwsError>> + Send {
@@ -141,7 +144,7 @@ pub trait Invoker: Send + Sync + 'static {
     fn attempt_traced(
         &self,
         function: &str,
-        payload: Vec<u8>,
+        payload: Bytes,
         mode: InvocationMode,
         trace: Option<&str>,
     ) -> impl Future<Output = Result<Attempt, AwsError>> + Send {
@@ -202,7 +205,7 @@ impl Invoker for Lambda {
     async fn invoke(
         &self,
         function: &str,
-        payload: Vec<u8>,
+        payload: Bytes,
         mode: InvocationMode,
     ) -> Result<InvokeOutcome, AwsError> {
         self.invoke_traced(function, payload, mode, None).await
@@ -211,7 +214,7 @@ impl Invoker for Lambda {
     async fn attempt(
         &self,
         function: &str,
-        payload: Vec<u8>,
+        payload: Bytes,
         mode: InvocationMode,
     ) -> Result<Attempt, AwsError> {
         self.attempt_traced(function, payload, mode, None).await
@@ -220,7 +223,7 @@ impl Invoker for Lambda {
     async fn invoke_traced(
         &self,
         function: &str,
-        payload: Vec<u8>,
+        payload: Bytes,
         mode: InvocationMode,
         trace: Option<&str>,
     ) -> Result<InvokeOutcome, AwsError> {
@@ -238,7 +241,7 @@ impl Invoker for Lambda {
     async fn attempt_traced(
         &self,
         function: &str,
-        payload: Vec<u8>,
+        payload: Bytes,
         mode: InvocationMode,
         trace: Option<&str>,
     ) -> Result<Attempt, AwsError> {
@@ -251,7 +254,7 @@ impl Invoker for Lambda {
             .invoke()
             .function_name(function)
             .invocation_type(invocation_type)
-            .payload(Blob::new(payload));
+            .payload(Blob::from_maybe_shared(payload));
         let result = match trace {
             None => request.send().await,
             Some(trace) => {
@@ -645,7 +648,7 @@ mod tests {
         ])
         .await;
         let lambda = Lambda::without_retries(&test_config(url));
-        let call = || lambda.attempt("f", b"{}".to_vec(), InvocationMode::Sync);
+        let call = || lambda.attempt("f", Bytes::from_static(b"{}"), InvocationMode::Sync);
 
         let Attempt::Throttled(t) = call().await.unwrap() else {
             panic!("429 is a throttle")
@@ -683,7 +686,7 @@ mod tests {
             })
         );
         let err = lambda
-            .invoke("f", b"{}".to_vec(), InvocationMode::Sync)
+            .invoke("f", Bytes::from_static(b"{}"), InvocationMode::Sync)
             .await
             .unwrap_err();
         assert_eq!(err.kind, ErrorKind::Transient, "{err}");
@@ -726,7 +729,12 @@ mod tests {
         let lambda = Lambda::without_retries(&test_config(url));
 
         let outcome = lambda
-            .invoke_traced("f", b"{}".to_vec(), InvocationMode::Async, Some(XRAY))
+            .invoke_traced(
+                "f",
+                Bytes::from_static(b"{}"),
+                InvocationMode::Async,
+                Some(XRAY),
+            )
             .await
             .unwrap();
         assert!(outcome.is_ok(), "{outcome:?}");
@@ -735,7 +743,12 @@ mod tests {
         assert_eq!(header(&request, "X-Amz-Invocation-Type"), Some("Event"));
 
         let attempt = lambda
-            .attempt_traced("f", b"{}".to_vec(), InvocationMode::Sync, Some(XRAY))
+            .attempt_traced(
+                "f",
+                Bytes::from_static(b"{}"),
+                InvocationMode::Sync,
+                Some(XRAY),
+            )
             .await
             .unwrap();
         assert!(matches!(attempt, Attempt::Done(InvokeOutcome::Ok { .. })));
@@ -744,7 +757,12 @@ mod tests {
 
         // A header that cannot go on the wire is refused before anything is sent, naming it.
         let err = lambda
-            .invoke_traced("f", b"{}".to_vec(), InvocationMode::Sync, Some("Root=1-\n"))
+            .invoke_traced(
+                "f",
+                Bytes::from_static(b"{}"),
+                InvocationMode::Sync,
+                Some("Root=1-\n"),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.kind, ErrorKind::Other);
@@ -761,7 +779,7 @@ mod tests {
             async fn invoke(
                 &self,
                 function: &str,
-                payload: Vec<u8>,
+                payload: Bytes,
                 _mode: InvocationMode,
             ) -> Result<InvokeOutcome, AwsError> {
                 Ok(InvokeOutcome::Ok {
@@ -775,9 +793,9 @@ mod tests {
             payload: b"f{}".to_vec(),
         };
         let sync = InvocationMode::Sync;
-        let got = Plain.invoke_traced("f", b"{}".to_vec(), sync, Some(XRAY));
+        let got = Plain.invoke_traced("f", Bytes::from_static(b"{}"), sync, Some(XRAY));
         assert_eq!(got.await.unwrap(), expect);
-        let got = Plain.attempt_traced("f", b"{}".to_vec(), sync, Some(XRAY));
+        let got = Plain.attempt_traced("f", Bytes::from_static(b"{}"), sync, Some(XRAY));
         assert_eq!(got.await.unwrap(), Attempt::Done(expect));
     }
 }

@@ -5,6 +5,7 @@
 //!
 //! Its own test binary: it sets process environment variables, which no other test may see.
 
+use bytes::Bytes;
 use std::time::Duration;
 
 use eventferry_aws::lambda::{Attempt, InvocationMode, InvokeOutcome, Invoker, Lambda};
@@ -89,7 +90,11 @@ async fn check() {
 
     // Untraced: the SDK's recursion detection sends the caller's own invocation.
     let outcome = lambda
-        .invoke("subscriber", b"{}".to_vec(), InvocationMode::Async)
+        .invoke(
+            "subscriber",
+            Bytes::from_static(b"{}"),
+            InvocationMode::Async,
+        )
         .await
         .unwrap();
     assert!(outcome.is_ok(), "{outcome:?}");
@@ -99,7 +104,7 @@ async fn check() {
     let outcome = lambda
         .invoke_traced(
             "subscriber",
-            b"{}".to_vec(),
+            Bytes::from_static(b"{}"),
             InvocationMode::Async,
             Some(EVENTS),
         )
@@ -111,7 +116,7 @@ async fn check() {
     let attempt = lambda
         .attempt_traced(
             "subscriber",
-            b"{}".to_vec(),
+            Bytes::from_static(b"{}"),
             InvocationMode::Sync,
             Some(EVENTS),
         )

@@ -5,6 +5,7 @@
 //! [`Offline`] implements them without I/O. Lambda invocation is `eventferry_aws::lambda::Invoker`.
 //! Errors are typed: an adapter's [`AwsError`] keeps its kind up to the handler.
 
+use bytes::Bytes;
 use cloudevents::Event;
 use eventferry_aws::lambda::{InvocationMode, InvokeOutcome, Invoker};
 use eventferry_aws::AwsError;
@@ -100,7 +101,7 @@ impl Invoker for Offline {
     async fn invoke(
         &self,
         _function: &str,
-        _payload: Vec<u8>,
+        _payload: Bytes,
         _mode: InvocationMode,
     ) -> Result<InvokeOutcome, AwsError> {
         Ok(InvokeOutcome::Ok {

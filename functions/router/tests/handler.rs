@@ -1,6 +1,7 @@
 //! The router handler in-process: Lambda, HTTP, the retry queue and the system-event sink are
 //! fakes behind the ports; subscriptions and fixtures are the real files in `events/`.
 
+use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -90,7 +91,7 @@ impl Invoker for FakeLambda {
     async fn invoke(
         &self,
         function: &str,
-        payload: Vec<u8>,
+        payload: Bytes,
         mode: InvocationMode,
     ) -> Result<InvokeOutcome, AwsError> {
         let value: Value = serde_json::from_slice(&payload).expect("the router sends JSON");
@@ -139,7 +140,7 @@ impl Invoker for FakeLambda {
     async fn invoke_traced(
         &self,
         function: &str,
-        payload: Vec<u8>,
+        payload: Bytes,
         mode: InvocationMode,
         trace: Option<&str>,
     ) -> Result<InvokeOutcome, AwsError> {

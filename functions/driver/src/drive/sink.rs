@@ -10,6 +10,7 @@
 //! payload limit allows; stdout: one line per event, written and flushed at once. One answer
 //! acknowledges or fails every event of the batch.
 
+use bytes::Bytes;
 use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
@@ -217,7 +218,7 @@ impl<I: Invoker> LambdaSink<I> {
     async fn invoke(&self, payload: Vec<u8>, trace: Option<&str>) -> Result<(), DeliveryError> {
         match self
             .invoker
-            .attempt_traced(&self.function, payload, self.mode, trace)
+            .attempt_traced(&self.function, Bytes::from(payload), self.mode, trace)
             .await
         {
             Ok(Attempt::Done(InvokeOutcome::Ok { .. })) => Ok(()),
@@ -454,7 +455,7 @@ mod tests {
         async fn invoke(
             &self,
             _: &str,
-            _: Vec<u8>,
+            _: Bytes,
             _: InvocationMode,
         ) -> Result<InvokeOutcome, eventferry_aws::AwsError> {
             unreachable!("the Lambda sink calls attempt")
@@ -463,7 +464,7 @@ mod tests {
         async fn attempt(
             &self,
             _: &str,
-            _: Vec<u8>,
+            _: Bytes,
             _: InvocationMode,
         ) -> Result<Attempt, eventferry_aws::AwsError> {
             Ok(self.0.lock().unwrap().remove(0))
@@ -534,7 +535,7 @@ mod tests {
         async fn attempt_traced(
             &self,
             function: &str,
-            payload: Vec<u8>,
+            payload: Bytes,
             mode: InvocationMode,
             trace: Option<&str>,
         ) -> Result<Attempt, eventferry_aws::AwsError> {
@@ -547,11 +548,11 @@ mod tests {
         async fn invoke(
             &self,
             _: &str,
-            payload: Vec<u8>,
+            payload: Bytes,
             mode: InvocationMode,
         ) -> Result<InvokeOutcome, eventferry_aws::AwsError> {
             let mut payloads = self.payloads.lock().unwrap();
-            payloads.push((payload, mode));
+            payloads.push((payload.to_vec(), mode));
             Ok(if payloads.len() == self.fail_at {
                 InvokeOutcome::FunctionError {
                     status: 200,

@@ -5,6 +5,8 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use cloudevents::Event;
 use serde_json::{json, Value};
 
@@ -23,8 +25,8 @@ use crate::ports::{HttpPoster, QueueWriter, SystemSink};
 /// (`application/json`).
 pub(crate) struct Payloads<'e> {
     event: &'e Event,
-    structured: OnceLock<Vec<u8>>,
-    data: OnceLock<Vec<u8>>,
+    structured: OnceLock<Bytes>,
+    data: OnceLock<Bytes>,
     /// The event's trace as an `X-Amzn-Trace-Id` header ([`event_xray_header`]).
     xray: OnceLock<Option<String>>,
 }
@@ -50,13 +52,14 @@ impl<'e> Payloads<'e> {
             .as_deref()
     }
 
-    /// What `sub`'s function is sent ([`function_payload`]), rendered at most once per kind.
-    fn function(&self, sub: &Subscription) -> Vec<u8> {
+    /// What `sub`'s function is sent ([`function_payload`]), rendered at most once per kind and
+    /// shared by every subscriber's invoke, not copied.
+    fn function(&self, sub: &Subscription) -> Bytes {
         let cell = match sub.delivery {
             Delivery::Data(_) => &self.data,
             Delivery::Structured | Delivery::Binary => &self.structured,
         };
-        cell.get_or_init(|| function_payload(sub, self.event))
+        cell.get_or_init(|| function_payload(sub, self.event).into())
             .clone()
     }
 }
