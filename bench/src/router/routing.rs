@@ -147,9 +147,10 @@ pub const CONSUMERS: [(&str, &str); 4] = [
 pub const SYSTEM_AT: usize = 1_000;
 
 /// The whole handler at [`SYSTEM_AT`] subscriptions with each of [`CONSUMERS`], next to the
-/// decision measured in the same group (criterion group `router-system`). The log sinks write
-/// JSON lines as the router's subscriber does (`fmt().json()`, no time, filter `info`) to
-/// `io::sink`: formatting is measured, the write to stdout is not.
+/// decision measured in the same group (criterion group `router-system`). The log sinks' JSON
+/// lines (tracing's, as the router's subscriber makes them: `fmt().json()`, no time, filter
+/// `info`; the compact sink's own) go to `io::sink` or nowhere: making a line is measured, the
+/// write to stdout is not.
 pub fn system_cost(quick: bool, root: &Path) -> Value {
     let dir = root.join("target/bench/criterion");
     let mut c = criterion(quick, &dir);
@@ -200,6 +201,12 @@ pub fn system_cost(quick: bool, root: &Path) -> Value {
             "log" | "log-payload" => {
                 let sink = LogSystemSink {
                     payload: label == "log-payload",
+                    // As `io::sink` for tracing's lines: the line is made, the write is not
+                    // measured.
+                    write_line: |line| {
+                        black_box(line);
+                        Ok(())
+                    },
                 };
                 let handler = bench_handler(SYSTEM_AT, sink, &payload, matched);
                 let _lines = log_lines();

@@ -62,9 +62,46 @@ impl HttpPoster for Poster {
 /// `plugin`, `error`, `retry` (values with spaces, quotes, `;` or `=` in them are quoted);
 /// never a payload. With `payload`: one line per system event, message its type, the whole
 /// structured system event in `system_event`.
-#[derive(Debug, Default, Clone, Copy)]
+///
+/// A compact line is written by the sink itself, shaped as tracing-subscriber's JSON lines of
+/// the router's other logs (`{"level":"INFO","fields":{"message":"system events",…},"target":
+/// "eventferry::system"}`) and only when that target is enabled at `info` (`RUST_LOG`): going
+/// through tracing's JSON formatter copied each field into a map first, about half of what the
+/// compact sink cost per event.
+#[derive(Debug, Clone, Copy)]
 pub struct LogSystemSink {
     pub payload: bool,
+    /// Where compact lines go: [`write_stdout`] (the default), as tracing-subscriber writes
+    /// the router's other lines, and Lambda sends a function's stdout to CloudWatch Logs.
+    pub write_line: WriteLine,
+}
+
+/// Writes one whole log line (its newline included).
+pub type WriteLine = fn(&[u8]) -> std::io::Result<()>;
+
+/// [`WriteLine`] to stdout, the line in one `write_all` under stdout's lock.
+pub fn write_stdout(line: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    std::io::stdout().lock().write_all(line)
+}
+
+/// The tracing target of system-event log lines.
+pub const SYSTEM_LOG_TARGET: &str = "eventferry::system";
+
+impl LogSystemSink {
+    /// Compact lines (`payload: false`) or whole system events (`payload: true`), to stdout.
+    pub fn new(payload: bool) -> Self {
+        LogSystemSink {
+            payload,
+            write_line: write_stdout,
+        }
+    }
+}
+
+impl Default for LogSystemSink {
+    fn default() -> Self {
+        LogSystemSink::new(false)
+    }
 }
 
 impl SystemSink for LogSystemSink {
@@ -79,7 +116,7 @@ impl SystemSink for LogSystemSink {
     async fn emit(&self, events: &[Event]) -> Result<(), EmitError> {
         for event in events {
             tracing::info!(
-                target: "eventferry::system",
+                target: SYSTEM_LOG_TARGET,
                 system_event = %to_structured_json(event),
                 "{}",
                 event.ty()
@@ -89,20 +126,41 @@ impl SystemSink for LogSystemSink {
     }
 
     async fn emit_summaries(&self, summaries: &[Summary]) -> Result<(), EmitError> {
+        if !tracing::enabled!(target: SYSTEM_LOG_TARGET, tracing::Level::INFO) {
+            return Ok(());
+        }
+        let mut line = Vec::with_capacity(256 + 160 * summaries.len());
         for group in by_event(summaries) {
-            let first = group[0];
-            let input = group.iter().find_map(|s| s.input);
-            tracing::info!(
-                target: "eventferry::system",
-                event = &*first.subject,
-                event_type = &*first.event_type,
-                input,
-                system_events = compact_line(&group).as_str(),
-                "system events"
-            );
+            line.clear();
+            compact_json_line(&mut line, &group);
+            (self.write_line)(&line).map_err(EmitError::Log)?;
         }
         Ok(())
     }
+}
+
+/// The compact log line of one event's summaries, as tracing-subscriber's JSON formatter
+/// writes `tracing::info!(target: "eventferry::system", event, event_type, input,
+/// system_events, "system events")` (no time, no span): `input` only when set, the newline
+/// at the end. A test compares the two byte for byte.
+fn compact_json_line(line: &mut Vec<u8>, group: &[&Summary]) {
+    fn string(line: &mut Vec<u8>, text: &str) {
+        serde_json::to_writer(&mut *line, text).expect("a string serializes to a Vec");
+    }
+    let first = group[0];
+    line.extend_from_slice(br#"{"level":"INFO","fields":{"message":"system events","event":"#);
+    string(line, &first.subject);
+    line.extend_from_slice(br#","event_type":"#);
+    string(line, &first.event_type);
+    if let Some(input) = group.iter().find_map(|s| s.input) {
+        line.extend_from_slice(br#","input":"#);
+        string(line, input);
+    }
+    line.extend_from_slice(br#","system_events":"#);
+    string(line, &compact_line(group));
+    line.extend_from_slice(br#"},"target":""#);
+    line.extend_from_slice(SYSTEM_LOG_TARGET.as_bytes());
+    line.extend_from_slice(b"\"}\n");
 }
 
 /// `summaries` grouped by the event they are about, groups in order of first appearance.
@@ -462,10 +520,139 @@ mod tests {
         );
     }
 
+    /// Summaries of two events, one with an input, names and an error that need escaping in
+    /// JSON and quoting in logfmt.
+    fn tricky_summaries() -> Vec<Summary> {
+        let stamp = |id: &str| Stamp {
+            id: id.into(),
+            time: chrono::DateTime::UNIX_EPOCH,
+        };
+        let a = parse_structured_value(&json!({"specversion": "1.0", "id": "a\\\"1", "source":
+            "/s ü", "type": "t\u{1}", "data": {"secret": "payload"}}))
+        .unwrap();
+        let b = parse_structured_value(&json!({"specversion": "1.0", "id": "b", "source": "/s",
+            "type": "t"}))
+        .unwrap();
+        let result = InvocationResult {
+            subscription: "sub\\x".into(),
+            target: "fn é".into(),
+            mode: eventferry_core::subscription::Mode::Sync,
+            attempt: 2,
+            status: eventferry_core::invocation::Status::Failed,
+            status_code: None,
+            duration_ms: 1234,
+            error: Some("boom \"x\"\n\u{7}".into()),
+            response: None,
+        };
+        vec![
+            Summary::received(stamp("r-0"), &About::new(&a), "sqs"),
+            Summary::outcome(stamp("r-1"), &About::new(&a), &result, Some("retry")),
+            Summary::outcome(stamp("r-2"), &About::new(&b), &result, None),
+        ]
+    }
+
+    /// A [`std::io::Write`] into a shared buffer, for tracing-subscriber's writer.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The router's JSON subscriber (`main.rs`'s `init_logging`) writing into a buffer.
+    fn json_subscriber(filter: &str, out: &Shared) -> impl tracing::Subscriber {
+        let out = out.clone();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_current_span(false)
+            .without_time()
+            .with_writer(move || out.clone())
+            .finish()
+    }
+
+    #[test]
+    fn a_compact_line_is_the_line_tracing_writes_for_the_same_fields() {
+        let summaries = tricky_summaries();
+        let out = Shared::default();
+        tracing::subscriber::with_default(json_subscriber("info", &out), || {
+            for group in by_event(&summaries) {
+                let first = group[0];
+                let input = group.iter().find_map(|s| s.input);
+                tracing::info!(
+                    target: "eventferry::system",
+                    event = &*first.subject,
+                    event_type = &*first.event_type,
+                    input,
+                    system_events = compact_line(&group).as_str(),
+                    "system events"
+                );
+            }
+        });
+        let mut ours = Vec::new();
+        for group in by_event(&summaries) {
+            compact_json_line(&mut ours, &group);
+        }
+        let tracing = out.0.lock().unwrap().clone();
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            String::from_utf8(tracing).unwrap()
+        );
+    }
+
+    static WRITTEN: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+    fn write_to_static(line: &[u8]) -> std::io::Result<()> {
+        WRITTEN.lock().unwrap().extend_from_slice(line);
+        Ok(())
+    }
+
+    #[test]
+    fn the_compact_sink_writes_a_json_line_per_event_only_when_its_target_is_enabled() {
+        let sink = LogSystemSink {
+            payload: false,
+            write_line: write_to_static,
+        };
+        let summaries = tricky_summaries();
+        let emit = |filter: &str| {
+            WRITTEN.lock().unwrap().clear();
+            let out = Shared::default();
+            tracing::subscriber::with_default(json_subscriber(filter, &out), || {
+                futures::executor::block_on(sink.emit_summaries(&summaries)).unwrap()
+            });
+            String::from_utf8(WRITTEN.lock().unwrap().clone()).unwrap()
+        };
+        let lines = emit("info");
+        let lines: Vec<Value> = lines
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[0]["target"], "eventferry::system");
+        assert_eq!(lines[0]["fields"]["event"], "/s ü#a\\\"1");
+        assert_eq!(lines[0]["fields"]["input"], "sqs");
+        assert!(lines[1]["fields"].get("input").is_none());
+        assert_eq!(
+            lines[1]["fields"]["system_events"],
+            "id=r-2 type=eventferry.function.invocationFailed subscription=sub\\x \
+             function=\"fn é\" attempt=2 status=failed duration_ms=1234 \
+             error=\"boom \\\"x\\\"\\n\\u{7}\""
+        );
+        assert!(!lines[0].to_string().contains("payload"));
+        assert_eq!(emit("eventferry::system=warn"), "", "off below info");
+        assert_eq!(emit("off"), "");
+    }
+
     #[test]
     fn the_log_sink_wants_summaries_unless_payloads_are_asked_for() {
         assert_eq!(LogSystemSink::default().needs(), SinkNeeds::Summaries);
-        assert_eq!(LogSystemSink { payload: true }.needs(), SinkNeeds::Events);
+        assert_eq!(LogSystemSink::new(true).needs(), SinkNeeds::Events);
         assert_eq!(ConfiguredSystemSink::Off.needs(), SinkNeeds::Nothing);
     }
 }

@@ -132,8 +132,8 @@ fn ports(
     let poster = Poster::new(Duration::from_secs(settings.http_timeout_secs), false)?;
     let sink = match &settings.sink {
         SinkConfig::Off => ConfiguredSystemSink::Off,
-        SinkConfig::Log => ConfiguredSystemSink::Log(LogSystemSink { payload: false }),
-        SinkConfig::LogPayload => ConfiguredSystemSink::Log(LogSystemSink { payload: true }),
+        SinkConfig::Log => ConfiguredSystemSink::Log(LogSystemSink::new(false)),
+        SinkConfig::LogPayload => ConfiguredSystemSink::Log(LogSystemSink::new(true)),
         SinkConfig::EventBridge(bus) => {
             ConfiguredSystemSink::EventBridge(EventBridgeSystemSink::new(aws, bus))
         }

@@ -53,6 +53,9 @@ pub enum EmitError {
     /// The HTTP sink answered with a status other than 2xx.
     #[error("POST {url}: HTTP {status}")]
     Status { url: String, status: u16 },
+    /// A log line could not be written.
+    #[error("writing a log line: {0}")]
+    Log(std::io::Error),
 }
 
 /// What a system-event sink consumes; the handler builds nothing more than that (plugins
