@@ -1,9 +1,13 @@
 //! The recorded result of invoking one subscriber, and the labels that name targets and events
 //! in results, system events and logs.
 
+use std::sync::Arc;
+
 use cloudevents::{AttributesReader, Event};
 use serde_json::{json, Value};
 
+#[cfg(doc)]
+use crate::subscription::Subscription;
 use crate::subscription::{Mode, Target};
 
 /// How one invocation ended.
@@ -31,9 +35,10 @@ impl Status {
 /// error), for the response, system events and logs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvocationResult {
-    pub subscription: String,
+    /// The subscription's name and target, shared with it ([`Subscription::name`]).
+    pub subscription: Arc<str>,
     /// The function name/ARN or the URL.
-    pub target: String,
+    pub target: Arc<str>,
     pub mode: Mode,
     /// 1 for the first delivery of the event to this subscriber.
     pub attempt: u32,
@@ -95,11 +100,12 @@ impl serde::Serialize for InvocationResult {
     }
 }
 
-/// The target description used in results and system events.
-pub fn target_name(target: &Target) -> String {
+/// The target description used in results and system events: the function or the URL,
+/// shared with the target.
+pub fn target_name(target: &Target) -> Arc<str> {
     match target {
-        Target::Function(name) => name.clone(),
-        Target::Http { url, .. } => url.clone(),
+        Target::Function(name) => Arc::clone(name),
+        Target::Http { url, .. } => Arc::clone(url),
     }
 }
 

@@ -213,9 +213,9 @@ pub struct Summary {
     pub event_type: Arc<str>,
     /// `received`, `blocked`: the input the event came from.
     pub input: Option<&'static str>,
-    /// `invoking`, `invoked`, `invocationFailed`.
-    pub subscription: Option<String>,
-    pub target: Option<String>,
+    /// `invoking`, `invoked`, `invocationFailed`; shared with the subscription.
+    pub subscription: Option<Arc<str>>,
+    pub target: Option<Arc<str>>,
     pub attempt: Option<u32>,
     /// `invoked`, `invocationFailed`.
     pub status: Option<Status>,
@@ -282,8 +282,8 @@ impl Summary {
         attempt: u32,
     ) -> Summary {
         Summary {
-            subscription: Some(subscription.to_owned()),
-            target: Some(function.to_owned()),
+            subscription: Some(subscription.into()),
+            target: Some(function.into()),
             attempt: Some(attempt),
             ..Summary::new(stamp, FUNCTION_INVOKING, about)
         }

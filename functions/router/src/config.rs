@@ -434,7 +434,7 @@ mod tests {
         let inline = r#"[{"name":"a","types":["t"],"function":"f"}]"#;
         let (config, origin) =
             load_subscriptions(env(&[("EVENTFERRY_SUBSCRIPTIONS", inline)]), &[]).unwrap();
-        assert_eq!(config.subscriptions[0].name, "a");
+        assert_eq!(&*config.subscriptions[0].name, "a");
         assert_eq!(origin, "EVENTFERRY_SUBSCRIPTIONS");
         let both = load_subscriptions(
             env(&[
@@ -485,7 +485,7 @@ mod tests {
         .unwrap();
         let (config, origin) =
             load_subscriptions(env(&[]), &[PathBuf::from("/nonexistent"), dir.clone()]).unwrap();
-        assert_eq!(config.subscriptions[0].name, "b");
+        assert_eq!(&*config.subscriptions[0].name, "b");
         assert!(origin.ends_with("subscriptions.yml"));
         std::fs::remove_dir_all(dir).unwrap();
     }

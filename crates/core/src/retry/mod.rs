@@ -9,6 +9,8 @@
 
 pub mod message;
 
+use std::sync::Arc;
+
 use crate::invocation::InvocationResult;
 
 pub use message::{RetryMessage, RetryMessageError, RETRY_KEY};
@@ -112,7 +114,7 @@ pub enum Disposition {
 pub struct Decision {
     pub disposition: Disposition,
     /// One action per failed result, by subscription name.
-    pub failed: Vec<(String, PairAction)>,
+    pub failed: Vec<(Arc<str>, PairAction)>,
 }
 
 /// Decides what happens after `results` for one event.

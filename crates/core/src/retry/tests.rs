@@ -41,7 +41,7 @@ fn decisions_never_redeliver_after_a_success() {
     let d = decide(&[ok.clone(), bad.clone()], &no_queue);
     assert_eq!(d.disposition, Disposition::Ack);
     assert!(
-        matches!(&d.failed[..], [(name, PairAction::Drop { reason })] if name == "bad" && reason.contains("re-invoke"))
+        matches!(&d.failed[..], [(name, PairAction::Drop { reason })] if &**name == "bad" && reason.contains("re-invoke"))
     );
     // With a queue: each failure is retried on its own, the input acknowledged.
     let d = decide(

@@ -72,7 +72,7 @@ pub(super) fn explain_one(sub: &Subscription, event: &EventView) -> Explanation 
         });
     }
     Explanation {
-        subscription: sub.name.clone(),
+        subscription: sub.name.to_string(),
         matched: checks.iter().all(|c| c.passed),
         checks,
     }

@@ -19,6 +19,7 @@
 pub mod explain;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::event_view::EventView;
 use crate::pattern_set::PatternSet;
@@ -33,7 +34,7 @@ pub struct Router {
     subscriptions: Vec<Subscription>,
     by_type: HashMap<String, Group>,
     any_type: Group,
-    by_name: HashMap<String, usize>,
+    by_name: HashMap<Arc<str>, usize>,
 }
 
 /// The subscriptions of one type (or of none): those without a pattern, in file order, and the

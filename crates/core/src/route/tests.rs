@@ -47,7 +47,7 @@ fn names(router: &Router, e: &Event) -> Vec<String> {
     router
         .route(&EventView::new(e))
         .iter()
-        .map(|s| s.name.clone())
+        .map(|s| s.name.to_string())
         .collect()
 }
 
@@ -88,7 +88,11 @@ fn explain_agrees_with_route_and_says_why() {
         order("other", json!({})),
     ] {
         let view = EventView::new(&e);
-        let routed: Vec<String> = router.route(&view).iter().map(|s| s.name.clone()).collect();
+        let routed: Vec<String> = router
+            .route(&view)
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect();
         let explained: Vec<String> = router
             .explain(&view)
             .into_iter()
@@ -223,7 +227,11 @@ fn field_by_field_matching_agrees_with_the_structured_form() {
     let mut seen = HashSet::new();
     for e in &events {
         let view = EventView::new(e);
-        let routed: Vec<String> = router.route(&view).iter().map(|s| s.name.clone()).collect();
+        let routed: Vec<String> = router
+            .route(&view)
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect();
         let explained: Vec<String> = router
             .explain(&EventView::new(e))
             .into_iter()
@@ -237,7 +245,7 @@ fn field_by_field_matching_agrees_with_the_structured_form() {
     let all: HashSet<String> = router
         .subscriptions()
         .iter()
-        .map(|s| s.name.clone())
+        .map(|s| s.name.to_string())
         .collect();
     let missing: Vec<_> = all.difference(&seen).collect();
     assert!(missing.is_empty(), "never matched: {missing:?}");

@@ -118,7 +118,7 @@ impl Entry {
         let mode = mode(text("mode", self.mode.as_ref())?, kind, &target)?;
         let delivery = delivery(&target, text("content_type", self.content_type.as_ref())?)?;
         Ok(Subscription {
-            name,
+            name: name.into(),
             kind,
             types,
             source,
@@ -291,7 +291,7 @@ fn target(
             if headers.is_some() {
                 return Err(invalid("headers", "headers apply to `http` targets only"));
             }
-            Ok(Target::Function(function.to_owned()))
+            Ok(Target::Function(function.into()))
         }
         (None, Some(url)) => {
             validate_url(url).map_err(|reason| invalid("http", reason))?;
@@ -311,7 +311,7 @@ fn target(
                 }
             };
             Ok(Target::Http {
-                url: url.to_owned(),
+                url: url.into(),
                 headers,
             })
         }

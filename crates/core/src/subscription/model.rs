@@ -2,6 +2,7 @@
 //! [`ConfigError`], which names the entry and the field that are wrong.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -21,7 +22,8 @@ pub struct Config {
 /// A subscription to events, or a plugin (a subscription to system events).
 #[derive(Debug, Clone)]
 pub struct Subscription {
-    pub name: String,
+    /// Shared, not copied, into every result and summary of a delivery to it.
+    pub name: Arc<str>,
     pub kind: Kind,
     /// Exact types; `None` matches every type.
     pub types: Option<Vec<String>>,
@@ -53,10 +55,10 @@ impl fmt::Display for Kind {
 #[derive(Clone, PartialEq, Eq)]
 pub enum Target {
     /// A Lambda function, by name or ARN.
-    Function(String),
+    Function(Arc<str>),
     /// An HTTP endpoint that receives a POST; headers are (name, value) pairs.
     Http {
-        url: String,
+        url: Arc<str>,
         headers: Vec<(String, String)>,
     },
 }
@@ -156,7 +158,7 @@ impl Config {
         self.subscriptions
             .iter()
             .chain(&self.plugins)
-            .find(|s| s.name == name)
+            .find(|s| &*s.name == name)
     }
 }
 
@@ -164,7 +166,7 @@ impl Subscription {
     /// The subscription as JSON, as it could be written in a file (header values hidden).
     pub fn summary(&self) -> Value {
         let mut map = Map::new();
-        map.insert("name".into(), self.name.clone().into());
+        map.insert("name".into(), (*self.name).into());
         if let Some(types) = &self.types {
             map.insert("types".into(), types.clone().into());
         }
@@ -186,10 +188,10 @@ impl Subscription {
         }
         match &self.target {
             Target::Function(f) => {
-                map.insert("function".into(), f.clone().into());
+                map.insert("function".into(), (**f).into());
             }
             Target::Http { url, headers } => {
-                map.insert("http".into(), url.clone().into());
+                map.insert("http".into(), (**url).into());
                 if !headers.is_empty() {
                     map.insert(
                         "headers".into(),

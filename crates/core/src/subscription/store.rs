@@ -230,7 +230,7 @@ fn entry_name(entry: &Value) -> Option<&str> {
 
 fn row(sub: &Subscription, created: String) -> Row {
     Row {
-        name: sub.name.clone(),
+        name: sub.name.to_string(),
         kind: sub.kind,
         event_type: sub
             .types

@@ -36,7 +36,7 @@ plugins:
     .unwrap();
     assert_eq!(config.subscriptions.len(), 3);
     let billing = &config.subscriptions[0];
-    assert_eq!(billing.name, "orders-to-billing");
+    assert_eq!(&*billing.name, "orders-to-billing");
     assert_eq!(billing.kind, Kind::Subscription);
     assert_eq!(
         billing.types.as_deref(),
@@ -72,7 +72,7 @@ plugins:
         .subscriptions
         .iter()
         .chain(&config.plugins)
-        .any(|s| s.name == "metrics"));
+        .any(|s| &*s.name == "metrics"));
 }
 
 #[test]
@@ -83,7 +83,7 @@ fn reads_a_bare_json_list() {
         "EVENTFERRY_SUBSCRIPTIONS",
     )
     .unwrap();
-    assert_eq!(config.subscriptions[0].name, "a");
+    assert_eq!(&*config.subscriptions[0].name, "a");
     assert!(config.plugins.is_empty());
     assert!(Config::parse("", Format::Yaml, "empty.yaml")
         .unwrap()
@@ -237,7 +237,7 @@ fn every_documented_field_is_accepted_and_others_are_listed() {
     entry["http"] = "https://example.com/events".into();
     entry["description"] = serde_json::json!({"free": ["text"]});
     let config = Config::from_value(&Value::Array(vec![entry]), "test").unwrap();
-    assert_eq!(config.subscriptions[0].name, "all");
+    assert_eq!(&*config.subscriptions[0].name, "all");
     let message = yaml("- {name: a, function: f, target: g}")
         .unwrap_err()
         .to_string();

@@ -198,9 +198,9 @@ fn explain_all<'a>(config: &'a Config, view: &EventView) -> Vec<(&'a Subscriptio
         (&plugins, &config.plugins),
     ] {
         // The router's own answer decides; the explanation says why.
-        let routed: Vec<&str> = router.route(view).iter().map(|s| s.name.as_str()).collect();
+        let routed: Vec<&str> = router.route(view).iter().map(|s| &*s.name).collect();
         for (sub, explanation) in list.iter().zip(router.explain(view)) {
-            debug_assert_eq!(routed.contains(&sub.name.as_str()), explanation.matched);
+            debug_assert_eq!(routed.contains(&&*sub.name), explanation.matched);
             explanations.push((sub, explanation));
         }
     }

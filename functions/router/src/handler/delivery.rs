@@ -9,6 +9,8 @@
 //! direct invocation answered with an error), as `eventferry_core`'s retry decisions assume:
 //! an event no subscriber took is redelivered, not dropped.
 
+use std::sync::Arc;
+
 use cloudevents::Event;
 use futures::future::{join, join_all};
 
@@ -135,7 +137,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
                     Gate::Blocked { .. } => {}
                     _ if call.answered => {
                         gate = Gate::Blocked {
-                            plugin: call.result.subscription.clone(),
+                            plugin: call.result.subscription.to_string(),
                             error: call.result.error.clone().unwrap_or_default(),
                         }
                     }
@@ -241,7 +243,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         &self,
         results: &[InvocationResult],
         event: &Event,
-    ) -> (Vec<(String, PairAction)>, Disposition) {
+    ) -> (Vec<(Arc<str>, PairAction)>, Disposition) {
         let decision = decide(results, &self.settings.retry);
         let mut disposition = decision.disposition;
         let mut failed = Vec::with_capacity(decision.failed.len());
@@ -305,7 +307,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         delay_secs: u32,
     ) -> Result<(), WriteError> {
         let message = RetryMessage {
-            subscription: result.subscription.clone(),
+            subscription: result.subscription.to_string(),
             attempt,
             error: result.error.clone().unwrap_or_default(),
             event: event.clone(),
@@ -322,7 +324,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         &self,
         event: &Event,
         results: &[InvocationResult],
-        failed: &[(String, PairAction)],
+        failed: &[(Arc<str>, PairAction)],
         outbox: &Outbox,
     ) -> Vec<InvocationResult> {
         let mut outcomes = Vec::with_capacity(results.len());
@@ -330,7 +332,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
             self.receiver.receive(event, result);
             let next = failed
                 .iter()
-                .find(|(n, _)| *n == result.subscription)
+                .find(|(n, _)| **n == *result.subscription)
                 .map(|(_, a)| a.next_step());
             let ty = match result.error {
                 None => FUNCTION_INVOKED,

@@ -1,6 +1,8 @@
 //! What the router answers: the report of one event, and the answers to direct and HTTP
 //! invocations built from it.
 
+use std::sync::Arc;
+
 use cloudevents::{AttributesReader, Event};
 use eventferry_core::invocation::{event_label, InvocationResult};
 use eventferry_core::retry::{Disposition, PairAction};
@@ -31,7 +33,7 @@ pub struct EventReport {
     /// Every plugin invocation.
     pub plugin_results: Vec<InvocationResult>,
     /// What happens to each failed subscriber.
-    pub failed: Vec<(String, PairAction)>,
+    pub failed: Vec<(Arc<str>, PairAction)>,
     pub disposition: Disposition,
     /// The sync plugin that blocked the event, and why.
     pub blocked: Option<(String, String)>,
@@ -79,7 +81,7 @@ impl EventReport {
 /// of them would print. Written directly, not through a `Value` (a map and a string per key).
 impl Serialize for EventReport {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        struct Failed<'a>(&'a [(String, PairAction)]);
+        struct Failed<'a>(&'a [(Arc<str>, PairAction)]);
         impl Serialize for Failed<'_> {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.collect_seq(self.0.iter().map(|(subscription, action)| {
@@ -119,7 +121,7 @@ struct Matched<'a>(&'a [InvocationResult]);
 
 impl Serialize for Matched<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|r| r.subscription.as_str()))
+        serializer.collect_seq(self.0.iter().map(|r| &*r.subscription))
     }
 }
 
@@ -211,7 +213,7 @@ mod tests {
     fn result(name: &str, error: Option<&str>) -> InvocationResult {
         InvocationResult {
             subscription: name.into(),
-            target: format!("fn-{name}"),
+            target: format!("fn-{name}").into(),
             mode: Mode::Async,
             attempt: 2,
             status: if error.is_some() {

@@ -178,7 +178,7 @@ async fn live_serves_the_last_good_version_and_says_why() {
     let Refresh::Updated { config, .. } = live.refresh(&store, t1).await else {
         panic!("the new version")
     };
-    assert_eq!(config.subscriptions[0].name, "a");
+    assert_eq!(&*config.subscriptions[0].name, "a");
     let good = live.version().unwrap().to_owned();
     // Invalid document: kept, with the reason.
     store.set("{\"subscriptions\": [{\"name\": \"b\"}]}");
