@@ -156,9 +156,9 @@ fn compact_json_line(line: &mut Vec<u8>, group: &[&Summary]) {
         line.extend_from_slice(br#","input":"#);
         string(line, input);
     }
-    line.extend_from_slice(br#","system_events":"#);
-    string(line, &compact_line(group));
-    line.extend_from_slice(br#"},"target":""#);
+    line.extend_from_slice(br#","system_events":""#);
+    write_compact(&mut JsonText(line), group);
+    line.extend_from_slice(br#""},"target":""#);
     line.extend_from_slice(SYSTEM_LOG_TARGET.as_bytes());
     line.extend_from_slice(b"\"}\n");
 }
@@ -177,68 +177,118 @@ fn by_event(summaries: &[Summary]) -> Vec<Vec<&Summary>> {
 }
 
 /// The `system_events` field of a compact line: logfmt pairs per system event, `; ` between
-/// them. Plain text, so that the JSON log line escapes little.
+/// them (the text [`write_compact`] writes).
+#[cfg(test)]
 fn compact_line(group: &[&Summary]) -> String {
-    fn pair(out: &mut String, key: &str, text: &str) {
-        let plain = !text.is_empty()
-            && !text
-                .chars()
-                .any(|c| c.is_whitespace() || matches!(c, '"' | ';' | '=') || c.is_control());
-        out.push(' ');
-        out.push_str(key);
-        out.push('=');
-        if plain {
-            out.push_str(text);
-        } else {
-            use std::fmt::Write;
-            let _ = write!(out, "{text:?}");
-        }
-    }
-    fn number(out: &mut String, key: &str, value: impl itoa::Integer) {
-        out.push(' ');
-        out.push_str(key);
-        out.push('=');
-        out.push_str(itoa::Buffer::new().format(value));
-    }
     let mut out = String::with_capacity(group.len() * 128);
-    for (i, s) in group.iter().enumerate() {
-        if i > 0 {
-            out.push(';');
+    write_compact(&mut out, group);
+    out
+}
+
+/// Where [`write_compact`] writes: a `String`, or the inside of a JSON string ([`JsonText`]).
+trait Text {
+    /// Text that is the same in both forms: keys, separators, system event types, numbers.
+    fn raw(&mut self, text: &str);
+    /// Any text (a value), escaped as the form needs.
+    fn text(&mut self, text: &str);
+}
+
+impl Text for String {
+    fn raw(&mut self, text: &str) {
+        self.push_str(text);
+    }
+    fn text(&mut self, text: &str) {
+        self.push_str(text);
+    }
+}
+
+/// Text written as the contents of a JSON string (between its quotes) at the end of a buffer.
+struct JsonText<'a>(&'a mut Vec<u8>);
+
+impl Text for JsonText<'_> {
+    fn raw(&mut self, text: &str) {
+        self.0.extend_from_slice(text.as_bytes());
+    }
+    fn text(&mut self, text: &str) {
+        if !text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+            self.0.extend_from_slice(text.as_bytes());
+            return;
         }
-        pair(&mut out, "id", &s.id);
-        out.push_str(" type=");
-        out.push_str(s.ty);
+        let quoted = serde_json::to_vec(text).expect("a string serializes");
+        self.0.extend_from_slice(&quoted[1..quoted.len() - 1]);
+    }
+}
+
+/// The logfmt text of `group`'s summaries: per system event `id=… type=…` and where the type
+/// has them `subscription`, `function`, `attempt`, `status`, `status_code`, `duration_ms`,
+/// `plugin`, `error`, `retry`; `; ` between system events. A value with whitespace, a quote,
+/// `;`, `=` or a control character in it (or an empty one) is quoted as Rust's `Debug` quotes.
+fn write_compact(out: &mut impl Text, group: &[&Summary]) {
+    fn value(out: &mut impl Text, text: &str) {
+        if is_plain(text) {
+            out.text(text);
+        } else {
+            out.text(&format!("{text:?}"));
+        }
+    }
+    fn pair(out: &mut impl Text, key: &str, text: &str) {
+        out.raw(" ");
+        out.raw(key);
+        out.raw("=");
+        value(out, text);
+    }
+    fn number(out: &mut impl Text, key: &str, number: impl itoa::Integer) {
+        out.raw(" ");
+        out.raw(key);
+        out.raw("=");
+        out.raw(itoa::Buffer::new().format(number));
+    }
+    for (i, s) in group.iter().enumerate() {
+        out.raw(if i == 0 { "id=" } else { "; id=" });
+        value(out, &s.id);
+        out.raw(" type=");
+        out.raw(s.ty);
         if let Some(v) = &s.subscription {
-            pair(&mut out, "subscription", v);
+            pair(out, "subscription", v);
         }
         if let Some(v) = &s.target {
-            pair(&mut out, "function", v);
+            pair(out, "function", v);
         }
         if let Some(v) = s.attempt {
-            number(&mut out, "attempt", v);
+            number(out, "attempt", v);
         }
         if let Some(v) = s.status {
-            out.push_str(" status=");
-            out.push_str(v.as_str());
+            out.raw(" status=");
+            out.raw(v.as_str());
         }
         if let Some(v) = s.status_code {
-            number(&mut out, "status_code", v);
+            number(out, "status_code", v);
         }
         if let Some(v) = s.duration_ms {
-            number(&mut out, "duration_ms", v);
+            number(out, "duration_ms", v);
         }
-        for (key, value) in [
+        for (key, v) in [
             ("plugin", &s.plugin),
             ("error", &s.error),
             ("retry", &s.retry),
         ] {
-            if let Some(v) = value {
-                pair(&mut out, key, v);
+            if let Some(v) = v {
+                pair(out, key, v);
             }
         }
     }
-    out.remove(0);
-    out
+}
+
+/// Whether a logfmt value can go unquoted: not empty, and no whitespace, quote, `;`, `=` or
+/// control character.
+fn is_plain(text: &str) -> bool {
+    let special = |c: char| c.is_whitespace() || matches!(c, '"' | ';' | '=') || c.is_control();
+    !text.is_empty()
+        && if text.is_ascii() {
+            !text.bytes().any(|b| special(char::from(b)))
+        } else {
+            !text.chars().any(special)
+        }
 }
 
 /// The PutEvents entries of system events on `bus`: `Source` the system event's source,
