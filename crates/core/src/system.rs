@@ -56,11 +56,26 @@ impl Default for SystemEvents {
     }
 }
 
-/// The id and time of one system event.
+/// The id and time of one system event. The id is `<request>-<seq>`, made into text only where
+/// it is written ([`Stamp::id`], [`Summary::id`]): a summary costs no allocation for it.
 #[derive(Debug, Clone)]
 pub struct Stamp {
-    pub id: String,
+    /// The request id of the invocation, shared by its system events.
+    pub request: Arc<str>,
+    /// The system event's place in the invocation, from 0.
+    pub seq: u64,
     pub time: DateTime<Utc>,
+}
+
+impl Stamp {
+    /// `<request>-<seq>`.
+    pub fn id(&self) -> String {
+        system_event_id(&self.request, self.seq)
+    }
+}
+
+fn system_event_id(request: &str, seq: u64) -> String {
+    [request, "-", itoa::Buffer::new().format(seq)].concat()
 }
 
 impl SystemEvents {
@@ -83,7 +98,7 @@ impl SystemEvents {
 
     fn build(&self, stamp: &Stamp, ty: &str, subject: &Event, data: Value) -> Event {
         let mut event = EventBuilderV10::new()
-            .id(stamp.id.clone())
+            .id(stamp.id())
             .ty(ty)
             .source(self.source.clone())
             .time(stamp.time)
@@ -207,7 +222,9 @@ impl About {
 /// event it is about ([`About`]); the other fields are set where the type has them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
-    pub id: String,
+    /// The system event's id is `<request>-<seq>` ([`Summary::id`]).
+    pub request: Arc<str>,
+    pub seq: u64,
     pub ty: &'static str,
     pub subject: Arc<str>,
     pub event_type: Arc<str>,
@@ -232,7 +249,8 @@ pub struct Summary {
 impl Summary {
     fn new(stamp: Stamp, ty: &'static str, about: &About) -> Summary {
         Summary {
-            id: stamp.id,
+            request: stamp.request,
+            seq: stamp.seq,
             ty,
             subject: Arc::clone(&about.subject),
             event_type: Arc::clone(&about.event_type),
@@ -247,6 +265,11 @@ impl Summary {
             retry: None,
             plugin: None,
         }
+    }
+
+    /// The system event's id, `<request>-<seq>`.
+    pub fn id(&self) -> String {
+        system_event_id(&self.request, self.seq)
     }
 
     /// The summary of [`SystemEvents::received`].
@@ -316,7 +339,7 @@ impl Summary {
     /// The summary as one JSON object, without the fields its type does not have.
     pub fn to_json(&self) -> Value {
         let mut v = json!({
-            "id": self.id,
+            "id": self.id(),
             "type": self.ty,
             "subject": &*self.subject,
             "event_type": &*self.event_type,
@@ -397,7 +420,8 @@ mod tests {
 
     fn stamp() -> Stamp {
         Stamp {
-            id: "req-1/0".into(),
+            request: "req-1".into(),
+            seq: 0,
             time: "2024-05-01T10:00:00Z".parse().unwrap(),
         }
     }
@@ -409,7 +433,7 @@ mod tests {
         let json = to_structured_json(&e);
         assert_eq!(json["type"], EVENT_RECEIVED);
         assert_eq!(json["source"], "urn:test");
-        assert_eq!(json["id"], "req-1/0");
+        assert_eq!(json["id"], "req-1-0");
         assert_eq!(json["subject"], "/shop#e1");
         assert_eq!(json["data"]["source"], "sqs");
         assert_eq!(json["data"]["event"]["id"], "e1");
@@ -537,7 +561,7 @@ mod tests {
         let received = Summary::received(stamp(), &About::new(&event()), "sqs").to_json();
         assert_eq!(
             received,
-            json!({"id": "req-1/0", "type": EVENT_RECEIVED, "subject": "/shop#e1",
+            json!({"id": "req-1-0", "type": EVENT_RECEIVED, "subject": "/shop#e1",
                    "event_type": "com.example.created", "input": "sqs"})
         );
         let blocked =

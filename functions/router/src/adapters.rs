@@ -245,7 +245,13 @@ fn write_compact(out: &mut impl Text, group: &[&Summary]) {
     }
     for (i, s) in group.iter().enumerate() {
         out.raw(if i == 0 { "id=" } else { "; id=" });
-        value(out, &s.id);
+        if is_plain(&s.request) {
+            out.text(&s.request);
+            out.raw("-");
+            out.raw(itoa::Buffer::new().format(s.seq));
+        } else {
+            value(out, &s.id());
+        }
         out.raw(" type=");
         out.raw(s.ty);
         if let Some(v) = &s.subscription {
@@ -462,7 +468,8 @@ mod tests {
         }))
         .unwrap();
         let stamp = Stamp {
-            id: format!("req-{id}"),
+            request: "req".into(),
+            seq: id as u64,
             time: "2024-05-01T10:00:00Z".parse().unwrap(),
         };
         SystemEvents::default().received(&stamp, &event, "sqs")
@@ -521,8 +528,9 @@ mod tests {
 
     #[test]
     fn compact_lines_group_by_event_and_carry_no_payload() {
-        let stamp = |id: &str| Stamp {
-            id: id.into(),
+        let stamp = |seq: u64| Stamp {
+            request: "r".into(),
+            seq,
             time: "2024-05-01T10:00:00Z".parse().unwrap(),
         };
         let event = |id: &str| {
@@ -543,15 +551,10 @@ mod tests {
             response: None,
         };
         let summaries = [
-            Summary::received(stamp("r-0"), &About::new(&a), "sqs"),
-            Summary::received(stamp("r-1"), &About::new(&b), "sqs"),
-            Summary::invoking(stamp("r-2"), &About::new(&a), "sub", "fn", 1),
-            Summary::outcome(
-                stamp("r-3"),
-                &About::new(&a),
-                &result,
-                Some("dead-lettered"),
-            ),
+            Summary::received(stamp(0), &About::new(&a), "sqs"),
+            Summary::received(stamp(1), &About::new(&b), "sqs"),
+            Summary::invoking(stamp(2), &About::new(&a), "sub", "fn", 1),
+            Summary::outcome(stamp(3), &About::new(&a), &result, Some("dead-lettered")),
         ];
         let groups = by_event(&summaries);
         assert_eq!(groups.len(), 2);
@@ -573,8 +576,9 @@ mod tests {
     /// Summaries of two events, one with an input, names and an error that need escaping in
     /// JSON and quoting in logfmt.
     fn tricky_summaries() -> Vec<Summary> {
-        let stamp = |id: &str| Stamp {
-            id: id.into(),
+        let stamp = |seq: u64| Stamp {
+            request: "r".into(),
+            seq,
             time: chrono::DateTime::UNIX_EPOCH,
         };
         let a = parse_structured_value(&json!({"specversion": "1.0", "id": "a\\\"1", "source":
@@ -595,9 +599,9 @@ mod tests {
             response: None,
         };
         vec![
-            Summary::received(stamp("r-0"), &About::new(&a), "sqs"),
-            Summary::outcome(stamp("r-1"), &About::new(&a), &result, Some("retry")),
-            Summary::outcome(stamp("r-2"), &About::new(&b), &result, None),
+            Summary::received(stamp(0), &About::new(&a), "sqs"),
+            Summary::outcome(stamp(1), &About::new(&a), &result, Some("retry")),
+            Summary::outcome(stamp(2), &About::new(&b), &result, None),
         ]
     }
 

@@ -1145,10 +1145,10 @@ plugins:
         ]
     );
     assert_eq!(summaries[0].ty, system::EVENT_RECEIVED);
-    let ids: std::collections::HashSet<&str> = summaries.iter().map(|s| s.id.as_str()).collect();
+    let ids: std::collections::HashSet<String> = summaries.iter().map(|s| s.id()).collect();
     assert_eq!(ids.len(), summaries.len());
     for s in &summaries {
-        assert!(s.id.starts_with("req-s-"), "{s:?}");
+        assert!(s.id().starts_with("req-s-"), "{s:?}");
         assert_eq!(&*s.subject, "/shop#s1");
         let line = s.to_json().to_string();
         assert!(!line.contains("payload"), "no payload in {line}");
@@ -1177,7 +1177,7 @@ plugins:
         .collect();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["type"], system::FUNCTION_INVOCATION_FAILED);
-    assert_eq!(audit[0]["id"], failed.id.as_str());
+    assert_eq!(audit[0]["id"], failed.id());
     assert_eq!(audit[0]["data"]["event"]["data"]["secret"], "payload");
 }
 

@@ -6,7 +6,7 @@
 //! or a plugin may take its type ([`Made`]); with neither, nothing is built, not even its id.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use cloudevents::Event;
 use eventferry_core::system::{About, Stamp, Summary};
@@ -15,7 +15,7 @@ use crate::ports::{SinkNeeds, SystemSink};
 
 /// Per-invocation state: the request id for system event ids, and what the sink will get.
 pub(crate) struct Outbox {
-    request_id: String,
+    request_id: Arc<str>,
     seq: AtomicU64,
     needs: SinkNeeds,
     events: Mutex<Vec<Event>>,
@@ -42,7 +42,7 @@ impl Outbox {
         // the sink consumes.
         let room = |kind: SinkNeeds| if needs == kind { 16 } else { 0 };
         Outbox {
-            request_id: request_id.to_owned(),
+            request_id: request_id.into(),
             seq: AtomicU64::new(0),
             needs,
             events: Mutex::new(Vec::with_capacity(room(SinkNeeds::Events))),
@@ -112,17 +112,15 @@ impl Outbox {
     /// only for a `whole` event: a [`Summary`] has no time.
     fn stamp(&self, whole: bool) -> Stamp {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let mut digits = itoa::Buffer::new();
-        let seq = digits.format(seq);
-        let mut id = String::with_capacity(self.request_id.len() + 1 + seq.len());
-        id.push_str(&self.request_id);
-        id.push('-');
-        id.push_str(seq);
         let time = match whole {
             true => chrono::Utc::now(),
             false => chrono::DateTime::UNIX_EPOCH,
         };
-        Stamp { id, time }
+        Stamp {
+            request: Arc::clone(&self.request_id),
+            seq,
+            time,
+        }
     }
 
     /// Adds `made` at the end.
