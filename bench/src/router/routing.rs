@@ -11,10 +11,11 @@ use eventferry_core::event_view::EventView;
 use eventferry_core::route::Router;
 use eventferry_core::structured::parse_structured_value;
 use eventferry_router::adapters::LogSystemSink;
-use eventferry_router::config::Settings;
+use eventferry_router::config::{log_filter, Settings};
 use eventferry_router::ports::SystemSink;
 use eventferry_router::{Handler, Ports};
 use serde_json::{json, Value};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use super::cpu::ThreadCpu;
@@ -148,8 +149,8 @@ pub const SYSTEM_AT: usize = 1_000;
 
 /// The whole handler at [`SYSTEM_AT`] subscriptions with each of [`CONSUMERS`], next to the
 /// decision measured in the same group (criterion group `router-system`). The log sinks' JSON
-/// lines (tracing's, as the router's subscriber makes them: `fmt().json()`, no time, filter
-/// `info`; the compact sink's own) go to `io::sink` or nowhere: making a line is measured, the
+/// lines (tracing's, as the router's subscriber makes them: `fmt().json()`, no time, its
+/// default filter `info`; the compact sink's own) go to `io::sink` or nowhere: making a line is measured, the
 /// write to stdout is not.
 pub fn system_cost(quick: bool, root: &Path) -> Value {
     let dir = root.join("target/bench/criterion");
@@ -183,11 +184,11 @@ pub fn system_cost(quick: bool, root: &Path) -> Value {
     let log_lines = || {
         tracing_subscriber::fmt()
             .json()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
             .with_current_span(false)
             .without_time()
             .with_writer(std::io::sink)
             .finish()
+            .with(log_filter(None).expect("the default filter"))
             .set_default()
     };
     for (label, _) in CONSUMERS {

@@ -621,14 +621,16 @@ mod tests {
 
     /// The router's JSON subscriber (`main.rs`'s `init_logging`) writing into a buffer.
     fn json_subscriber(filter: &str, out: &Shared) -> impl tracing::Subscriber {
+        use tracing_subscriber::layer::SubscriberExt;
         let out = out.clone();
+        let filter = crate::config::log_filter(Some(filter)).unwrap();
         tracing_subscriber::fmt()
             .json()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
             .with_current_span(false)
             .without_time()
             .with_writer(move || out.clone())
             .finish()
+            .with(filter)
     }
 
     #[test]

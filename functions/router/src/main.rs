@@ -15,7 +15,7 @@ use eventferry_router::adapters::{
     SqsWriter,
 };
 use eventferry_router::config::{
-    bundle_dirs, load_subscriptions, Settings, SinkConfig, DEPRECATED_SOURCE,
+    bundle_dirs, load_subscriptions, log_filter, Settings, SinkConfig, DEPRECATED_SOURCE,
 };
 use eventferry_router::store::{store_settings, LiveHandler};
 use eventferry_router::{Handler, Ports};
@@ -78,17 +78,26 @@ enum Source {
     Store((String, String, Duration)),
 }
 
-/// JSON logs without timestamps (CloudWatch stamps each line), filtered by `RUST_LOG` (default info).
+/// JSON logs without timestamps (CloudWatch stamps each line), filtered by `RUST_LOG`
+/// ([`log_filter`]; an invalid filter logs at info and says why).
 fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let (filter, invalid) = match log_filter(rust_log.as_deref()) {
+        Ok(filter) => (filter, None),
+        Err(why) => (log_filter(None).expect("the default filter"), Some(why)),
+    };
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
         .with_current_span(false)
         .without_time()
+        .finish()
+        .with(filter)
         .init();
+    if let Some(why) = invalid {
+        tracing::warn!("{why}");
+    }
 }
 
 /// The settings and the subscriptions read once (inline, file or bundled), or why init fails.
