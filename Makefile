@@ -104,8 +104,13 @@ bench-driver: bench-build ## The driver vs the SQS API floor and a Python boto3 
 
 # ROUTER_VARIANTS='--variant opt-s=path/to/router' adds another router build to the size/cold-start table.
 ROUTER_VARIANTS ?=
+# The router bench runs the router's code on the router's allocator (mimalloc): its own build of
+# the bench binary with --features router-allocator, apart from the driver bench's (whose floor
+# stays on the system allocator).
+ROUTER_BENCH_BIN := target/bench-build-router/release/eventferry-bench
 bench-router: bench-build ## Router routing cost (criterion), cold start, bootstrap size and RSS; target/bench/router.json
-	$(BENCH_BIN) router $(BENCH_QUICK) $(ROUTER_VARIANTS)
+	CARGO_TARGET_DIR=target/bench-build-router cargo build --release -j 2 --manifest-path bench/Cargo.toml --features router-allocator
+	$(ROUTER_BENCH_BIN) router $(BENCH_QUICK) $(ROUTER_VARIANTS)
 
 BENCH_PLOTS_OUT ?= docs/bench
 bench-plots: ## Plots (plotters) from target/bench/*.json into docs/bench/

@@ -12,6 +12,11 @@ mod driver;
 mod plots;
 mod router;
 
+/// The router's allocator, for `router` (see Cargo.toml's `router-allocator`).
+#[cfg(feature = "router-allocator")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rest = args.get(1..).unwrap_or_default();

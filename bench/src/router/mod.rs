@@ -37,7 +37,20 @@ use self::report::report;
 use self::routing::{routing_cost, system_cost};
 use crate::common;
 
+/// The allocator this binary runs the router's code on; the router ships with mimalloc.
+pub const ALLOCATOR: &str = if cfg!(feature = "router-allocator") {
+    "mimalloc (as the router ships)"
+} else {
+    "the system allocator, NOT the router's (mimalloc): build with --features router-allocator"
+};
+
 pub fn main(args: &[String]) {
+    if !cfg!(feature = "router-allocator") {
+        eprintln!(
+            "warning: this bench binary runs the router's code on {ALLOCATOR}; `make bench-router` \
+             builds it so"
+        );
+    }
     let quick = common::flag(args, "--quick");
     // Only the criterion tables (routing, system events): no cold start, size or memory.
     let routing_only = common::flag(args, "--routing-only");
@@ -86,6 +99,7 @@ pub fn main(args: &[String]) {
         &json!({
             "commit": common::commit(),
             "quick": quick,
+            "allocator": ALLOCATOR,
             "routing": routing,
             "system_events": system,
             "builds": builds,

@@ -27,7 +27,7 @@ pub fn report(routing: &Value, system: &Value, builds: &[Value], arm64: &Value) 
 }
 
 fn routing_table(rows: &[Value]) {
-    println!("\n## Router routing cost per event (criterion mean of the bench thread's CPU time; subscriptions 40 % type-only, 30 % filtered, 30 % patterned)\n");
+    println!("\n## Router routing cost per event (criterion mean of the bench thread's CPU time; subscriptions 40 % type-only, 30 % filtered, 30 % patterned; allocator: {})\n", super::ALLOCATOR);
     println!("| subscriptions | matched | route (decision) ns/event | handler, no-op ports, no system-event consumer, ns/event | × 10 subs (handler) |");
     println!("|---|---|---|---|---|");
     let h10 = rows[0]["handler_ns"].as_f64().unwrap_or(f64::NAN);
@@ -56,7 +56,7 @@ fn system_table(rows: &[Value]) -> Value {
     let n = rows
         .first()
         .map_or(json!(null), |r| r["subscriptions"].clone());
-    println!("\n## System events: the whole handler per event by consumer, at {n} subscriptions (criterion mean of the bench thread's CPU time; the decision measured in the same group; the handler's answer serialized to bytes)\n");
+    println!("\n## System events: the whole handler per event by consumer, at {n} subscriptions (criterion mean of the bench thread's CPU time; the decision measured in the same group; the handler's answer serialized to bytes; allocator: {})\n", super::ALLOCATOR);
     println!("| consumer | handler ns/event | decision ns/event | handler ÷ decision | handler − decision µs | consumer's own cost (− no consumer) | own cost ÷ decision |");
     println!("|---|---|---|---|---|---|---|");
     for r in rows {

@@ -5,6 +5,11 @@
 
 use std::time::Duration;
 
+// As the driver's: glibc malloc and free were about a fifth of the handler's CPU per event
+// (make bench-router, perf); the router bench runs on it too (bench feature router-allocator).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use aws_config::SdkConfig;
 use eventferry_aws::lambda::Lambda;
 use eventferry_aws::s3::{S3Document, S3};
