@@ -66,8 +66,8 @@ impl HttpPoster for Poster {
 /// A compact line is written by the sink itself, shaped as tracing-subscriber's JSON lines of
 /// the router's other logs (`{"level":"INFO","fields":{"message":"system events",…},"target":
 /// "eventferry::system"}`) and only when that target is enabled at `info` (`RUST_LOG`): going
-/// through tracing's JSON formatter copied each field into a map first, about half of what the
-/// compact sink cost per event.
+/// through tracing's JSON formatter copied each field into a map first, about 0.7 µs of the
+/// compact sink's 4.7 µs per event at 11 subscribers (950a845).
 #[derive(Debug, Clone, Copy)]
 pub struct LogSystemSink {
     pub payload: bool,
