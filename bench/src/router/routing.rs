@@ -11,7 +11,7 @@ use eventferry_core::event_view::EventView;
 use eventferry_core::route::Router;
 use eventferry_core::structured::parse_structured_value;
 use eventferry_router::adapters::LogSystemSink;
-use eventferry_router::config::{log_filter, Settings};
+use eventferry_router::config::{default_log_filter, Settings};
 use eventferry_router::ports::SystemSink;
 use eventferry_router::{Handler, Ports};
 use serde_json::{json, Value};
@@ -163,8 +163,8 @@ pub const SYSTEM_AT: usize = 1_000;
 /// The whole handler at [`SYSTEM_AT`] subscriptions with each of [`CONSUMERS`], next to the
 /// decision measured in the same group (criterion group `router-system`). The log sinks' JSON
 /// lines (tracing's, as the router's subscriber makes them: `fmt().json()`, no time, its
-/// default filter `info`; the compact sink's own) go to `io::sink` or nowhere: making a line is measured, the
-/// write to stdout is not.
+/// default filter `info`; the compact sink's own) go to `io::sink` or nowhere: making a line
+/// is measured, the write to stdout is not.
 pub fn system_cost(quick: bool, root: &Path) -> Value {
     let dir = root.join("target/bench/criterion");
     let mut c = criterion(quick, &dir);
@@ -201,7 +201,7 @@ pub fn system_cost(quick: bool, root: &Path) -> Value {
             .without_time()
             .with_writer(std::io::sink)
             .finish()
-            .with(log_filter(None).expect("the default filter"))
+            .with(default_log_filter())
             .set_default()
     };
     for (label, _) in CONSUMERS {

@@ -20,7 +20,8 @@ use eventferry_router::adapters::{
     SqsWriter,
 };
 use eventferry_router::config::{
-    bundle_dirs, load_subscriptions, log_filter, Settings, SinkConfig, DEPRECATED_SOURCE,
+    bundle_dirs, default_log_filter, load_subscriptions, log_filter, Settings, SinkConfig,
+    DEPRECATED_SOURCE,
 };
 use eventferry_router::store::{store_settings, LiveHandler};
 use eventferry_router::{Handler, Ports};
@@ -91,7 +92,7 @@ fn init_logging() {
     let rust_log = std::env::var("RUST_LOG").ok();
     let (filter, invalid) = match log_filter(rust_log.as_deref()) {
         Ok(filter) => (filter, None),
-        Err(why) => (log_filter(None).expect("the default filter"), Some(why)),
+        Err(why) => (default_log_filter(), Some(why)),
     };
     tracing_subscriber::fmt()
         .json()
