@@ -301,12 +301,14 @@ pub fn to_structured_json(event: &Event) -> Value {
     })
 }
 
-/// `time` as the structured form writes it (the SDK's RFC 3339 rendering).
+/// `time` as the structured form writes it: the SDK's RFC 3339 rendering, which is chrono's
+/// `Serialize` (`AutoSi` fractions, `Z` for UTC), written straight into one string.
 pub fn structured_time(event: &Event) -> Option<String> {
-    match serde_json::to_value(event.time()?) {
-        Ok(Value::String(s)) => Some(s),
-        _ => None,
-    }
+    Some(
+        event
+            .time()?
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+    )
 }
 
 /// Renders `event` as structured JSON bytes, with object keys sorted so the same event always

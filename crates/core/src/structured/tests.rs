@@ -81,3 +81,29 @@ fn bytes_are_the_canonical_structured_json() {
         assert_eq!(String::from_utf8(bytes).unwrap(), expected, "{value}");
     }
 }
+
+/// The time written straight into a string is the text chrono's `Serialize` gives (what the
+/// SDK writes), for whole seconds, each fraction width, a leap second and years outside
+/// 0000–9999.
+#[test]
+fn structured_time_is_the_sdks_rendering() {
+    use chrono::{NaiveDate, TimeZone, Utc};
+    let day = |y: i32| NaiveDate::from_ymd_opt(y, 2, 28).unwrap();
+    let times = [
+        day(2026).and_hms_opt(10, 0, 0).unwrap(),
+        day(2026).and_hms_milli_opt(23, 59, 59, 120).unwrap(),
+        day(2026).and_hms_micro_opt(0, 0, 1, 5).unwrap(),
+        day(2026).and_hms_nano_opt(1, 2, 3, 7).unwrap(),
+        day(2026).and_hms_milli_opt(23, 59, 59, 1_500).unwrap(),
+        day(0).and_hms_opt(0, 0, 0).unwrap(),
+        day(-44).and_hms_opt(12, 0, 0).unwrap(),
+        day(12_345).and_hms_opt(12, 0, 0).unwrap(),
+    ];
+    for naive in times {
+        let time = Utc.from_utc_datetime(&naive);
+        let mut event = Event::default();
+        cloudevents::AttributesWriter::set_time(&mut event, Some(time));
+        let sdk = serde_json::to_value(time).unwrap();
+        assert_eq!(structured_time(&event).as_deref(), sdk.as_str(), "{naive}");
+    }
+}

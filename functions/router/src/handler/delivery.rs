@@ -18,7 +18,9 @@ use eventferry_aws::lambda::Invoker;
 use eventferry_aws::AwsError;
 use eventferry_core::event_view::EventView;
 use eventferry_core::invocation::{event_label, target_name, InvocationResult};
-use eventferry_core::retry::{after_write_failure, decide, Disposition, PairAction, RetryMessage};
+use eventferry_core::retry::{
+    after_write_failure, decide, Decision, Disposition, PairAction, RetryMessage,
+};
 use eventferry_core::subscription::{Mode, Subscription};
 use eventferry_core::system::{
     Summary, EVENT_BLOCKED, EVENT_RECEIVED, FUNCTION_INVOCATION_FAILED, FUNCTION_INVOKED,
@@ -89,31 +91,49 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
             |stamp, about| Summary::received(stamp, about, input),
         );
         let slot = outbox.reserve();
-        let (sync, background): (Vec<&Subscription>, Vec<&Subscription>) = self
-            .plugins_for(received.event.as_ref())
-            .into_iter()
-            .partition(|p| p.mode == Mode::Sync);
+        let plugins = self.plugins_for(received.event.as_ref());
+        let report = match received.event.as_ref().filter(|_| !plugins.is_empty()) {
+            // Boxed: the plugins' path is the uncommon one, and inline its future would make
+            // every event's future (moved as it is built and joined) larger.
+            Some(system) => {
+                Box::pin(self.with_plugins(plugins, system, event, input, attempt, outbox)).await
+            }
+            None => self.deliver_new(event, input, attempt, outbox).await,
+        };
+        outbox.fill(slot, received);
+        report
+    }
+
+    /// [`Self::process`] once plugins take `received`: its sync plugins gate the event, its
+    /// async plugins run alongside and never block or fail it.
+    async fn with_plugins(
+        &self,
+        plugins: Vec<&Subscription>,
+        received: &Event,
+        event: Event,
+        input: &'static str,
+        attempt: u32,
+        outbox: &Outbox,
+    ) -> EventReport {
+        let (sync, background): (Vec<&Subscription>, Vec<&Subscription>) =
+            plugins.into_iter().partition(|p| p.mode == Mode::Sync);
         let gated = async {
-            let (gate, plugin_results) = self.gate(&sync, received.event.as_ref()).await;
+            let (gate, plugin_results) = self.gate(&sync, received).await;
             let mut report = self.pass_gate(gate, event, input, attempt, outbox).await;
             report.plugin_results.splice(0..0, plugin_results);
             report
         };
-        // Async plugins run alongside; they never block or fail the event.
         let background = async {
-            match received.event.as_ref().filter(|_| !background.is_empty()) {
-                Some(system) => {
-                    let payloads = Payloads::new(system);
-                    join_all(background.iter().map(|p| self.call(p, &payloads, 1))).await
-                }
-                None => Vec::new(),
+            if background.is_empty() {
+                return Vec::new();
             }
+            let payloads = Payloads::new(received);
+            join_all(background.iter().map(|p| self.call(p, &payloads, 1))).await
         };
         let (mut report, background) = join(gated, background).await;
         report
             .plugin_results
             .extend(background.into_iter().map(|c| c.result));
-        outbox.fill(slot, received);
         report
     }
 
@@ -122,11 +142,11 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
     async fn gate(
         &self,
         sync: &[&Subscription],
-        received: Option<&Event>,
+        received: &Event,
     ) -> (Gate, Vec<InvocationResult>) {
-        let Some(received) = received.filter(|_| !sync.is_empty()) else {
+        if sync.is_empty() {
             return (Gate::Open, Vec::new());
-        };
+        }
         let payloads = Payloads::new(received);
         let calls = join_all(sync.iter().map(|p| self.call(p, &payloads, 1))).await;
         let mut gate = Gate::Open;
@@ -184,14 +204,23 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
                 tracing::warn!(event = %event_label(&event), "a sync plugin could not be reached: the event will be delivered again");
                 EventReport::undelivered(event, input, Disposition::Redeliver, None)
             }
-            Gate::Open => {
-                let subs = self.routes.route(&EventView::new(&event));
-                if subs.is_empty() {
-                    tracing::info!(event = %event_label(&event), input, "no subscription matched: event dropped");
-                }
-                self.deliver(event, input, subs, attempt, outbox).await
-            }
+            Gate::Open => self.deliver_new(event, input, attempt, outbox).await,
         }
+    }
+
+    /// Delivers a new event to the subscriptions it matches.
+    async fn deliver_new(
+        &self,
+        event: Event,
+        input: &'static str,
+        attempt: u32,
+        outbox: &Outbox,
+    ) -> EventReport {
+        let subs = self.routes.route(&EventView::new(&event));
+        if subs.is_empty() {
+            tracing::info!(event = %event_label(&event), input, "no subscription matched: event dropped");
+        }
+        self.deliver(event, input, subs, attempt, outbox).await
     }
 
     /// Invokes `subs` for `event`, concurrently within the concurrency bound, then decides and
@@ -224,7 +253,12 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
             let calls = join_all(subs.iter().map(|sub| self.call(sub, &payloads, attempt))).await;
             (calls.into_iter().map(|c| c.result).collect(), Vec::new())
         };
-        let (failed, disposition) = self.handle_failures(&results, &event).await;
+        let decision = decide(&results, &self.settings.retry);
+        let (failed, disposition) = match decision.failed.is_empty() {
+            true => (Vec::new(), decision.disposition),
+            // Boxed: failures are the uncommon path, and a queue's future is large.
+            false => Box::pin(self.handle_failures(decision, &results, &event)).await,
+        };
         plugin_results.extend(self.outcomes(&event, &results, &failed, outbox).await);
         EventReport {
             event,
@@ -237,14 +271,14 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         }
     }
 
-    /// Decides what happens to each failed subscriber and writes its retry or dead-letter
+    /// Carries out `decision` for each failed subscriber: writes its retry or dead-letter
     /// message; a message that cannot be written turns into redelivery or a drop.
     async fn handle_failures(
         &self,
+        decision: Decision,
         results: &[InvocationResult],
         event: &Event,
     ) -> (Vec<(Arc<str>, PairAction)>, Disposition) {
-        let decision = decide(results, &self.settings.retry);
         let mut disposition = decision.disposition;
         let mut failed = Vec::with_capacity(decision.failed.len());
         for (name, action) in decision.failed {

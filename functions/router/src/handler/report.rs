@@ -132,7 +132,7 @@ impl Serialize for EventIds<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(3))?;
         map.serialize_entry("id", self.0.id())?;
-        map.serialize_entry("source", &format_args!("{}", self.0.source()))?;
+        map.serialize_entry("source", self.0.source().as_str())?;
         map.serialize_entry("type", self.0.ty())?;
         map.end()
     }
