@@ -153,6 +153,19 @@ pub fn canonical_json(value: &Value) -> String {
         .expect("a JSON value with string keys always serializes")
 }
 
+/// Whether every `serde_json::Map` of this build iterates in key order (a `BTreeMap`): true
+/// unless serde_json's `preserve_order` feature is on somewhere in the build. Found out once, by
+/// asking a map, since a feature of another crate can't be read at compile time.
+fn maps_keep_keys_sorted() -> bool {
+    static SORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SORTED.get_or_init(|| {
+        let mut map = serde_json::Map::new();
+        map.insert("b".into(), Value::Null);
+        map.insert("a".into(), Value::Null);
+        map.keys().is_sorted()
+    })
+}
+
 /// A value that serializes as [`canonical_json`] prints it.
 pub(crate) struct Canonical<'a>(pub(crate) &'a Value);
 
@@ -161,7 +174,7 @@ impl Serialize for Canonical<'_> {
         match self.0 {
             // serde_json's map iterates in key order unless its `preserve_order` feature is on
             // somewhere in the build; only then is there anything to sort.
-            Value::Object(object) if object.keys().is_sorted() => {
+            Value::Object(object) if maps_keep_keys_sorted() || object.keys().is_sorted() => {
                 serializer.collect_map(object.iter().map(|(key, value)| (key, Canonical(value))))
             }
             Value::Object(object) => {

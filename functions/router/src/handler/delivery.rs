@@ -361,6 +361,13 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         failed: &[(Arc<str>, PairAction)],
         outbox: &Outbox,
     ) -> Vec<InvocationResult> {
+        if outbox.keeps_nothing() && self.plugins.subscriptions().is_empty() {
+            // No consumer: nothing of the outcomes is made; the receiver still gets every result.
+            results
+                .iter()
+                .for_each(|result| self.receiver.receive(event, result));
+            return Vec::new();
+        }
         let mut outcomes = Vec::with_capacity(results.len());
         for result in results {
             self.receiver.receive(event, result);

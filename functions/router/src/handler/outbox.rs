@@ -123,6 +123,11 @@ impl Outbox {
         }
     }
 
+    /// Whether the sink takes nothing: then [`Self::make`] makes nothing unless for plugins.
+    pub(crate) fn keeps_nothing(&self) -> bool {
+        self.needs == SinkNeeds::Nothing
+    }
+
     /// Adds `made` at the end.
     pub(crate) fn push(&self, made: Made) {
         match self.needs {
