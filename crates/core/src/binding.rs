@@ -24,6 +24,7 @@
 use std::borrow::Borrow;
 
 use base64::Engine;
+use cloudevents::event::AttributeValue;
 use cloudevents::{AttributesReader, Data, Event};
 use serde_json::{Map, Value};
 
@@ -339,33 +340,27 @@ fn push_trace_headers(event: &Event, headers: &mut Vec<(String, String)>) {
 /// the extensions in name order), the data as the body, and `Content-Type` the event's
 /// `datacontenttype` (or `content_type` when given).
 pub fn encode_binary(event: &Event, content_type: Option<&str>) -> Encoded {
-    let mut headers = Vec::new();
+    let mut headers = Vec::with_capacity(10 + event.iter_extensions().count());
     for (name, value) in event.iter_attributes() {
         if matches!(name, "datacontenttype") {
             continue;
         }
-        headers.push((format!("ce-{name}"), percent_encode(&value.to_string())));
+        headers.push((ce_header(name), attribute_text(value)));
     }
     // The SDK keeps extensions in a hash map, whose order differs between two events built
     // alike: in name order, an event has one wire form whichever process encodes it.
     let mut extensions: Vec<_> = event.iter_extensions().collect();
     extensions.sort_unstable_by(|a, b| a.0.cmp(b.0));
     for (name, value) in extensions {
-        headers.push((format!("ce-{name}"), percent_encode(&value.to_string())));
-    }
-    if let Some(time) = event.time() {
-        // The SDK prints +00:00; use the same RFC 3339 form as the structured JSON.
-        let json_time = serde_json::to_value(time)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| time.to_rfc3339());
-        for header in headers.iter_mut().filter(|(n, _)| n == "ce-time") {
-            header.1 = percent_encode(&json_time);
-        }
+        headers.push((ce_header(name), attribute_text(value.into())));
     }
     let body = match event.data() {
         None => Vec::new(),
-        Some(Data::Json(v)) => serde_json::to_vec(v).expect("JSON values serialize"),
+        Some(Data::Json(v)) => {
+            let mut body = Vec::with_capacity(DATA_ROOM);
+            serde_json::to_writer(&mut body, v).expect("JSON values serialize");
+            body
+        }
         Some(Data::String(s)) => s.clone().into_bytes(),
         Some(Data::Binary(b)) => b.clone(),
     };
@@ -383,15 +378,50 @@ pub fn encode_binary(event: &Event, content_type: Option<&str>) -> Encoded {
     Encoded { headers, body }
 }
 
+/// The bytes a JSON body starts with: most events' data is well under 1 KB.
+const DATA_ROOM: usize = 1024;
+
+/// `ce-<name>`.
+fn ce_header(name: &str) -> String {
+    let mut header = String::with_capacity(3 + name.len());
+    header.push_str("ce-");
+    header.push_str(name);
+    header
+}
+
+/// An attribute's value as its `ce-` header carries it, percent-encoded. Text is taken as it
+/// is; `time` in the RFC 3339 form of the structured JSON (the SDK's `Display` prints `+00:00`,
+/// the JSON `Z`); the rest as the SDK prints it.
+fn attribute_text(value: AttributeValue<'_>) -> String {
+    match value {
+        AttributeValue::String(text) => percent_encode(text),
+        AttributeValue::URIRef(text) => percent_encode(text),
+        AttributeValue::URI(url) => percent_encode(url.as_str()),
+        AttributeValue::Time(time) => {
+            percent_encode(&time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        }
+        other => percent_encode(&other.to_string()),
+    }
+}
+
 /// Percent-encodes what the HTTP binding requires: space, `"`, `%` and anything outside
 /// printable ASCII, as UTF-8 bytes.
 pub fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
+    fn kept(b: u8) -> bool {
+        (0x21..=0x7e).contains(&b) && b != b'"' && b != b'%'
+    }
+    if value.bytes().all(kept) {
+        return value.to_owned();
+    }
+    let mut out = String::with_capacity(value.len() + 8);
     for b in value.bytes() {
-        if (0x21..=0x7e).contains(&b) && b != b'"' && b != b'%' {
+        if kept(b) {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0xf)] as char);
         }
     }
     out
@@ -634,6 +664,38 @@ mod tests {
             .contains(&("content-type".into(), "text/plain".into())));
         let structured = encode_structured(&e);
         assert_eq!(parse_structured(&structured.body).unwrap(), e);
+    }
+
+    /// Every kind of attribute value as its header carries it: text, URI, time (the JSON's
+    /// RFC 3339 form, in UTC, with its fraction), booleans and integers.
+    #[test]
+    fn binary_headers_carry_each_kind_of_value() {
+        let e = parse_structured(
+            br#"{"specversion":"1.0","id":"i d","source":"urn:x","type":"t",
+                 "dataschema":"https://schemas.example/o?v=1",
+                 "time":"2024-05-01T10:00:00.120+02:00","flag":true,"n":-3,"data":"x",
+                 "datacontenttype":"text/plain"}"#,
+        )
+        .unwrap();
+        let enc = encode_binary(&e, None);
+        let want = [
+            ("ce-specversion", "1.0"),
+            ("ce-id", "i%20d"),
+            ("ce-type", "t"),
+            ("ce-source", "urn:x"),
+            ("ce-dataschema", "https://schemas.example/o?v=1"),
+            ("ce-time", "2024-05-01T08:00:00.120Z"),
+            ("ce-flag", "true"),
+            ("ce-n", "-3"),
+            ("content-type", "text/plain"),
+        ];
+        let got: Vec<(&str, &str)> = enc
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(enc.body, b"x");
     }
 
     #[test]
