@@ -368,6 +368,8 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
                 .for_each(|result| self.receiver.receive(event, result));
             return Vec::new();
         }
+        // Every outcome is about `event`: its summaries' `About` is looked up once.
+        let about = std::cell::OnceCell::new();
         let mut outcomes = Vec::with_capacity(results.len());
         for result in results {
             self.receiver.receive(event, result);
@@ -379,9 +381,9 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
                 None => FUNCTION_INVOKED,
                 Some(_) => FUNCTION_INVOCATION_FAILED,
             };
-            outcomes.push(outbox.make(
+            outcomes.push(outbox.make_about(
                 self.plugins_may_take(ty),
-                event,
+                || about.get_or_init(|| outbox.about(event)),
                 |stamp| {
                     self.settings
                         .system
@@ -402,7 +404,7 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
             .flatten()
             .collect(),
         };
-        outcomes.into_iter().for_each(|s| outbox.push(s));
+        outbox.push_all(outcomes);
         plugin_results
     }
 

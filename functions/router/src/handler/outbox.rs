@@ -62,7 +62,23 @@ impl Outbox {
         build: impl FnOnce(&Stamp) -> Event,
         summarize: impl FnOnce(Stamp, &About) -> Summary,
     ) -> Made {
-        self.make_with(for_plugins, build, Some((about, summarize)))
+        self.make_with(
+            for_plugins,
+            build,
+            Some(|stamp| summarize(stamp, &self.about(about))),
+        )
+    }
+
+    /// [`Self::make`] for one of several system events about the same event: `about` gives its
+    /// [`About`], looked up once for all of them and only if a summary is made.
+    pub(crate) fn make_about<'a>(
+        &self,
+        for_plugins: bool,
+        about: impl FnOnce() -> &'a About,
+        build: impl FnOnce(&Stamp) -> Event,
+        summarize: impl FnOnce(Stamp, &About) -> Summary,
+    ) -> Made {
+        self.make_with(for_plugins, build, Some(|stamp| summarize(stamp, about())))
     }
 
     /// [`Self::make`] for a system event that has no summary: `eventferry.function.invoking`,
@@ -73,18 +89,14 @@ impl Outbox {
         for_plugins: bool,
         build: impl FnOnce(&Stamp) -> Event,
     ) -> Made {
-        self.make_with(
-            for_plugins,
-            build,
-            None::<(&Event, fn(Stamp, &About) -> Summary)>,
-        )
+        self.make_with(for_plugins, build, None::<fn(Stamp) -> Summary>)
     }
 
     fn make_with(
         &self,
         for_plugins: bool,
         build: impl FnOnce(&Stamp) -> Event,
-        summarize: Option<(&Event, impl FnOnce(Stamp, &About) -> Summary)>,
+        summarize: Option<impl FnOnce(Stamp) -> Summary>,
     ) -> Made {
         let whole = for_plugins || self.needs == SinkNeeds::Events;
         let summarize = summarize.filter(|_| self.needs == SinkNeeds::Summaries);
@@ -95,12 +107,12 @@ impl Outbox {
         let event = whole.then(|| build(&stamp));
         Made {
             event,
-            summary: summarize.map(|(event, summarize)| summarize(stamp, &self.about(event))),
+            summary: summarize.map(|summarize| summarize(stamp)),
         }
     }
 
     /// The [`About`] of `event`: the last one made, when it is about the same event.
-    fn about(&self, event: &Event) -> About {
+    pub(crate) fn about(&self, event: &Event) -> About {
         let mut last = self.about.lock().expect("not poisoned");
         match &*last {
             Some(about) if about.is(event) => about.clone(),
@@ -128,12 +140,17 @@ impl Outbox {
         self.needs == SinkNeeds::Nothing
     }
 
-    /// Adds `made` at the end.
-    pub(crate) fn push(&self, made: Made) {
+    /// Adds every one of `made` at the end, in order, under one lock.
+    pub(crate) fn push_all(&self, made: Vec<Made>) {
+        fn extend<T>(list: &Mutex<Vec<T>>, items: impl Iterator<Item = T>) {
+            list.lock().expect("not poisoned").extend(items);
+        }
         match self.needs {
             SinkNeeds::Nothing => {}
-            SinkNeeds::Summaries => push(&self.summaries, made.summary),
-            SinkNeeds::Events => push(&self.events, made.event),
+            SinkNeeds::Summaries => {
+                extend(&self.summaries, made.into_iter().flat_map(|m| m.summary))
+            }
+            SinkNeeds::Events => extend(&self.events, made.into_iter().flat_map(|m| m.event)),
         }
     }
 
@@ -181,11 +198,5 @@ impl Outbox {
         if let Err(error) = emitted {
             tracing::error!(%error, count, "could not emit system events");
         }
-    }
-}
-
-fn push<T>(list: &Mutex<Vec<T>>, item: Option<T>) {
-    if let Some(item) = item {
-        list.lock().expect("not poisoned").push(item);
     }
 }
