@@ -28,7 +28,9 @@ use cloudevents::event::AttributeValue;
 use cloudevents::{AttributesReader, Data, Event};
 use serde_json::{Map, Value};
 
-use crate::structured::{parse_structured, parse_structured_value, to_structured_bytes};
+use crate::structured::{
+    parse_structured, parse_structured_value, rfc3339, to_structured_bytes, JSON_ROOM,
+};
 use crate::trace::{event_trace, TraceContext, EXT_TRACEPARENT, EXT_TRACESTATE};
 
 /// The largest event accepted, as EventBridge and SQS allow: 256 KiB.
@@ -357,7 +359,7 @@ pub fn encode_binary(event: &Event, content_type: Option<&str>) -> Encoded {
     let body = match event.data() {
         None => Vec::new(),
         Some(Data::Json(v)) => {
-            let mut body = Vec::with_capacity(DATA_ROOM);
+            let mut body = Vec::with_capacity(JSON_ROOM);
             serde_json::to_writer(&mut body, v).expect("JSON values serialize");
             body
         }
@@ -378,9 +380,6 @@ pub fn encode_binary(event: &Event, content_type: Option<&str>) -> Encoded {
     Encoded { headers, body }
 }
 
-/// The bytes a JSON body starts with: most events' data is well under 1 KB.
-const DATA_ROOM: usize = 1024;
-
 /// `ce-<name>`.
 fn ce_header(name: &str) -> String {
     let mut header = String::with_capacity(3 + name.len());
@@ -397,9 +396,7 @@ fn attribute_text(value: AttributeValue<'_>) -> String {
         AttributeValue::String(text) => percent_encode(text),
         AttributeValue::URIRef(text) => percent_encode(text),
         AttributeValue::URI(url) => percent_encode(url.as_str()),
-        AttributeValue::Time(time) => {
-            percent_encode(&time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-        }
+        AttributeValue::Time(time) => percent_encode(&rfc3339(time)),
         other => percent_encode(&other.to_string()),
     }
 }

@@ -292,8 +292,6 @@ fn read_file(path: &Path) -> Result<(Config, String), InitError> {
     ))
 }
 
-/// Where a bundled subscriptions file is looked for: next to the binary, then
-/// `LAMBDA_TASK_ROOT`.
 /// The log filter from `RUST_LOG`: comma-separated `target=level` directives and a bare default
 /// level (`info`, `eventferry=debug,warn`), tracing-subscriber's [`Targets`] syntax. Unset, the
 /// filter is [`default_log_filter`]. Span and field directives (`[span{field=value}]`) are not
@@ -315,6 +313,8 @@ pub fn default_log_filter() -> Targets {
     Targets::new().with_default(tracing::Level::INFO)
 }
 
+/// Where a bundled subscriptions file is looked for: next to the binary, then
+/// `LAMBDA_TASK_ROOT`.
 pub fn bundle_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(dir) = std::env::current_exe()
@@ -333,10 +333,19 @@ pub fn bundle_dirs() -> Vec<PathBuf> {
 mod tests {
     use super::*;
 
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
     #[test]
     fn rust_log_takes_target_level_directives() {
         use tracing::Level;
-        use tracing_subscriber::filter::Targets;
         let at = |f: &Targets, target: &str| {
             [
                 Level::TRACE,
@@ -362,15 +371,6 @@ mod tests {
         let err = log_filter(Some("eventferry=loud")).unwrap_err();
         assert!(err.contains("RUST_LOG=\"eventferry=loud\""), "{err}");
         assert!(err.contains("eventferry=debug,warn"), "{err}");
-    }
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| map.get(k).cloned()
     }
 
     #[test]

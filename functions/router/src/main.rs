@@ -5,11 +5,6 @@
 
 use std::time::Duration;
 
-// As the driver's: glibc malloc and free were about a fifth of the handler's CPU per event
-// (make bench-router, perf); the router bench runs on it too (bench feature router-allocator).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use aws_config::SdkConfig;
 use eventferry_aws::lambda::Lambda;
 use eventferry_aws::s3::{S3Document, S3};
@@ -27,6 +22,11 @@ use eventferry_router::store::{store_settings, LiveHandler};
 use eventferry_router::{Handler, Ports};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
+
+// As the driver's: glibc malloc and free were about a fifth of the handler's CPU per event
+// (make bench-router, perf); the router bench runs on it too (bench feature router-allocator).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

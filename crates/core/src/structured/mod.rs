@@ -310,14 +310,15 @@ pub fn to_structured_json(event: &Event) -> Value {
     })
 }
 
-/// `time` as the structured form writes it: the SDK's RFC 3339 rendering, which is chrono's
-/// `Serialize` (`AutoSi` fractions, `Z` for UTC), written straight into one string.
+/// `time` as the structured form writes it ([`rfc3339`]).
 pub fn structured_time(event: &Event) -> Option<String> {
-    Some(
-        event
-            .time()?
-            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-    )
+    event.time().map(rfc3339)
+}
+
+/// A time as CloudEvents JSON writes it: the SDK's RFC 3339 rendering, which is chrono's
+/// `Serialize` (`AutoSi` fractions, `Z` for UTC), written straight into one string.
+pub fn rfc3339(time: &DateTime<chrono::Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 /// Renders `event` as structured JSON bytes, with object keys sorted so the same event always
@@ -329,7 +330,7 @@ pub fn to_structured_bytes(event: &Event) -> Vec<u8> {
         let mut sorted: Vec<&(&str, TopField<'_>)> = fields.iter().collect();
         sorted.sort_unstable_by_key(|(name, _)| *name);
         // Room for a usual event at once, instead of growing from serde_json's 128 bytes.
-        let mut bytes = Vec::with_capacity(STRUCTURED_ROOM);
+        let mut bytes = Vec::with_capacity(JSON_ROOM);
         serde_json::to_writer(&mut bytes, &SortedFields(&sorted))
             .expect("CloudEvent attributes and data are always valid JSON");
         bytes
@@ -337,9 +338,10 @@ pub fn to_structured_bytes(event: &Event) -> Vec<u8> {
     .unwrap_or_else(|| crate::names::canonical_json(&to_structured_json(event)).into_bytes())
 }
 
-/// The bytes [`to_structured_bytes`] starts with: most events are under 1 KB as structured JSON
-/// (the fixtures in `events/` are 200–800 bytes compact).
-const STRUCTURED_ROOM: usize = 1024;
+/// The bytes a rendered event or its JSON data starts with, instead of growing from serde_json's
+/// 128: most events are under 1 KB as structured JSON (the fixtures in `events/` are 200–800
+/// bytes compact).
+pub(crate) const JSON_ROOM: usize = 1024;
 
 /// Top-level fields, in the order given, each value as [`crate::names::Canonical`] prints it.
 struct SortedFields<'a>(&'a [&'a (&'a str, TopField<'a>)]);
