@@ -6,6 +6,7 @@ use std::sync::Arc;
 use cloudevents::{AttributesReader, Event};
 use serde_json::{json, Value};
 
+use crate::json_text::{self, JsonText};
 #[cfg(doc)]
 use crate::subscription::Subscription;
 use crate::subscription::{Mode, Target};
@@ -75,28 +76,41 @@ impl InvocationResult {
     }
 }
 
-/// `subscription`, `target`, `attempt`, `status`, `mode`, `duration_ms`, and `status_code` and
-/// `error` when set; keys in sorted order, as a `serde_json::Value` of them would print. Written
-/// directly: the router's answer lists every result, and a `Value` of each would cost a map and
-/// a string per key.
+impl InvocationResult {
+    /// Appends the result as one JSON object: `attempt`, `duration_ms`, `error` when set,
+    /// `mode`, `status`, `status_code` when set, `subscription` and `target`, keys in sorted
+    /// order (as a `serde_json::Value` of them would print). Written directly: the router's
+    /// answer lists every result.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"attempt\":");
+        json_text::push_uint(out, self.attempt.into());
+        out.extend_from_slice(b",\"duration_ms\":");
+        json_text::push_uint(out, self.duration_ms);
+        if let Some(error) = &self.error {
+            out.extend_from_slice(b",\"error\":");
+            json_text::push_str(out, error);
+        }
+        out.extend_from_slice(b",\"mode\":\"");
+        out.extend_from_slice(self.mode.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"status\":\"");
+        out.extend_from_slice(self.status.as_str().as_bytes());
+        out.push(b'"');
+        if let Some(code) = self.status_code {
+            out.extend_from_slice(b",\"status_code\":");
+            json_text::push_uint(out, code.into());
+        }
+        out.extend_from_slice(b",\"subscription\":");
+        json_text::push_str(out, &self.subscription);
+        out.extend_from_slice(b",\"target\":");
+        json_text::push_str(out, &self.target);
+        out.push(b'}');
+    }
+}
+
+/// As [`InvocationResult::write_json`] writes it.
 impl serde::Serialize for InvocationResult {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let len = 6 + usize::from(self.status_code.is_some()) + usize::from(self.error.is_some());
-        let mut map = serializer.serialize_map(Some(len))?;
-        map.serialize_entry("attempt", &self.attempt)?;
-        map.serialize_entry("duration_ms", &self.duration_ms)?;
-        if let Some(error) = &self.error {
-            map.serialize_entry("error", error)?;
-        }
-        map.serialize_entry("mode", self.mode.as_str())?;
-        map.serialize_entry("status", self.status.as_str())?;
-        if let Some(code) = self.status_code {
-            map.serialize_entry("status_code", &code)?;
-        }
-        map.serialize_entry("subscription", &self.subscription)?;
-        map.serialize_entry("target", &self.target)?;
-        map.end()
+        JsonText::written(160, |out| self.write_json(out)).serialize(serializer)
     }
 }
 
@@ -112,4 +126,44 @@ pub fn target_name(target: &Target) -> Arc<str> {
 /// A short, log-safe identification of an event.
 pub fn event_label(event: &Event) -> String {
     format!("{} {}#{}", event.ty(), event.source(), event.id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text is what a `serde_json::Value` of the same fields prints (keys sorted), with
+    /// and without the optional ones, and escapes as serde_json does.
+    #[test]
+    fn a_result_writes_as_its_json_value_prints() {
+        let mut result = InvocationResult {
+            subscription: "orders \"eu\"".into(),
+            target: "https://h/x?a=1\\2".into(),
+            mode: Mode::Sync,
+            attempt: 3,
+            status: Status::Failed,
+            status_code: Some(502),
+            duration_ms: 1234,
+            error: Some("boom\n\u{1}é".into()),
+            response: Some(json!({"not": "written"})),
+        };
+        let expected = json!({"attempt": 3, "duration_ms": 1234, "error": "boom\n\u{1}é",
+            "mode": "sync", "status": "failed", "status_code": 502,
+            "subscription": "orders \"eu\"", "target": "https://h/x?a=1\\2"});
+        assert_eq!(
+            serde_json::to_string(&result).unwrap(),
+            expected.to_string()
+        );
+        assert_eq!(result.to_json(), expected);
+        result.error = None;
+        result.status_code = None;
+        result.status = Status::Accepted;
+        result.mode = Mode::Async;
+        let expected = json!({"attempt": 3, "duration_ms": 1234, "mode": "async",
+            "status": "accepted", "subscription": "orders \"eu\"", "target": "https://h/x?a=1\\2"});
+        assert_eq!(
+            serde_json::to_string(&result).unwrap(),
+            expected.to_string()
+        );
+    }
 }

@@ -4,6 +4,8 @@
 //!
 //! - [`trace`]: the X-Ray trace header and W3C `traceparent`, converted both ways, and the
 //!   CloudEvents Distributed Tracing extension.
+//! - [`json_text`]: JSON text written straight into a buffer, as serde_json prints it, keys
+//!   sorted.
 //! - [`names`]: deterministic, valid AWS resource names (rule names, target Ids, instance ids),
 //!   and canonical JSON.
 //! - [`schedule`]: local validation of EventBridge `rate(...)` / `cron(...)` schedule expressions.
@@ -30,6 +32,7 @@ pub mod event_view;
 pub mod filter;
 pub mod invocation;
 mod json_kind;
+pub mod json_text;
 pub mod mapping;
 pub mod names;
 pub mod pattern_set;

@@ -6,7 +6,6 @@
 //! is 8 hex digits of FNV-1a 64 over the prefix and the content: the same inputs give the same
 //! name on every platform and Rust version.
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
@@ -149,47 +148,9 @@ fn fnv1a64<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> u64 {
 ///
 /// Recursion follows the value's nesting; values parsed by `serde_json` are at most 128 deep.
 pub fn canonical_json(value: &Value) -> String {
-    serde_json::to_string(&Canonical(value))
-        .expect("a JSON value with string keys always serializes")
-}
-
-/// Whether every `serde_json::Map` of this build iterates in key order (a `BTreeMap`): true
-/// unless serde_json's `preserve_order` feature is on somewhere in the build. Found out once, by
-/// asking a map, since a feature of another crate can't be read at compile time.
-fn maps_keep_keys_sorted() -> bool {
-    static SORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *SORTED.get_or_init(|| {
-        let mut map = serde_json::Map::new();
-        map.insert("b".into(), Value::Null);
-        map.insert("a".into(), Value::Null);
-        map.keys().is_sorted()
-    })
-}
-
-/// A value that serializes as [`canonical_json`] prints it.
-pub(crate) struct Canonical<'a>(pub(crate) &'a Value);
-
-impl Serialize for Canonical<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            // serde_json's map iterates in key order unless its `preserve_order` feature is on
-            // somewhere in the build; only then is there anything to sort.
-            Value::Object(object) if maps_keep_keys_sorted() || object.keys().is_sorted() => {
-                serializer.collect_map(object.iter().map(|(key, value)| (key, Canonical(value))))
-            }
-            Value::Object(object) => {
-                let mut entries: Vec<_> = object.iter().collect();
-                entries.sort_unstable_by_key(|&(key, _)| key);
-                let mut map = serializer.serialize_map(Some(entries.len()))?;
-                for (key, value) in entries {
-                    map.serialize_entry(key, &Canonical(value))?;
-                }
-                map.end()
-            }
-            Value::Array(items) => serializer.collect_seq(items.iter().map(Canonical)),
-            scalar => scalar.serialize(serializer),
-        }
-    }
+    let mut out = Vec::new();
+    crate::json_text::push_canonical(&mut out, value);
+    String::from_utf8(out).expect("JSON text is UTF-8")
 }
 
 /// A stable id for one eventferry instance (the owner of the rules it creates):

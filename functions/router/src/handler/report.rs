@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use cloudevents::{AttributesReader, Event};
 use eventferry_core::invocation::{event_label, InvocationResult};
+use eventferry_core::json_text::{self, JsonText};
 use eventferry_core::retry::{Disposition, PairAction};
-use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
 
@@ -60,7 +60,7 @@ impl EventReport {
 
     /// The report as the answer shows it (what [`Serialize`] writes).
     pub fn to_json(&self) -> Value {
-        serde_json::to_value(self).expect("a report serializes")
+        self.to_text().to_value()
     }
 
     fn redeliver_reason(&self) -> String {
@@ -76,65 +76,87 @@ impl EventReport {
     }
 }
 
-/// `event` (id, type, source), `input`, `disposition`, `matched` and `results`, and `failed`,
-/// `plugins` and `blocked` when there are any; keys in sorted order, as a `serde_json::Value`
-/// of them would print. Written directly, not through a `Value` (a map and a string per key).
+impl EventReport {
+    /// The report as the answer shows it: `event` (id, type, source), `input`,
+    /// `disposition`, `matched` and `results`, and `failed`, `plugins` and `blocked` when there
+    /// are any; keys in sorted order, as a `serde_json::Value` of them would print. Written
+    /// directly, not through serde: the answer lists every result.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        fn results(out: &mut Vec<u8>, results: &[InvocationResult]) {
+            out.push(b'[');
+            for (i, result) in results.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                result.write_json(out);
+            }
+            out.push(b']');
+        }
+        out.push(b'{');
+        if let Some((plugin, error)) = &self.blocked {
+            out.extend_from_slice(b"\"blocked\":{\"error\":");
+            json_text::push_str(out, error);
+            out.extend_from_slice(b",\"plugin\":");
+            json_text::push_str(out, plugin);
+            out.extend_from_slice(b"},");
+        }
+        out.extend_from_slice(match self.disposition {
+            Disposition::Ack => b"\"disposition\":\"ack\"",
+            Disposition::Redeliver => b"\"disposition\":\"redeliver\"",
+        });
+        out.extend_from_slice(b",\"event\":{\"id\":");
+        json_text::push_str(out, self.event.id());
+        out.extend_from_slice(b",\"source\":");
+        json_text::push_str(out, self.event.source().as_str());
+        out.extend_from_slice(b",\"type\":");
+        json_text::push_str(out, self.event.ty());
+        out.push(b'}');
+        if !self.failed.is_empty() {
+            out.extend_from_slice(b",\"failed\":[");
+            for (i, (subscription, action)) in self.failed.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"next\":");
+                json_text::push_str(out, &action.next_step());
+                out.extend_from_slice(b",\"subscription\":");
+                json_text::push_str(out, subscription);
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
+        out.extend_from_slice(b",\"input\":");
+        json_text::push_str(out, self.input);
+        out.extend_from_slice(b",\"matched\":[");
+        for (i, result) in self.results.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json_text::push_str(out, &result.subscription);
+        }
+        out.push(b']');
+        if !self.plugin_results.is_empty() {
+            out.extend_from_slice(b",\"plugins\":");
+            results(out, &self.plugin_results);
+        }
+        out.extend_from_slice(b",\"results\":");
+        results(out, &self.results);
+        out.push(b'}');
+    }
+
+    /// The report as the answer shows it, as text.
+    pub fn to_text(&self) -> JsonText {
+        JsonText::written(ANSWER_ROOM, |out| self.write_json(out))
+    }
+}
+
+/// The bytes a report's text starts with: the event's ids and 16 results of about 150 bytes.
+const ANSWER_ROOM: usize = 2560;
+
+/// As [`EventReport::write_json`] writes it.
 impl Serialize for EventReport {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        struct Failed<'a>(&'a [(Arc<str>, PairAction)]);
-        impl Serialize for Failed<'_> {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_seq(self.0.iter().map(|(subscription, action)| {
-                    json!({"subscription": subscription, "next": action.next_step()})
-                }))
-            }
-        }
-        let len = 5
-            + usize::from(self.blocked.is_some())
-            + usize::from(!self.failed.is_empty())
-            + usize::from(!self.plugin_results.is_empty());
-        let mut map = serializer.serialize_map(Some(len))?;
-        if let Some((plugin, error)) = &self.blocked {
-            map.serialize_entry("blocked", &json!({"plugin": plugin, "error": error}))?;
-        }
-        let disposition = match self.disposition {
-            Disposition::Ack => "ack",
-            Disposition::Redeliver => "redeliver",
-        };
-        map.serialize_entry("disposition", disposition)?;
-        map.serialize_entry("event", &EventIds(&self.event))?;
-        if !self.failed.is_empty() {
-            map.serialize_entry("failed", &Failed(&self.failed))?;
-        }
-        map.serialize_entry("input", self.input)?;
-        map.serialize_entry("matched", &Matched(&self.results))?;
-        if !self.plugin_results.is_empty() {
-            map.serialize_entry("plugins", &self.plugin_results)?;
-        }
-        map.serialize_entry("results", &self.results)?;
-        map.end()
-    }
-}
-
-/// The subscriptions an event matched: those of its results.
-struct Matched<'a>(&'a [InvocationResult]);
-
-impl Serialize for Matched<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|r| &*r.subscription))
-    }
-}
-
-/// An event's `id`, `source` and `type`, keys sorted.
-struct EventIds<'a>(&'a Event);
-
-impl Serialize for EventIds<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(3))?;
-        map.serialize_entry("id", self.0.id())?;
-        map.serialize_entry("source", self.0.source().as_str())?;
-        map.serialize_entry("type", self.0.ty())?;
-        map.end()
+        self.to_text().serialize(serializer)
     }
 }
 
@@ -187,10 +209,7 @@ pub(crate) fn http_answer(report: &EventReport) -> Value {
         (None, Disposition::Redeliver) => 502,
         (None, Disposition::Ack) => 202,
     };
-    http_response(
-        status,
-        serde_json::to_string(report).expect("a report serializes"),
-    )
+    http_response(status, report.to_text().into_string())
 }
 
 /// An API Gateway / Function URL response.
@@ -252,9 +271,30 @@ mod tests {
         )];
         let value = report.to_json();
         assert_eq!(serde_json::to_string(&report).unwrap(), value.to_string());
-        assert_eq!(value["matched"], json!(["a", "b"]));
+        let results = json!([
+            result("a", None).to_json(),
+            result("b", Some("boom")).to_json()
+        ]);
+        assert_eq!(
+            value,
+            json!({
+                "blocked": {"plugin": "gate", "error": "no \u{1}"},
+                "disposition": "redeliver",
+                "event": {"id": "e\"1", "source": "/shop", "type": "order.created"},
+                "failed": [{"subscription": "b", "next": "retry queued (attempt 3, in 5s)"}],
+                "input": "sqs",
+                "matched": ["a", "b"],
+                "plugins": [result("audit", None).to_json()],
+                "results": results,
+            })
+        );
         assert_eq!(value["results"][1]["error"], "boom");
         assert!(value["results"][0].get("response").is_none());
+        let bare = EventReport::undelivered(report.event.clone(), "http", Disposition::Ack, None);
+        assert_eq!(
+            serde_json::to_string(&bare).unwrap(),
+            r#"{"disposition":"ack","event":{"id":"e\"1","source":"/shop","type":"order.created"},"input":"http","matched":[],"results":[]}"#
+        );
         let answer = Answer::Report(Box::new(report));
         assert_eq!(serde_json::to_value(&answer).unwrap(), value);
         assert_eq!(answer.into_value(), value);
