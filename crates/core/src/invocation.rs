@@ -82,6 +82,8 @@ impl InvocationResult {
     /// order (as a `serde_json::Value` of them would print). Written directly: the router's
     /// answer lists every result.
     pub fn write_json(&self, out: &mut Vec<u8>) {
+        // The keys, the longest values and the names: no growing on the way.
+        out.reserve(128 + self.subscription.len() + self.target.len());
         out.extend_from_slice(b"{\"attempt\":");
         json_text::push_uint(out, self.attempt.into());
         out.extend_from_slice(b",\"duration_ms\":");

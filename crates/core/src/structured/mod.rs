@@ -91,22 +91,28 @@ pub fn parse_structured_owned(value: Value) -> Result<Event, StructuredError> {
         other => return Err(StructuredError::NotObject(json_kind(&other))),
     };
     let attributes = Attributes(&map);
-    attributes.check_context()?;
-    attributes.check_data()?;
-    attributes.check_extensions()?;
+    let parsed = attributes.check_context()?;
     let json = is_json_content_type(attributes.text("datacontenttype")?.unwrap_or(JSON));
+    attributes.check_data(json)?;
+    attributes.check_extensions()?;
     if map.contains_key("data_base64") || (map.contains_key("data") && !json) {
         // Base64 or text data: the SDK decodes it (and says what is wrong with it).
         return Event::deserialize(Value::Object(map))
             .map_err(|e| StructuredError::Invalid(e.to_string()));
     }
-    Ok(from_checked(map))
+    Ok(from_checked(map, parsed))
+}
+
+/// The attributes [`Attributes::check_context`] had to parse to check them, kept for the event.
+struct Parsed {
+    time: Option<DateTime<chrono::Utc>>,
+    schema: Option<url::Url>,
 }
 
 /// The event of a map [`Attributes`] has checked, with JSON data or none: what the SDK's
 /// deserializer makes of it (null attributes absent, `data` as it is, the other names
 /// extensions), taking the map apart instead of copying it.
-fn from_checked(map: Map<String, Value>) -> Event {
+fn from_checked(map: Map<String, Value>, parsed: Parsed) -> Event {
     use cloudevents::{AttributesWriter, EventBuilder, EventBuilderV10};
     fn text(value: Value) -> Option<String> {
         match value {
@@ -115,8 +121,7 @@ fn from_checked(map: Map<String, Value>) -> Event {
         }
     }
     let (mut id, mut source, mut ty) = (String::new(), String::new(), String::new());
-    let (mut subject, mut time, mut content_type, mut schema, mut data) =
-        (None, None, None, None, None);
+    let (mut subject, mut content_type, mut data) = (None, None, None);
     let mut extensions = Vec::new();
     for (name, value) in map {
         match name.as_str() {
@@ -128,12 +133,7 @@ fn from_checked(map: Map<String, Value>) -> Event {
             "type" => ty = text(value).unwrap_or_default(),
             "subject" => subject = text(value),
             "datacontenttype" => content_type = text(value),
-            "dataschema" => schema = text(value).and_then(|s| url::Url::parse(&s).ok()),
-            "time" => {
-                time = text(value)
-                    .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-                    .map(|time| time.with_timezone(&chrono::Utc));
-            }
+            "dataschema" | "time" => {}
             _ => extensions.push((name, value)),
         }
     }
@@ -146,9 +146,9 @@ fn from_checked(map: Map<String, Value>) -> Event {
         .build()
         .expect("checked: id, source and type are non-empty strings");
     event.set_subject(subject);
-    event.set_time(time);
+    event.set_time(parsed.time);
     event.set_datacontenttype(content_type);
-    event.set_dataschema(schema);
+    event.set_dataschema(parsed.schema);
     for (name, value) in extensions {
         match value {
             Value::String(v) => event.set_extension(&name, v),
@@ -161,18 +161,6 @@ fn from_checked(map: Map<String, Value>) -> Event {
     }
     event
 }
-
-/// The context attributes, besides `data` and `data_base64`.
-const CONTEXT: [&str; 8] = [
-    "specversion",
-    "id",
-    "source",
-    "type",
-    "datacontenttype",
-    "dataschema",
-    "subject",
-    "time",
-];
 
 /// The top level of a structured CloudEvent, checked attribute by attribute before the SDK
 /// reads it, so that errors name the attribute. Null attributes count as absent.
@@ -204,8 +192,9 @@ impl<'a> Attributes<'a> {
         }
     }
 
-    /// `specversion` "1.0", the required attributes, and the forms of the optional ones.
-    fn check_context(&self) -> Result<(), StructuredError> {
+    /// `specversion` "1.0", the required attributes, and the forms of the optional ones; the
+    /// time and schema as parsed.
+    fn check_context(&self) -> Result<Parsed, StructuredError> {
         match self.get("specversion") {
             None => return Err(StructuredError::Missing("specversion")),
             Some(Value::String(version)) if version == "1.0" => {}
@@ -224,34 +213,39 @@ impl<'a> Attributes<'a> {
             self.text(name)?.ok_or(StructuredError::Missing(name))?;
         }
         self.text("subject")?;
-        if let Some(time) = self.text("time")? {
-            DateTime::parse_from_rfc3339(time).map_err(|_| {
-                wrong(
-                    "time",
-                    "an RFC 3339 timestamp such as \"2019-12-01T01:23:45Z\"",
-                    format!("{time:?}"),
-                )
-            })?;
-        }
-        if let Some(schema) = self.text("dataschema")? {
-            url::Url::parse(schema)
-                .map_err(|e| wrong("dataschema", "an absolute URI", format!("{schema:?} ({e})")))?;
-        }
-        Ok(())
+        let time = match self.text("time")? {
+            None => None,
+            Some(time) => Some(
+                DateTime::parse_from_rfc3339(time)
+                    .map_err(|_| {
+                        wrong(
+                            "time",
+                            "an RFC 3339 timestamp such as \"2019-12-01T01:23:45Z\"",
+                            format!("{time:?}"),
+                        )
+                    })?
+                    .with_timezone(&chrono::Utc),
+            ),
+        };
+        let schema = match self.text("dataschema")? {
+            None => None,
+            Some(schema) => Some(url::Url::parse(schema).map_err(|e| {
+                wrong("dataschema", "an absolute URI", format!("{schema:?} ({e})"))
+            })?),
+        };
+        Ok(Parsed { time, schema })
     }
 
-    /// `data` or `data_base64`, not both; non-JSON data as a string, binary data as base64.
-    fn check_data(&self) -> Result<(), StructuredError> {
-        let content_type = self.text("datacontenttype")?.unwrap_or(JSON);
+    /// `data` or `data_base64`, not both; data as a string unless the content type is `json`,
+    /// binary data as base64.
+    fn check_data(&self, json: bool) -> Result<(), StructuredError> {
         match (self.get("data"), self.get("data_base64")) {
             (Some(_), Some(_)) => Err(StructuredError::BothData),
-            (Some(data), None) if !data.is_string() && !is_json_content_type(content_type) => {
-                Err(wrong(
-                    "data",
-                    "a string when datacontenttype is not JSON (use data_base64 for binary)",
-                    json_kind(data).to_owned(),
-                ))
-            }
+            (Some(data), None) if !data.is_string() && !json => Err(wrong(
+                "data",
+                "a string when datacontenttype is not JSON (use data_base64 for binary)",
+                json_kind(data).to_owned(),
+            )),
             (None, Some(data)) if !data.is_string() => Err(wrong(
                 "data_base64",
                 "a base64 string",
@@ -264,8 +258,20 @@ impl<'a> Attributes<'a> {
     /// Extension names of `[a-z0-9]`, values strings, booleans or integers.
     fn check_extensions(&self) -> Result<(), StructuredError> {
         for (name, value) in self.0 {
-            let data = name == "data" || name == "data_base64";
-            if data || CONTEXT.contains(&name.as_str()) || value.is_null() {
+            let context = matches!(
+                name.as_str(),
+                "specversion"
+                    | "id"
+                    | "source"
+                    | "type"
+                    | "datacontenttype"
+                    | "dataschema"
+                    | "subject"
+                    | "time"
+                    | "data"
+                    | "data_base64"
+            );
+            if context || value.is_null() {
                 continue;
             }
             if name.is_empty()
