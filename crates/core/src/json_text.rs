@@ -13,9 +13,16 @@ use serde_json::Value;
 /// Appends `s` as a JSON string: quoted, with serde_json's escapes (`\"`, `\\`, `\b`, `\t`,
 /// `\n`, `\f`, `\r`, and `\u00XX` for the other control characters; nothing else).
 pub fn push_str(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
+    out.reserve(s.len() + 2);
     out.push(b'"');
+    push_escaped(out, s);
+    out.push(b'"');
+}
+
+/// Appends `s` escaped as [`push_str`] escapes it, without the quotes: the inside of a JSON
+/// string.
+pub fn push_escaped(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
     let mut start = 0;
     let mut i = clean_prefix(bytes);
     while i < bytes.len() {
@@ -28,7 +35,6 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
         i += 1;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 fn needs_escape(byte: u8) -> bool {

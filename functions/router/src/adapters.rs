@@ -15,6 +15,7 @@ use eventferry_aws::sqs::Sqs;
 use eventferry_aws::AwsError;
 use eventferry_core::binding::encode_structured;
 use eventferry_core::invocation::InvocationResult;
+use eventferry_core::json_text;
 use eventferry_core::structured::to_structured_json;
 use eventferry_core::system::{omit_large_data, Summary, MAX_EMBEDDED_DATA};
 use eventferry_core::trace::{event_trace, TraceContext};
@@ -144,22 +145,17 @@ impl SystemSink for LogSystemSink {
 /// system_events, "system events")` (no time, no span): `input` only when set, the newline
 /// at the end. A test compares the two byte for byte.
 fn compact_json_line(line: &mut Vec<u8>, group: &[&Summary]) {
-    fn string(line: &mut Vec<u8>, text: &str) {
-        line.push(b'"');
-        JsonText(line).text(text);
-        line.push(b'"');
-    }
     let first = group[0];
     line.extend_from_slice(br#"{"level":"INFO","fields":{"message":"system events","event":"#);
-    string(line, &first.subject);
+    json_text::push_str(line, &first.subject);
     line.extend_from_slice(br#","event_type":"#);
-    string(line, &first.event_type);
+    json_text::push_str(line, &first.event_type);
     if let Some(input) = group.iter().find_map(|s| s.input) {
         line.extend_from_slice(br#","input":"#);
-        string(line, input);
+        json_text::push_str(line, input);
     }
     line.extend_from_slice(br#","system_events":""#);
-    write_compact(&mut JsonText(line), group);
+    write_compact(&mut InJsonString(line), group);
     line.extend_from_slice(br#""},"target":""#);
     line.extend_from_slice(SYSTEM_LOG_TARGET.as_bytes());
     line.extend_from_slice(b"\"}\n");
@@ -187,7 +183,7 @@ fn compact_line(group: &[&Summary]) -> String {
     out
 }
 
-/// Where [`write_compact`] writes: a `String`, or the inside of a JSON string ([`JsonText`]).
+/// Where [`write_compact`] writes: a `String`, or the inside of a JSON string ([`InJsonString`]).
 trait Text {
     /// Text that is the same in both forms: keys, separators, system event types, numbers.
     fn raw(&mut self, text: &str);
@@ -205,19 +201,14 @@ impl Text for String {
 }
 
 /// Text written as the contents of a JSON string (between its quotes) at the end of a buffer.
-struct JsonText<'a>(&'a mut Vec<u8>);
+struct InJsonString<'a>(&'a mut Vec<u8>);
 
-impl Text for JsonText<'_> {
+impl Text for InJsonString<'_> {
     fn raw(&mut self, text: &str) {
         self.0.extend_from_slice(text.as_bytes());
     }
     fn text(&mut self, text: &str) {
-        if !text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
-            self.0.extend_from_slice(text.as_bytes());
-            return;
-        }
-        let quoted = serde_json::to_vec(text).expect("a string serializes");
-        self.0.extend_from_slice(&quoted[1..quoted.len() - 1]);
+        json_text::push_escaped(self.0, text);
     }
 }
 
