@@ -23,12 +23,12 @@ use eventferry_core::retry::{
 };
 use eventferry_core::subscription::{Mode, Subscription};
 use eventferry_core::system::{
-    Summary, EVENT_BLOCKED, EVENT_RECEIVED, FUNCTION_INVOCATION_FAILED, FUNCTION_INVOKED,
-    FUNCTION_INVOKING,
+    About, Stamp, Summary, EVENT_BLOCKED, EVENT_RECEIVED, FUNCTION_INVOCATION_FAILED,
+    FUNCTION_INVOKED, FUNCTION_INVOKING,
 };
 
 use super::call::Payloads;
-use super::outbox::Outbox;
+use super::outbox::{Made, Outbox};
 use super::report::EventReport;
 use super::Handler;
 use crate::ports::{HttpPoster, QueueWriter, SystemSink};
@@ -370,40 +370,53 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         }
         // Every outcome is about `event`: its summaries' `About` is looked up once.
         let about = std::cell::OnceCell::new();
-        let mut outcomes = Vec::with_capacity(results.len());
-        for result in results {
+        let items = results.iter().map(|result| {
             self.receiver.receive(event, result);
             let next = failed
                 .iter()
                 .find(|(n, _)| **n == *result.subscription)
                 .map(|(_, a)| a.next_step());
-            let ty = match result.error {
-                None => FUNCTION_INVOKED,
-                Some(_) => FUNCTION_INVOCATION_FAILED,
-            };
-            outcomes.push(outbox.make_about(
-                self.plugins_may_take(ty),
-                || about.get_or_init(|| outbox.about(event)),
-                |stamp| {
-                    self.settings
-                        .system
-                        .outcome(stamp, event, result, next.as_deref())
-                },
-                |stamp, about| Summary::outcome(stamp, about, result, next.as_deref()),
-            ));
-        }
-        let plugin_results = match self.plugins.subscriptions().is_empty() {
-            true => Vec::new(),
-            false => join_all(
-                outcomes
-                    .iter()
-                    .map(|s| self.notify_plugins(s.event.as_ref())),
-            )
-            .await
-            .into_iter()
-            .flatten()
-            .collect(),
+            (result, next)
+        });
+        let build = |(result, next): (&InvocationResult, Option<String>), stamp: &Stamp| {
+            self.settings
+                .system
+                .outcome(stamp, event, result, next.as_deref())
         };
+        let summarize =
+            |(result, next): (&InvocationResult, Option<String>), stamp, about: &About| {
+                Summary::outcome(stamp, about, result, next.as_deref())
+            };
+        if self.plugins.subscriptions().is_empty() {
+            // Only the sink takes them: each is made straight into its list.
+            outbox.push_made(items, build, |item, stamp| {
+                summarize(item, stamp, about.get_or_init(|| outbox.about(event)))
+            });
+            return Vec::new();
+        }
+        let outcomes: Vec<Made> = items
+            .map(|item| {
+                let ty = match item.0.error {
+                    None => FUNCTION_INVOKED,
+                    Some(_) => FUNCTION_INVOCATION_FAILED,
+                };
+                outbox.make_about(
+                    self.plugins_may_take(ty),
+                    || about.get_or_init(|| outbox.about(event)),
+                    |stamp| build(item.clone(), stamp),
+                    |stamp, about| summarize(item.clone(), stamp, about),
+                )
+            })
+            .collect();
+        let plugin_results = join_all(
+            outcomes
+                .iter()
+                .map(|s| self.notify_plugins(s.event.as_ref())),
+        )
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
         outbox.push_all(outcomes);
         plugin_results
     }

@@ -135,6 +135,28 @@ impl Outbox {
         }
     }
 
+    /// System events no plugin takes, made straight into the list the sink consumes: each of
+    /// `items` whole (`build`) or summarised (`summarize`), as the sink takes them; when it takes
+    /// nothing, `items` are only run through.
+    pub(crate) fn push_made<T>(
+        &self,
+        items: impl Iterator<Item = T>,
+        build: impl Fn(T, &Stamp) -> Event,
+        summarize: impl Fn(T, Stamp) -> Summary,
+    ) {
+        match self.needs {
+            SinkNeeds::Nothing => items.for_each(drop),
+            SinkNeeds::Summaries => {
+                let mut list = self.summaries.lock().expect("not poisoned");
+                list.extend(items.map(|item| summarize(item, self.stamp(false))));
+            }
+            SinkNeeds::Events => {
+                let mut list = self.events.lock().expect("not poisoned");
+                list.extend(items.map(|item| build(item, &self.stamp(true))));
+            }
+        }
+    }
+
     /// Whether the sink takes nothing: then [`Self::make`] makes nothing unless for plugins.
     pub(crate) fn keeps_nothing(&self) -> bool {
         self.needs == SinkNeeds::Nothing
