@@ -213,8 +213,8 @@ pub fn json_logs() -> bool {
 pub enum RuntimeFlavor {
     /// One thread: the short commands (`cleanup`, `emit`).
     CurrentThread,
-    /// A thread per core: `drive`.
-    MultiThread,
+    /// `workers` threads: `drive` (`--worker-threads`).
+    MultiThread { workers: usize },
 }
 
 /// Run `command`'s `future` to its exit status on a new runtime; exit 1 if there is none.
@@ -225,7 +225,11 @@ pub fn block_on(
 ) -> ExitCode {
     let mut builder = match flavor {
         RuntimeFlavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
-        RuntimeFlavor::MultiThread => tokio::runtime::Builder::new_multi_thread(),
+        RuntimeFlavor::MultiThread { workers } => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(workers.max(1));
+            builder
+        }
     };
     match builder.enable_all().build() {
         Ok(runtime) => runtime.block_on(future),

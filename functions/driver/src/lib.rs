@@ -121,7 +121,12 @@ pub fn run(command: Command) -> ExitCode {
     }
     match command {
         Command::Drive(args) => {
-            cli::block_on("drive", cli::RuntimeFlavor::MultiThread, drive::run(*args))
+            let workers = usize::from(args.worker_threads);
+            cli::block_on(
+                "drive",
+                cli::RuntimeFlavor::MultiThread { workers },
+                drive::run(*args),
+            )
         }
         Command::Pattern(cmd) => pattern_cmd::run(cmd),
         Command::Cleanup(args) => cleanup_cmd::run(args),

@@ -264,6 +264,18 @@ pub struct DriveArgs {
     #[arg(long, env = "EVENTFERRY_CONCURRENCY", default_value_t = 2)]
     pub concurrency: usize,
 
+    /// Threads that run the driver's tasks (tokio's workers), 1-256. The driver mostly waits on
+    /// the network: one thread spends about a fifth less CPU per message than one per core (no
+    /// wake-ups across threads) at the same throughput. Raise it only when that one core is busy.
+    #[arg(
+        long,
+        env = "EVENTFERRY_WORKER_THREADS",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u16).range(1..=256),
+        value_name = "N"
+    )]
+    pub worker_threads: u16,
+
     /// Queue visibility timeout in seconds (set on queues we create). Slow deliveries are extended
     /// every half of it, so they are never handed out twice while running.
     #[arg(

@@ -369,8 +369,12 @@ async fn handle<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, message:
     if handles.config.peek {
         let mut line = to_structured_bytes(&event);
         line.push(b'\n');
-        use std::io::Write;
-        let _ = std::io::stdout().lock().write_all(&line);
+        // On the blocking pool, as the stdout sink writes: a stalled reader blocks no worker.
+        let _ = tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            std::io::stdout().lock().write_all(&line)
+        })
+        .await;
         return;
     }
 

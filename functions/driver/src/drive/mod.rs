@@ -983,6 +983,22 @@ mod tests {
     }
 
     #[test]
+    fn worker_threads_default_to_one_and_stay_in_range() {
+        assert_eq!(
+            Cli::try_parse_from(["drive"]).unwrap().args.worker_threads,
+            1
+        );
+        let four = Cli::try_parse_from(["drive", "--worker-threads", "4"]).unwrap();
+        assert_eq!(four.args.worker_threads, 4);
+        for bad in ["0", "257", "two"] {
+            let err = Cli::try_parse_from(["drive", "--worker-threads", bad])
+                .err()
+                .expect("clap refuses");
+            assert!(err.to_string().contains("--worker-threads"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn peek_needs_no_pattern_and_goes_with_neither_dry_run_nor_clean_up() {
         let peek = inputs_of(&["--peek", "--queue-name", "orders"]).unwrap();
         assert!(peek.patterns.is_empty() && peek.schedule.is_none());

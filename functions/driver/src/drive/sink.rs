@@ -163,26 +163,34 @@ pub struct StdoutSink;
 
 impl Sink for StdoutSink {
     async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
-        self.write(std::slice::from_ref(event))
+        self.write(std::slice::from_ref(event)).await
     }
 
     /// The same lines, written under one lock and flushed once.
     async fn deliver_batch(&self, events: &[Arc<Event>]) -> Result<(), DeliveryError> {
-        self.write(events)
+        self.write(events).await
     }
 }
 
 impl StdoutSink {
-    fn write<E: std::borrow::Borrow<Event>>(&self, events: &[E]) -> Result<(), DeliveryError> {
+    /// The lines are written on tokio's blocking pool, under stdout's lock: a reader that stops
+    /// reading blocks that thread, not the workers that run receives, deletes and the lease.
+    async fn write<E: std::borrow::Borrow<Event>>(
+        &self,
+        events: &[E],
+    ) -> Result<(), DeliveryError> {
         let mut lines = Vec::with_capacity(events.len() * 640);
         for event in events {
             lines.extend_from_slice(&to_structured_bytes(event.borrow()));
             lines.push(b'\n');
         }
-        let mut out = std::io::stdout().lock();
-        out.write_all(&lines)
-            .and_then(|()| out.flush())
-            .map_err(|e| DeliveryError::Io(e.to_string()))
+        tokio::task::spawn_blocking(move || {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&lines).and_then(|()| out.flush())
+        })
+        .await
+        .map_err(|e| DeliveryError::Io(e.to_string()))?
+        .map_err(|e| DeliveryError::Io(e.to_string()))
     }
 }
 
