@@ -24,45 +24,18 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
 pub fn push_escaped(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
-    let mut i = clean_prefix(bytes);
-    while i < bytes.len() {
-        let byte = bytes[i];
+    for (i, &byte) in bytes.iter().enumerate() {
         if needs_escape(byte) {
             out.extend_from_slice(&bytes[start..i]);
             push_escape(out, byte);
             start = i + 1;
         }
-        i += 1;
     }
     out.extend_from_slice(&bytes[start..]);
 }
 
 fn needs_escape(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
-}
-
-/// How many leading bytes need no escape, found 8 at a time: at least every whole 8-byte chunk
-/// before the first byte that needs one.
-fn clean_prefix(bytes: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // A byte of `x` is zero exactly when this has its high bit set (for any byte values).
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let mut done = 0;
-    for chunk in bytes.chunks_exact(8) {
-        let x = u64::from_le_bytes(chunk.try_into().expect("chunks of 8"));
-        // Bytes under 0x20: under 0x80, minus 0x20 borrows into the high bit.
-        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
-        if control
-            | has_zero(x ^ (ONES * u64::from(b'"')))
-            | has_zero(x ^ (ONES * u64::from(b'\\')))
-            != 0
-        {
-            break;
-        }
-        done += 8;
-    }
-    done
 }
 
 fn push_escape(out: &mut Vec<u8>, byte: u8) {
@@ -96,16 +69,7 @@ pub fn push_canonical(out: &mut Vec<u8>, value: &Value) {
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => push_serde(out, n),
         Value::String(s) => push_str(out, s),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                push_canonical(out, item);
-            }
-            out.push(b']');
-        }
+        Value::Array(items) => push_array(out, items, push_canonical),
         // serde_json's map iterates in key order unless its `preserve_order` feature is on
         // somewhere in the build; only then is there anything to sort.
         Value::Object(object) if maps_keep_keys_sorted() || object.keys().is_sorted() => {
@@ -117,6 +81,22 @@ pub fn push_canonical(out: &mut Vec<u8>, value: &Value) {
             push_object(out, entries.into_iter())
         }
     }
+}
+
+/// Appends a JSON array of `items`, each written by `push`.
+pub fn push_array<T>(
+    out: &mut Vec<u8>,
+    items: impl IntoIterator<Item = T>,
+    mut push: impl FnMut(&mut Vec<u8>, T),
+) {
+    out.push(b'[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push(out, item);
+    }
+    out.push(b']');
 }
 
 fn push_object<'a>(out: &mut Vec<u8>, entries: impl Iterator<Item = (&'a String, &'a Value)>) {
@@ -238,8 +218,8 @@ mod tests {
         String::from_utf8(out).expect("JSON text is UTF-8")
     }
 
-    /// Every ASCII byte, alone and at each position of strings long enough for the 8-byte scan,
-    /// and non-ASCII text, escape exactly as serde_json escapes them.
+    /// Every ASCII byte, alone and at each position of a longer string, and non-ASCII text,
+    /// escape exactly as serde_json escapes them.
     #[test]
     fn strings_escape_as_serde_json_escapes_them() {
         let mut cases: Vec<String> = vec![

@@ -347,7 +347,7 @@ pub fn to_structured_bytes(event: &Event) -> Vec<u8> {
             bytes.push(b':');
             match *field {
                 TopField::Str(s) => json_text::push_str(&mut bytes, s),
-                TopField::Bool(b) => json_text::push_serde(&mut bytes, &b),
+                TopField::Bool(b) => bytes.extend_from_slice(if b { b"true" } else { b"false" }),
                 TopField::Int(i) => json_text::push_serde(&mut bytes, &i),
                 TopField::Json(v) => json_text::push_canonical(&mut bytes, v),
             }

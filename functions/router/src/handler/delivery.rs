@@ -361,13 +361,6 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
         failed: &[(Arc<str>, PairAction)],
         outbox: &Outbox,
     ) -> Vec<InvocationResult> {
-        if outbox.keeps_nothing() && self.plugins.subscriptions().is_empty() {
-            // No consumer: nothing of the outcomes is made; the receiver still gets every result.
-            results
-                .iter()
-                .for_each(|result| self.receiver.receive(event, result));
-            return Vec::new();
-        }
         // Every outcome is about `event`: its summaries' `About` is looked up once.
         let about = std::cell::OnceCell::new();
         let items = results.iter().map(|result| {
@@ -388,7 +381,8 @@ impl<I: Invoker, H: HttpPoster, Q: QueueWriter, S: SystemSink> Handler<I, H, Q, 
                 Summary::outcome(stamp, about, result, next.as_deref())
             };
         if self.plugins.subscriptions().is_empty() {
-            // Only the sink takes them: each is made straight into its list.
+            // Only the sink takes them: each is made straight into its list (with no consumer,
+            // nothing is made; the receiver still gets every result).
             outbox.push_made(items, build, |item, stamp| {
                 summarize(item, stamp, about.get_or_init(|| outbox.about(event)))
             });

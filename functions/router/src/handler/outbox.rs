@@ -157,11 +157,6 @@ impl Outbox {
         }
     }
 
-    /// Whether the sink takes nothing: then [`Self::make`] makes nothing unless for plugins.
-    pub(crate) fn keeps_nothing(&self) -> bool {
-        self.needs == SinkNeeds::Nothing
-    }
-
     /// Adds every one of `made` at the end, in order, under one lock.
     pub(crate) fn push_all(&self, made: Vec<Made>) {
         fn extend<T>(list: &Mutex<Vec<T>>, items: impl Iterator<Item = T>) {

@@ -82,16 +82,7 @@ impl EventReport {
     /// are any; keys in sorted order, as a `serde_json::Value` of them would print. Written
     /// directly, not through serde: the answer lists every result.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        fn results(out: &mut Vec<u8>, results: &[InvocationResult]) {
-            out.push(b'[');
-            for (i, result) in results.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                result.write_json(out);
-            }
-            out.push(b']');
-        }
+        let result = |out: &mut Vec<u8>, result: &InvocationResult| result.write_json(out);
         out.push(b'{');
         if let Some((plugin, error)) = &self.blocked {
             out.extend_from_slice(b"\"blocked\":{\"error\":");
@@ -112,35 +103,27 @@ impl EventReport {
         json_text::push_str(out, self.event.ty());
         out.push(b'}');
         if !self.failed.is_empty() {
-            out.extend_from_slice(b",\"failed\":[");
-            for (i, (subscription, action)) in self.failed.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
+            out.extend_from_slice(b",\"failed\":");
+            json_text::push_array(out, &self.failed, |out, (subscription, action)| {
                 out.extend_from_slice(b"{\"next\":");
                 json_text::push_str(out, &action.next_step());
                 out.extend_from_slice(b",\"subscription\":");
                 json_text::push_str(out, subscription);
                 out.push(b'}');
-            }
-            out.push(b']');
+            });
         }
         out.extend_from_slice(b",\"input\":");
         json_text::push_str(out, self.input);
-        out.extend_from_slice(b",\"matched\":[");
-        for (i, result) in self.results.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            json_text::push_str(out, &result.subscription);
-        }
-        out.push(b']');
+        out.extend_from_slice(b",\"matched\":");
+        json_text::push_array(out, &self.results, |out, r| {
+            json_text::push_str(out, &r.subscription)
+        });
         if !self.plugin_results.is_empty() {
             out.extend_from_slice(b",\"plugins\":");
-            results(out, &self.plugin_results);
+            json_text::push_array(out, &self.plugin_results, result);
         }
         out.extend_from_slice(b",\"results\":");
-        results(out, &self.results);
+        json_text::push_array(out, &self.results, result);
         out.push(b'}');
     }
 
