@@ -25,7 +25,7 @@ pub async fn load(opts: &AwsOptions) -> SdkConfig {
 
 /// The SDK's default HTTPS client (hyper 1, rustls with the system's root certificates, proxy
 /// settings from the environment), on ring rather than aws-lc-rs: one crypto library for the
-/// whole binary (reqwest's rustls uses ring too), 1.8 MB less in the router's bootstrap. The SDK
+/// whole binary (eventferry-http's rustls uses ring too), 1.8 MB less in the router's bootstrap. The SDK
 /// crates are built without `default-https-client`, so a config must be given this client (as
 /// [`load`] does): one without any fails each call with "No HTTP client was available".
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {

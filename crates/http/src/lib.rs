@@ -3,15 +3,26 @@
 //!
 //! Layers point one way: `eventferry_core::binding` turns a CloudEvent into headers and a body
 //! (the CloudEvents HTTP binding, binary or structured mode); this crate POSTs headers and a
-//! body. Both the driver and the router go through [`Poster::post`], so the same event leaves
-//! the project in one wire form.
+//! body. Both the driver and the router go through [`Poster`], so the same event leaves the
+//! project in one wire form.
+//!
+//! The client is hyper's pooled client (keep-alive connections, HTTP/2 where TLS negotiates it)
+//! with rustls on ring and proxies from the environment ([`connect`]). It has no redirect or
+//! retry layer of its own: a 3xx is an answer like any other, not a 2xx, so it never acknowledges
+//! an event (a 302 followed as a GET would drop the body), and retries are the caller's.
 //!
 //! Errors ([`PostError`]) name the URL without its `user:password` and never carry a header
 //! value: headers may hold credentials.
 
+mod connect;
+
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, PROXY_AUTHORIZATION};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
 
 /// What an HTTP target answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,22 +71,104 @@ impl PostError {
 #[error("cannot build the HTTP client: {0}")]
 pub struct ClientError(String);
 
-/// POSTs requests with one reqwest client (connection pool, timeout per request).
-#[derive(Debug, Clone)]
+/// An `http://` or `https://` URL parsed once, for every POST to it: what it is called in
+/// errors (without `user:password`), and the `Authorization: Basic` its `user:password` asks
+/// for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    uri: http::Uri,
+    shown: String,
+    basic_auth: Option<HeaderValue>,
+}
+
+impl Target {
+    /// Parses `url` (WHATWG rules, as browsers do: spaces and non-ASCII are percent-encoded).
+    /// The error says what is wrong, without the URL's password.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let mut parsed = url::Url::parse(url).map_err(|e| format!("not a valid URL: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!(
+                "the scheme {:?} is not http or https",
+                parsed.scheme()
+            ));
+        }
+        if parsed.host_str().is_none_or(str::is_empty) {
+            return Err("the URL has no host".to_owned());
+        }
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let basic_auth = if !parsed.username().is_empty() || parsed.password().is_some() {
+            let user = decode(parsed.username());
+            let password = parsed.password().map(decode).unwrap_or_default();
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            let mut value = HeaderValue::from_str(&format!("Basic {token}"))
+                .map_err(|_| "the URL's user or password cannot be sent in a header".to_owned())?;
+            value.set_sensitive(true);
+            Some(value)
+        } else {
+            None
+        };
+        let shown = parsed.to_string();
+        let uri = shown
+            .parse::<http::Uri>()
+            .map_err(|e| format!("not a valid HTTP URI: {e}"))?;
+        Ok(Target {
+            uri,
+            shown,
+            basic_auth,
+        })
+    }
+
+    /// The URL without `user:password`.
+    pub fn as_str(&self) -> &str {
+        &self.shown
+    }
+}
+
+/// POSTs requests with one pooled hyper client, each within a timeout.
+#[derive(Clone)]
 pub struct Poster {
-    client: reqwest::Client,
+    /// hyper's client is about 500 bytes: shared, so a `Poster` is small to hold and to clone.
+    client: std::sync::Arc<Client<connect::Connector, Full<Bytes>>>,
+    connector: connect::Connector,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Poster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Poster")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Poster {
-    /// A client whose every request times out after `timeout`. `accept_invalid_certs` turns TLS
-    /// certificate verification off: for local testing only.
+    /// A client whose every request (connecting, sending, and reading the whole answer) times
+    /// out after `timeout`. `accept_invalid_certs` turns TLS certificate verification off: for
+    /// local testing only.
     pub fn new(timeout: Duration, accept_invalid_certs: bool) -> Result<Self, ClientError> {
-        reqwest::Client::builder()
-            .timeout(timeout)
-            .danger_accept_invalid_certs(accept_invalid_certs)
-            .build()
-            .map(|client| Poster { client })
-            .map_err(|e| ClientError(error_text(&e)))
+        let connector = connect::Connector::new(accept_invalid_certs)
+            .map_err(|e| ClientError(e.to_string()))?;
+        Ok(Self::with_connector(connector, timeout))
+    }
+
+    fn with_connector(connector: connect::Connector, timeout: Duration) -> Self {
+        let timer = hyper_util::rt::TokioTimer::new();
+        let client = Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_timer(timer.clone())
+            .timer(timer)
+            .build(connector.clone());
+        Poster {
+            client: std::sync::Arc::new(client),
+            connector,
+            timeout,
+        }
     }
 
     /// POST `body` to `url` with `headers`, in this order. `Err` only when there was no answer;
@@ -86,54 +179,68 @@ impl Poster {
         headers: &[(String, String)],
         body: Vec<u8>,
     ) -> Result<HttpAnswer, PostError> {
-        match reqwest::Url::parse(url) {
-            Ok(parsed) => self.send(parsed, url, headers, body).await,
-            // reqwest's own words for a URL it cannot use.
-            Err(_) => self.send(url, url, headers, body).await,
+        match Target::parse(url) {
+            Ok(target) => self.post_to(&target, headers, body).await,
+            Err(message) => Err(PostError {
+                url: without_userinfo(url),
+                kind: PostErrorKind::Request,
+                message,
+            }),
         }
     }
 
     /// [`Poster::post`] to a URL parsed once by the caller: what a sink that POSTs every event
-    /// to the same URL uses, so the URL is not parsed again per request.
+    /// to the same URL uses.
     pub async fn post_to(
         &self,
-        url: &reqwest::Url,
+        target: &Target,
         headers: &[(String, String)],
         body: Vec<u8>,
     ) -> Result<HttpAnswer, PostError> {
-        self.send(url.clone(), url.as_str(), headers, body).await
-    }
-
-    async fn send(
-        &self,
-        url: impl reqwest::IntoUrl,
-        text: &str,
-        headers: &[(String, String)],
-        body: Vec<u8>,
-    ) -> Result<HttpAnswer, PostError> {
-        // The URL is parsed to hide its userinfo only when there is an error to name it in: not
-        // on every delivery.
         let failed = |kind, message| PostError {
-            url: without_userinfo(text),
+            url: target.shown.clone(),
             kind,
             message,
         };
-        let headers = header_map(headers).map_err(|m| failed(PostErrorKind::Request, m))?;
-        let response = self
-            .client
-            .post(url)
-            .headers(headers)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| failed(kind_of(&e), error_text(&e)))?;
-        let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map(|b| b.to_vec())
-            .unwrap_or_default();
-        Ok(HttpAnswer { status, body })
+        let mut map = header_map(headers).map_err(|m| failed(PostErrorKind::Request, m))?;
+        if let Some(auth) = &target.basic_auth {
+            if !map.contains_key(AUTHORIZATION) {
+                map.insert(AUTHORIZATION, auth.clone());
+            }
+        }
+        if let Some(auth) = self.connector.proxy_auth(&target.uri) {
+            map.entry(PROXY_AUTHORIZATION).or_insert(auth);
+        }
+        let mut request = http::Request::new(Full::new(Bytes::from(body)));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = target.uri.clone();
+        *request.headers_mut() = map;
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|e| {
+                let kind = if e.is_connect() {
+                    PostErrorKind::Connect
+                } else {
+                    PostErrorKind::Request
+                };
+                (kind, error_text(&e))
+            })?;
+            let status = response.status().as_u16();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes().to_vec())
+                .unwrap_or_default();
+            Ok(HttpAnswer { status, body })
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err((kind, message))) => Err(failed(kind, message)),
+            Err(_) => Err(failed(
+                PostErrorKind::Timeout,
+                format!("no answer within {:?}", self.timeout),
+            )),
+        }
     }
 }
 
@@ -152,25 +259,11 @@ fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, String> {
     Ok(map)
 }
 
-fn kind_of(err: &reqwest::Error) -> PostErrorKind {
-    if err.is_timeout() {
-        PostErrorKind::Timeout
-    } else if err.is_connect() {
-        PostErrorKind::Connect
-    } else {
-        PostErrorKind::Request
-    }
-}
-
-/// reqwest's error text without the URL (the caller names it, without secrets), followed by
-/// each cause that adds something, e.g. `error sending request: client error (Connect): invalid
-/// peer certificate: UnknownIssuer`.
-pub fn error_text(err: &reqwest::Error) -> String {
+/// The client's error text followed by each cause that adds something, e.g. `client error
+/// (Connect): invalid peer certificate: UnknownIssuer`. hyper's errors never hold the URL.
+fn error_text(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
-    if let Some(url) = err.url() {
-        text = text.replace(&format!(" for url ({url})"), "");
-    }
-    let mut source = std::error::Error::source(err);
+    let mut source = err.source();
     while let Some(cause) = source {
         let cause_text = cause.to_string();
         if !text.contains(&cause_text) {
@@ -182,15 +275,27 @@ pub fn error_text(err: &reqwest::Error) -> String {
     text
 }
 
-/// `url` with any `user:password` removed; unchanged if it is not a URL.
+/// `url` with any `user:password` removed. Text that is not a URL loses whatever sits between
+/// `://` and an `@` before the path, so a malformed URL's password is not shown either.
 pub fn without_userinfo(url: &str) -> String {
-    match reqwest::Url::parse(url) {
+    match url::Url::parse(url) {
         Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
             let _ = parsed.set_username("");
             let _ = parsed.set_password(None);
             parsed.to_string()
         }
-        _ => url.to_owned(),
+        Ok(_) => url.to_owned(),
+        Err(_) => {
+            let Some(start) = url.find("://").map(|i| i + 3) else {
+                return url.to_owned();
+            };
+            let rest = &url[start..];
+            let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+            match authority.rfind('@') {
+                Some(at) => format!("{}{}", &url[..start], &rest[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
     }
 }
 
@@ -209,6 +314,7 @@ mod tests {
             "http://127.0.0.1:8080/events"
         );
         assert_eq!(without_userinfo("not a url"), "not a url");
+        assert_eq!(without_userinfo("http://u:s3cr3t@[::1/x"), "http://[::1/x");
     }
 
     #[test]
@@ -222,6 +328,171 @@ mod tests {
         let values: Vec<_> = map.get_all("a").iter().collect();
         assert_eq!(values, ["1", "2"]);
         assert!(values[0].is_sensitive());
+    }
+
+    /// A server on 127.0.0.1 that reads one request head per connection, keeps it, and answers
+    /// `answer` (then closes). Returns its port and the heads it read.
+    async fn one_shot_server(
+        answer: &'static str,
+    ) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = heads.clone();
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = tcp.read(&mut buf).await {
+                    seen.extend_from_slice(&buf[..n]);
+                    if n == 0 || seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+                kept.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&seen).into_owned());
+                let _ = tcp.write_all(answer.as_bytes()).await;
+                let _ = tcp.shutdown().await;
+            }
+        });
+        (port, heads)
+    }
+
+    const OK: &str = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+
+    #[tokio::test]
+    async fn a_urls_user_is_sent_as_basic_auth_and_never_shown() {
+        let (port, heads) = one_shot_server(OK).await;
+        let poster = Poster::new(Duration::from_secs(5), false).unwrap();
+        let target =
+            Target::parse(&format!("http://us%40er:p%3Ass@127.0.0.1:{port}/e?q=1")).unwrap();
+        assert_eq!(target.as_str(), format!("http://127.0.0.1:{port}/e?q=1"));
+        let answer = poster
+            .post_to(&target, &[("ce-id".into(), "1".into())], b"{}".to_vec())
+            .await
+            .unwrap();
+        assert_eq!((answer.status, answer.body.as_slice()), (200, &b"ok"[..]));
+        let head = heads.lock().unwrap()[0].to_lowercase();
+        assert!(head.starts_with("post /e?q=1 http/1.1\r\n"), "{head}");
+        // base64("us@er:p:ss")
+        assert!(
+            head.contains("authorization: basic dxnazxi6cdpzcw==\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("ce-id: 1\r\n"), "{head}");
+        assert!(!format!("{target:?}").contains("p%3Ass"));
+
+        let err = Target::parse("ftp://x/").unwrap_err();
+        assert!(err.contains("\"ftp\" is not http or https"), "{err}");
+        let err = poster
+            .post("http://user:s3cr3t@[::1", &[], vec![])
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, PostErrorKind::Request);
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn redirects_are_answers_not_followed() {
+        let (port, heads) = one_shot_server(
+            "HTTP/1.1 302 Found\r\nlocation: /elsewhere\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+        let poster = Poster::new(Duration::from_secs(5), false).unwrap();
+        let answer = poster
+            .post(
+                &format!("http://127.0.0.1:{port}/events"),
+                &[],
+                b"{}".to_vec(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 302);
+        assert!(!answer.is_success());
+        assert_eq!(
+            heads.lock().unwrap().len(),
+            1,
+            "one request, no GET after it"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_silent_target_times_out() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Accepts and never answers.
+        let _held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((tcp, _)) = listener.accept().await {
+                open.push(tcp);
+            }
+        });
+        let poster = Poster::new(Duration::from_millis(200), false).unwrap();
+        let err = poster
+            .post(&format!("http://127.0.0.1:{port}/events"), &[], vec![])
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, PostErrorKind::Timeout, "{err}");
+        assert!(err.to_string().contains("no answer within 200ms"), "{err}");
+    }
+
+    fn through_proxy(port: u16) -> Poster {
+        use hyper_util::client::proxy::matcher::Matcher;
+        let proxy = format!("http://pu:pp@127.0.0.1:{port}");
+        let matcher = Matcher::builder().http(proxy.clone()).https(proxy).build();
+        let connector = connect::Connector::with_proxies(false, Some(matcher)).unwrap();
+        Poster::with_connector(connector, Duration::from_secs(5))
+    }
+
+    #[tokio::test]
+    async fn http_goes_to_the_proxy_in_absolute_form_with_its_credentials() {
+        let (port, heads) = one_shot_server(OK).await;
+        let answer = through_proxy(port)
+            .post("http://sink.example:8080/events", &[], b"{}".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 200);
+        let head = heads.lock().unwrap()[0].to_lowercase();
+        assert!(
+            head.starts_with("post http://sink.example:8080/events http/1.1\r\n"),
+            "{head}"
+        );
+        // base64("pu:pp")
+        assert!(
+            head.contains(
+                "proxy-authorization: basic chu6chA=\r\n"
+                    .to_lowercase()
+                    .as_str()
+            ),
+            "{head}"
+        );
+    }
+
+    #[tokio::test]
+    async fn https_goes_through_a_connect_tunnel() {
+        // The proxy refuses the tunnel: the request fails to connect, and the proxy saw CONNECT.
+        let (port, heads) =
+            one_shot_server("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n").await;
+        let err = through_proxy(port)
+            .post("https://sink.example/events", &[], b"{}".to_vec())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, PostErrorKind::Connect, "{err}");
+        let head = heads.lock().unwrap()[0].to_lowercase();
+        assert!(
+            head.starts_with("connect sink.example:443 http/1.1\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.contains(
+                "proxy-authorization: basic chu6chA=\r\n"
+                    .to_lowercase()
+                    .as_str()
+            ),
+            "{head}"
+        );
     }
 
     #[tokio::test]
@@ -247,7 +518,7 @@ mod tests {
         let text = err.to_string();
         assert!(
             text.starts_with(&format!(
-                "POST http://127.0.0.1:{port}/events: error sending request"
+                "POST http://127.0.0.1:{port}/events: client error (Connect)"
             )),
             "{text}"
         );

@@ -81,7 +81,7 @@ pub fn check_region(region: &str) -> Result<(), String> {
 
 /// `--endpoint-url`: an http(s) URL with a host.
 pub fn check_endpoint_url(url: &str) -> Result<(), String> {
-    match reqwest::Url::parse(url) {
+    match url::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
         _ => Err(format!(
             "--endpoint-url {url:?} is not an http(s) URL: use e.g. http://127.0.0.1:4566"

@@ -43,7 +43,7 @@ pub struct DriveInputs {
     pub patterns: Vec<Value>,
     pub schedule: Option<ScheduleExpression>,
     pub sink: SinkSpec,
-    pub sink_headers: reqwest::header::HeaderMap,
+    pub sink_headers: http::header::HeaderMap,
     pub mapping: MappingOptions,
     pub instance: InstanceId,
     pub replica: ReplicaId,
@@ -212,7 +212,7 @@ fn check_limits(args: &DriveArgs) -> Result<(), String> {
 
 /// The sink (`--sink`, else `$K_SINK`, else stdout), its extra headers, and whether it is the
 /// stdout default.
-fn check_sink(args: &DriveArgs) -> Result<(SinkSpec, reqwest::header::HeaderMap, bool), String> {
+fn check_sink(args: &DriveArgs) -> Result<(SinkSpec, http::header::HeaderMap, bool), String> {
     let named = args
         .sink
         .clone()

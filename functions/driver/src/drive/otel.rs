@@ -34,7 +34,7 @@ pub const DELIVERY_SPAN: &str = "eventferry.deliver";
 /// `OTEL_EXPORTER_OTLP_ENDPOINT`: `/v1/traces` appended to the base URL's path.
 pub fn traces_url(base: &str) -> Result<String, String> {
     let base = base.trim();
-    let url = reqwest::Url::parse(base).map_err(|e| {
+    let url = url::Url::parse(base).map_err(|e| {
         format!(
             "--otlp-endpoint {base:?} is not a URL ({e}): give the collector's OTLP/HTTP base \
              URL, e.g. http://127.0.0.1:4318"

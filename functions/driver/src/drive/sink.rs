@@ -23,7 +23,7 @@ use eventferry_core::binding::{
 };
 use eventferry_core::structured::to_structured_bytes;
 use eventferry_core::trace::event_xray_header;
-use eventferry_http::{PostError, Poster};
+use eventferry_http::{PostError, Poster, Target};
 
 /// Why a delivery failed. The message stays in the queue and comes back later.
 #[derive(Debug, thiserror::Error)]
@@ -93,21 +93,27 @@ pub enum SinkMode {
 /// `--sink-header`s after the binding's headers, sent with `eventferry_http`.
 pub struct HttpSink {
     poster: Poster,
-    /// Parsed once: reqwest would parse a `&str` again for every request.
-    url: reqwest::Url,
+    /// Parsed once, not for every request.
+    target: Target,
     mode: SinkMode,
     headers: Vec<(String, String)>,
 }
 
 impl HttpSink {
     pub fn new(
-        url: reqwest::Url,
+        url: url::Url,
         mode: SinkMode,
-        headers: reqwest::header::HeaderMap,
+        headers: http::header::HeaderMap,
         timeout: Duration,
         insecure_skip_tls_verify: bool,
     ) -> Result<Self, String> {
         let poster = Poster::new(timeout, insecure_skip_tls_verify).map_err(|e| e.to_string())?;
+        let target = Target::parse(url.as_str()).map_err(|e| {
+            format!(
+                "--sink {}: {e}",
+                eventferry_http::without_userinfo(url.as_str())
+            )
+        })?;
         let headers = headers
             .iter()
             .map(|(name, value)| {
@@ -118,7 +124,7 @@ impl HttpSink {
             .collect();
         Ok(HttpSink {
             poster,
-            url,
+            target,
             mode,
             headers,
         })
@@ -130,7 +136,7 @@ impl HttpSink {
         let request = request.with_headers(&self.headers);
         let answer = self
             .poster
-            .post_to(&self.url, &request.headers, request.body)
+            .post_to(&self.target, &request.headers, request.body)
             .await
             .map_err(DeliveryError::Request)?;
         if answer.is_success() {
@@ -291,7 +297,7 @@ impl<I: Invoker> Sink for ConfiguredSink<I> {
 /// A `--sink` value, parsed and checked before anything is created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SinkSpec {
-    Http(reqwest::Url),
+    Http(url::Url),
     Stdout,
     Lambda(String),
 }
@@ -319,7 +325,7 @@ impl SinkSpec {
             };
         }
         let hint = "use an http:// or https:// URL, 'stdout', or 'lambda:<function>'";
-        let url = reqwest::Url::parse(text)
+        let url = url::Url::parse(text)
             .map_err(|e| format!("--sink {text:?} is not a valid URL ({e}): {hint}"))?;
         match url.scheme() {
             "http" | "https" if url.host_str().is_some_and(|h| !h.is_empty()) => {
@@ -334,20 +340,19 @@ impl SinkSpec {
 }
 
 /// Parse `Name: value` sink headers; the error never repeats the value.
-pub fn parse_headers(items: &[String]) -> Result<reqwest::header::HeaderMap, String> {
-    let mut map = reqwest::header::HeaderMap::new();
+pub fn parse_headers(items: &[String]) -> Result<http::header::HeaderMap, String> {
+    let mut map = http::header::HeaderMap::new();
     for item in items {
         let (name, value) = item
             .split_once(':')
             .ok_or_else(|| "--sink-header must look like 'Name: value'".to_string())?;
-        let name =
-            reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
-                format!(
-                    "--sink-header name {:?} is not a valid HTTP header name",
-                    name.trim()
-                )
-            })?;
-        let mut value = reqwest::header::HeaderValue::from_str(value.trim()).map_err(|_| {
+        let name = http::header::HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+            format!(
+                "--sink-header name {:?} is not a valid HTTP header name",
+                name.trim()
+            )
+        })?;
+        let mut value = http::header::HeaderValue::from_str(value.trim()).map_err(|_| {
             format!("--sink-header {name}: the value is not a valid HTTP header value")
         })?;
         value.set_sensitive(true);
@@ -362,8 +367,7 @@ mod tests {
 
     /// An HTTPS sink with a self-signed certificate on 127.0.0.1, answering 202 to each request.
     /// Returns its URL and the number of HTTP requests it has read.
-    async fn self_signed_https_sink() -> (reqwest::Url, std::sync::Arc<std::sync::atomic::AtomicU32>)
-    {
+    async fn self_signed_https_sink() -> (url::Url, std::sync::Arc<std::sync::atomic::AtomicU32>) {
         use std::sync::atomic::{AtomicU32, Ordering};
         use std::sync::Arc;
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -436,7 +440,7 @@ mod tests {
             HttpSink::new(
                 url.clone(),
                 SinkMode::Binary,
-                reqwest::header::HeaderMap::new(),
+                http::header::HeaderMap::new(),
                 Duration::from_secs(10),
                 insecure,
             )
