@@ -43,11 +43,16 @@ pub(crate) struct Connector(Arc<Parts>);
 struct Parts {
     /// Straight to the target: TCP, then TLS for `https://`.
     direct: HttpsConnector<HttpConnector>,
+    /// Only when the environment names a proxy.
+    proxies: Option<Proxies>,
+}
+
+struct Proxies {
+    matcher: Matcher,
     /// To a proxy: TCP, then TLS for an `https://` proxy (HTTP/1 only: `CONNECT` is HTTP/1).
     to_proxy: HttpsConnector<HttpConnector>,
     /// TLS to the target inside a tunnel.
-    tls: Arc<ClientConfig>,
-    proxies: Option<Matcher>,
+    in_tunnel: Arc<ClientConfig>,
 }
 
 impl Connector {
@@ -62,33 +67,38 @@ impl Connector {
 
     pub(crate) fn with_proxies(
         accept_invalid_certs: bool,
-        proxies: Option<Matcher>,
+        matcher: Option<Matcher>,
     ) -> Result<Self, rustls::Error> {
-        // hyper-rustls sets ALPN itself (h2 and http/1.1 for `direct`); the tunnel's TLS has to.
         let target = tls_config(accept_invalid_certs)?;
-        let proxy = tls_config(false)?;
-        let mut in_tunnel = target.clone();
-        in_tunnel.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
+        let proxies = match matcher {
+            None => None,
+            Some(matcher) => {
+                // hyper-rustls sets ALPN itself (h2 and http/1.1 for `direct`); the tunnel's TLS
+                // has to.
+                let mut in_tunnel = target.clone();
+                in_tunnel.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+                let to_proxy = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config(tls_config(false)?)
+                    .https_or_http()
+                    .enable_http1()
+                    .wrap_connector(http.clone());
+                Some(Proxies {
+                    matcher,
+                    to_proxy,
+                    in_tunnel: Arc::new(in_tunnel),
+                })
+            }
+        };
         let direct = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(target)
             .https_or_http()
             .enable_http1()
             .enable_http2()
-            .wrap_connector(http.clone());
-        let to_proxy = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(proxy)
-            .https_or_http()
-            .enable_http1()
             .wrap_connector(http);
-        Ok(Connector(Arc::new(Parts {
-            direct,
-            to_proxy,
-            tls: Arc::new(in_tunnel),
-            proxies,
-        })))
+        Ok(Connector(Arc::new(Parts { direct, proxies })))
     }
 
     /// The `Proxy-Authorization` an `http://` request to `uri` needs: its proxy's user, if a
@@ -97,21 +107,25 @@ impl Connector {
         if uri.scheme() != Some(&Scheme::HTTP) {
             return None;
         }
-        let intercept = self.0.proxies.as_ref()?.intercept(uri)?;
+        let intercept = self.0.proxies.as_ref()?.matcher.intercept(uri)?;
         intercept.basic_auth().cloned()
     }
 
     async fn connect(self, dst: Uri) -> Result<Conn, BoxError> {
         let parts = &self.0;
-        let Some(proxy) = parts.proxies.as_ref().and_then(|m| m.intercept(&dst)) else {
+        let found = parts
+            .proxies
+            .as_ref()
+            .and_then(|p| Some((p, p.matcher.intercept(&dst)?)));
+        let Some((proxies, proxy)) = found else {
             let io = parts.direct.clone().call(dst).await?;
             return Ok(Conn::new(MaybeHttpsStream::Http(io), false));
         };
         if dst.scheme() != Some(&Scheme::HTTPS) {
-            let io = parts.to_proxy.clone().call(proxy.uri().clone()).await?;
+            let io = proxies.to_proxy.clone().call(proxy.uri().clone()).await?;
             return Ok(Conn::new(MaybeHttpsStream::Http(io), true));
         }
-        let mut tunnel = Tunnel::new(proxy.uri().clone(), parts.to_proxy.clone());
+        let mut tunnel = Tunnel::new(proxy.uri().clone(), proxies.to_proxy.clone());
         if let Some(auth) = proxy.basic_auth() {
             tunnel = tunnel.with_auth(auth.clone());
         }
@@ -119,7 +133,7 @@ impl Connector {
         let host = dst.host().ok_or("the URL has no host")?;
         let name =
             ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']'))?.to_owned();
-        let tls = tokio_rustls::TlsConnector::from(parts.tls.clone())
+        let tls = tokio_rustls::TlsConnector::from(proxies.in_tunnel.clone())
             .connect(name, TokioIo::new(tunneled))
             .await?;
         Ok(Conn::new(MaybeHttpsStream::from(tls), false))
