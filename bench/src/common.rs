@@ -190,6 +190,15 @@ pub fn ratio(x: f64) -> String {
     }
 }
 
+/// `met` for a ratio that may not have been measured (NaN: its section did not run).
+pub fn met_if_measured(value: f64, ok: bool) -> &'static str {
+    if value.is_nan() {
+        "not measured"
+    } else {
+        met(ok)
+    }
+}
+
 pub fn met(ok: bool) -> &'static str {
     if ok {
         "met"

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::measure::Row;
 use super::RATE_LIMIT;
-use crate::common::{met, ratio};
+use crate::common::{met, met_if_measured, ratio};
 
 fn find<'a>(rows: &'a [Row], who: &str, sink: &str, c: usize) -> Option<&'a Row> {
     rows.iter()
@@ -289,11 +289,17 @@ pub fn targets(rows: &[Row]) -> Value {
     println!(
         "| the same with `--sink-batch 10` (c=1 and 8 measured) | {} | {} |",
         show(&cpu10),
-        met(met_cpu10)
+        if cpu10.is_empty() {
+            "not measured"
+        } else {
+            met(met_cpu10)
+        }
     );
     println!(
-        "| driver CPU ≤ 0.07× the Python peer's (c=1, HTTP) | {py_ratio:.3}× (with `--sink-batch 10`: {py10_ratio:.3}×) | {} |",
-        met(met_py)
+        "| driver CPU ≤ 0.07× the Python peer's (c=1, HTTP) | {} (with `--sink-batch 10`: {}) | {} |",
+        ratio3(py_ratio),
+        ratio3(py10_ratio),
+        met_if_measured(py_ratio, met_py)
     );
     println!(
         "| throughput ≥ floor at every concurrency (HTTP sink) | {} | {} |",
@@ -313,4 +319,13 @@ pub fn targets(rows: &[Row]) -> Value {
             "throughput_at_floor": met_rate,
         }
     })
+}
+
+/// A ratio with three decimals (`0.061×`), or `not measured` (NaN).
+fn ratio3(x: f64) -> String {
+    if x.is_nan() {
+        "not measured".into()
+    } else {
+        format!("{x:.3}×")
+    }
 }
