@@ -439,11 +439,129 @@ mod tests {
     }
 
     fn through_proxy(port: u16) -> Poster {
+        through_proxy_trusting(port, false)
+    }
+
+    fn through_proxy_trusting(port: u16, accept_invalid_certs: bool) -> Poster {
         use hyper_util::client::proxy::matcher::Matcher;
         let proxy = format!("http://pu:pp@127.0.0.1:{port}");
         let matcher = Matcher::builder().http(proxy.clone()).https(proxy).build();
-        let connector = connect::Connector::with_proxies(false, Some(matcher)).unwrap();
+        let connector =
+            connect::Connector::with_proxies(accept_invalid_certs, Some(matcher)).unwrap();
         Poster::with_connector(connector, Duration::from_secs(5))
+    }
+
+    /// A TLS server for `localhost` with a self-signed certificate, answering 202 to one
+    /// request per connection. Returns its port.
+    async fn tls_server() -> u16 {
+        use std::sync::Arc;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = tls.read(&mut buf).await {
+                    seen.extend_from_slice(&buf[..n]);
+                    if n == 0 || seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+                let _ = tls
+                    .write_all(
+                        b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    )
+                    .await;
+                let _ = tls.shutdown().await;
+            }
+        });
+        port
+    }
+
+    /// A proxy that answers CONNECT with 200 and then pipes bytes to 127.0.0.1 (whatever host
+    /// was asked for, at its port). Returns its port and the CONNECT heads it read.
+    async fn tunnelling_proxy() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = heads.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 1];
+                // Byte by byte up to the blank line: nothing of the tunnel is read here.
+                while !seen.ends_with(b"\r\n\r\n") {
+                    match client.read(&mut buf).await {
+                        Ok(1) => seen.push(buf[0]),
+                        _ => break,
+                    }
+                }
+                let head = String::from_utf8_lossy(&seen).into_owned();
+                kept.lock().unwrap().push(head.clone());
+                let target_port: u16 = head
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|authority| authority.rsplit(':').next())
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(443);
+                let Ok(mut upstream) =
+                    tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await
+                else {
+                    continue;
+                };
+                let _ = client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await;
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                });
+            }
+        });
+        (port, heads)
+    }
+
+    #[tokio::test]
+    async fn https_inside_a_tunnel_is_tls_to_the_target() {
+        let target = tls_server().await;
+        let (proxy, heads) = tunnelling_proxy().await;
+        let url = format!("https://localhost:{target}/events");
+        // Verified: the self-signed certificate is refused inside the tunnel, as it is directly.
+        let err = through_proxy(proxy)
+            .post(&url, &[], b"{}".to_vec())
+            .await
+            .unwrap_err();
+        assert!(err.is_certificate(), "{err}");
+        // Not verified (--insecure-skip-tls-verify): the request goes through.
+        let answer = through_proxy_trusting(proxy, true)
+            .post(&url, &[], b"{}".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 202);
+        let heads = heads.lock().unwrap();
+        assert_eq!(heads.len(), 2, "{heads:?}");
+        for head in heads.iter() {
+            assert!(
+                head.to_lowercase()
+                    .starts_with(&format!("connect localhost:{target} http/1.1\r\n")),
+                "{head}"
+            );
+        }
     }
 
     #[tokio::test]
