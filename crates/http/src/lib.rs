@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, PROXY_AUTHORIZATION};
+use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, HOST, PROXY_AUTHORIZATION};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 
@@ -77,6 +77,8 @@ pub struct ClientError(String);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     uri: http::Uri,
+    /// `Host`, made once (hyper would format it for every request to a non-default port).
+    host: HeaderValue,
     shown: String,
     basic_auth: Option<HeaderValue>,
 }
@@ -118,8 +120,14 @@ impl Target {
         let uri = shown
             .parse::<http::Uri>()
             .map_err(|e| format!("not a valid HTTP URI: {e}"))?;
+        // The URL parser already dropped a default port (`:80` for http, `:443` for https).
+        let host = uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            .ok_or_else(|| "the URL's host cannot be sent in a Host header".to_owned())?;
         Ok(Target {
             uri,
+            host,
             shown,
             basic_auth,
         })
@@ -208,6 +216,7 @@ impl Poster {
                 map.insert(AUTHORIZATION, auth.clone());
             }
         }
+        map.entry(HOST).or_insert_with(|| target.host.clone());
         if let Some(auth) = self.connector.proxy_auth(&target.uri) {
             map.entry(PROXY_AUTHORIZATION).or_insert(auth);
         }
@@ -382,6 +391,12 @@ mod tests {
             "{head}"
         );
         assert!(head.contains("ce-id: 1\r\n"), "{head}");
+        assert!(
+            head.contains(&format!("host: 127.0.0.1:{port}\r\n")),
+            "{head}"
+        );
+        let default_port = Target::parse("https://u:p@sink.example:443/e").unwrap();
+        assert_eq!(default_port.host, "sink.example");
         assert!(!format!("{target:?}").contains("p%3Ass"));
 
         let err = Target::parse("ftp://x/").unwrap_err();

@@ -511,7 +511,7 @@ async fn peek(
             config.visibility_timeout
         );
     }
-    let sink = ConfiguredSink::<Lambda>::Stdout(StdoutSink);
+    let sink = ConfiguredSink::<Lambda>::Stdout(StdoutSink::default());
     let report = deliver_until_signal(&sqs, &url, sink, config, metrics).await;
     print_stopped(metrics, &report);
     Ok(())
@@ -636,7 +636,7 @@ fn build_sink(
     config: &SdkConfig,
 ) -> Result<ConfiguredSink<Lambda>, Exit> {
     Ok(match &inputs.sink {
-        SinkSpec::Stdout => ConfiguredSink::Stdout(StdoutSink),
+        SinkSpec::Stdout => ConfiguredSink::Stdout(StdoutSink::default()),
         SinkSpec::Http(url) => ConfiguredSink::Http(
             HttpSink::new(
                 url.clone(),

@@ -165,22 +165,25 @@ impl Sink for HttpSink {
 }
 
 /// Writes each event as one line of structured JSON to stdout.
-pub struct StdoutSink;
+#[derive(Default)]
+pub struct StdoutSink {
+    /// Started by the first delivery (`--peek` prints on its own and never starts it).
+    writer: std::sync::OnceLock<StdoutWriter>,
+}
 
 impl Sink for StdoutSink {
     async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
         self.write(std::slice::from_ref(event)).await
     }
 
-    /// The same lines, written under one lock and flushed once.
+    /// The same lines, written and flushed together.
     async fn deliver_batch(&self, events: &[Arc<Event>]) -> Result<(), DeliveryError> {
         self.write(events).await
     }
 }
 
 impl StdoutSink {
-    /// The lines are written on tokio's blocking pool, under stdout's lock: a reader that stops
-    /// reading blocks that thread, not the workers that run receives, deletes and the lease.
+    /// An event is acknowledged once its line is written and flushed.
     async fn write<E: std::borrow::Borrow<Event>>(
         &self,
         events: &[E],
@@ -190,13 +193,78 @@ impl StdoutSink {
             lines.extend_from_slice(&to_structured_bytes(event.borrow()));
             lines.push(b'\n');
         }
-        tokio::task::spawn_blocking(move || {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&lines).and_then(|()| out.flush())
-        })
-        .await
-        .map_err(|e| DeliveryError::Io(e.to_string()))?
-        .map_err(|e| DeliveryError::Io(e.to_string()))
+        let writer = match self.writer.get() {
+            Some(writer) => writer,
+            None => {
+                let started = StdoutWriter::start().map_err(|e| {
+                    DeliveryError::Io(format!("cannot start the stdout writer thread: {e}"))
+                })?;
+                self.writer.get_or_init(|| started)
+            }
+        };
+        writer.write(lines).await.map_err(DeliveryError::Io)
+    }
+}
+
+/// One thread that writes stdout for every delivery. It takes whatever lines are waiting,
+/// writes them with one `write` and one flush under stdout's lock, then answers each sender. A
+/// reader that stops reading blocks this thread, not the tokio worker that runs receives,
+/// deletes and the lease heartbeat. Lines queue only while deliveries wait for their answer, so at
+/// most `--max-in-flight` of them.
+struct StdoutWriter {
+    lines: tokio::sync::mpsc::UnboundedSender<Pending>,
+}
+
+struct Pending {
+    bytes: Vec<u8>,
+    written: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+impl StdoutWriter {
+    fn start() -> std::io::Result<Self> {
+        Self::start_with(|| std::io::stdout().lock())
+    }
+
+    /// The thread writes to what `open` gives, once per batch (stdout's lock, in `start`).
+    fn start_with<W: Write, F: FnMut() -> W + Send + 'static>(
+        mut open: F,
+    ) -> std::io::Result<Self> {
+        let (lines, mut waiting) = tokio::sync::mpsc::unbounded_channel::<Pending>();
+        std::thread::Builder::new()
+            .name("stdout".into())
+            .spawn(move || {
+                let mut batch: Vec<Pending> = Vec::new();
+                let mut bytes = Vec::new();
+                while let Some(first) = waiting.blocking_recv() {
+                    batch.push(first);
+                    while let Ok(more) = waiting.try_recv() {
+                        batch.push(more);
+                    }
+                    bytes.clear();
+                    for pending in &batch {
+                        bytes.extend_from_slice(&pending.bytes);
+                    }
+                    let mut out = open();
+                    let result = out
+                        .write_all(&bytes)
+                        .and_then(|()| out.flush())
+                        .map_err(|e| e.to_string());
+                    drop(out);
+                    for pending in batch.drain(..) {
+                        let _ = pending.written.send(result.clone());
+                    }
+                }
+            })?;
+        Ok(StdoutWriter { lines })
+    }
+
+    async fn write(&self, bytes: Vec<u8>) -> Result<(), String> {
+        let (written, answer) = tokio::sync::oneshot::channel();
+        let stopped = || "the stdout writer thread has stopped".to_owned();
+        self.lines
+            .send(Pending { bytes, written })
+            .map_err(|_| stopped())?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 }
 
@@ -364,6 +432,63 @@ pub fn parse_headers(items: &[String]) -> Result<http::header::HeaderMap, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Records what is written and how many flushes it took; fails every write when `broken`.
+    #[derive(Clone, Default)]
+    struct Recorder {
+        bytes: Arc<std::sync::Mutex<Vec<u8>>>,
+        flushes: Arc<std::sync::atomic::AtomicUsize>,
+        broken: bool,
+    }
+
+    impl Write for Recorder {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.broken {
+                return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+            }
+            self.bytes.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.flushes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_stdout_writer_answers_each_line_once_it_is_flushed() {
+        let recorder = Recorder::default();
+        let opened = recorder.clone();
+        let writer = Arc::new(StdoutWriter::start_with(move || opened.clone()).unwrap());
+        let writes = (0..50).map(|i| {
+            let writer = writer.clone();
+            tokio::spawn(async move { writer.write(format!("line {i}\n").into_bytes()).await })
+        });
+        for write in writes.collect::<Vec<_>>() {
+            write.await.unwrap().unwrap();
+        }
+        let text = String::from_utf8(recorder.bytes.lock().unwrap().clone()).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort_unstable();
+        let mut expected: Vec<String> = (0..50).map(|i| format!("line {i}")).collect();
+        expected.sort_unstable();
+        assert_eq!(lines, expected, "every line once, whole");
+        let flushes = recorder.flushes.load(std::sync::atomic::Ordering::SeqCst);
+        assert!((1..=50).contains(&flushes), "{flushes} flushes");
+
+        // A reader gone (EPIPE): every waiting line fails, none is acknowledged.
+        let broken = Recorder {
+            broken: true,
+            ..Recorder::default()
+        };
+        let writer = StdoutWriter::start_with(move || broken.clone()).unwrap();
+        let err = writer.write(b"lost\n".to_vec()).await.unwrap_err();
+        assert!(
+            err.contains("Broken pipe") || err.contains("broken pipe"),
+            "{err}"
+        );
+    }
 
     /// An HTTPS sink with a self-signed certificate on 127.0.0.1, answering 202 to each request.
     /// Returns its URL and the number of HTTP requests it has read.
