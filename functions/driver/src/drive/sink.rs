@@ -93,8 +93,8 @@ pub enum SinkMode {
 /// `--sink-header`s after the binding's headers, sent with `eventferry_http`.
 pub struct HttpSink {
     poster: Poster,
-    /// Parsed once, not for every request.
-    target: Target,
+    /// Parsed once, not for every request (boxed: it is most of the sink's size).
+    target: Box<Target>,
     mode: SinkMode,
     headers: Vec<(String, String)>,
 }
@@ -124,7 +124,7 @@ impl HttpSink {
             .collect();
         Ok(HttpSink {
             poster,
-            target,
+            target: Box::new(target),
             mode,
             headers,
         })
