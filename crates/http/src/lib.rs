@@ -87,7 +87,11 @@ impl Target {
     /// Parses `url` (WHATWG rules, as browsers do: spaces and non-ASCII are percent-encoded).
     /// The error says what is wrong, without the URL's password.
     pub fn parse(url: &str) -> Result<Self, String> {
-        let mut parsed = url::Url::parse(url).map_err(|e| format!("not a valid URL: {e}"))?;
+        Self::from_url(url::Url::parse(url).map_err(|e| format!("not a valid URL: {e}"))?)
+    }
+
+    /// [`Target::parse`] for a URL the caller has parsed already.
+    pub fn from_url(mut parsed: url::Url) -> Result<Self, String> {
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(format!(
                 "the scheme {:?} is not http or https",
@@ -212,9 +216,7 @@ impl Poster {
         };
         let mut map = header_map(headers).map_err(|m| failed(PostErrorKind::Request, m))?;
         if let Some(auth) = &target.basic_auth {
-            if !map.contains_key(AUTHORIZATION) {
-                map.insert(AUTHORIZATION, auth.clone());
-            }
+            map.entry(AUTHORIZATION).or_insert_with(|| auth.clone());
         }
         map.entry(HOST).or_insert_with(|| target.host.clone());
         if let Some(auth) = self.connector.proxy_auth(&target.uri) {
@@ -339,26 +341,33 @@ mod tests {
         assert!(values[0].is_sensitive());
     }
 
+    /// Reads up to the end of a request head (or the end of the stream).
+    async fn read_head(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
+        use tokio::io::AsyncReadExt;
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buf).await {
+            seen.extend_from_slice(&buf[..n]);
+            if n == 0 || seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+        seen
+    }
+
     /// A server on 127.0.0.1 that reads one request head per connection, keeps it, and answers
     /// `answer` (then closes). Returns its port and the heads it read.
     async fn one_shot_server(
         answer: &'static str,
     ) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncWriteExt;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let kept = heads.clone();
         tokio::spawn(async move {
             while let Ok((mut tcp, _)) = listener.accept().await {
-                let mut seen = Vec::new();
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = tcp.read(&mut buf).await {
-                    seen.extend_from_slice(&buf[..n]);
-                    if n == 0 || seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                        break;
-                    }
-                }
+                let seen = read_head(&mut tcp).await;
                 kept.lock()
                     .unwrap()
                     .push(String::from_utf8_lossy(&seen).into_owned());
@@ -470,7 +479,7 @@ mod tests {
     /// request per connection. Returns its port.
     async fn tls_server() -> u16 {
         use std::sync::Arc;
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncWriteExt;
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
@@ -489,14 +498,7 @@ mod tests {
                 let Ok(mut tls) = acceptor.accept(tcp).await else {
                     continue;
                 };
-                let mut seen = Vec::new();
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = tls.read(&mut buf).await {
-                    seen.extend_from_slice(&buf[..n]);
-                    if n == 0 || seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                        break;
-                    }
-                }
+                let _ = read_head(&mut tls).await;
                 let _ = tls
                     .write_all(
                         b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",

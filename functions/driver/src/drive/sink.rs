@@ -108,12 +108,8 @@ impl HttpSink {
         insecure_skip_tls_verify: bool,
     ) -> Result<Self, String> {
         let poster = Poster::new(timeout, insecure_skip_tls_verify).map_err(|e| e.to_string())?;
-        let target = Target::parse(url.as_str()).map_err(|e| {
-            format!(
-                "--sink {}: {e}",
-                eventferry_http::without_userinfo(url.as_str())
-            )
-        })?;
+        let shown = eventferry_http::without_userinfo(url.as_str());
+        let target = Target::from_url(url).map_err(|e| format!("--sink {shown}: {e}"))?;
         let headers = headers
             .iter()
             .map(|(name, value)| {
