@@ -23,8 +23,9 @@ pub struct Opts {
     pub logs: PathBuf,
     /// `--sections a,b`: which parts run (default all of [`SECTIONS`]); the floor always does.
     pub sections: Vec<String>,
-    /// `--rounds R`: how often the floor and the driver's HTTP rows run at each concurrency, in a
-    /// rotated order; each row is the median round (3 in a full run, 1 with `--quick`).
+    /// `--rounds R`: how often the floor and the driver's HTTP rows run at each concurrency, and
+    /// the Python peer at 1, in a rotated order; each row is the median round (3 in a full run, 1
+    /// with `--quick`).
     pub rounds: usize,
     /// `--compare NAME=PATH,…`: other `eventferry` binaries run like the usual HTTP rows, in the
     /// same rounds (rows `http NAME`), to compare a change side by side.

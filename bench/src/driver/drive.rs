@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::child::{alive, aws_env, reap};
 use super::ctx::{Ctx, REGION};
 use super::measure::{window, Row, Sample};
-use super::queue::{create_queue, delete_queue, fill};
+use super::queue::{again, create_queue, delete_queue, fill};
 use crate::common;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,13 +200,8 @@ async fn driver_run(ctx: &Ctx, sink: Sink, concurrency: usize, variant: Option<&
         Some(v) => (v.label, format!("{}-{}", sink.label(), v.tag)),
         None => (sink.label(), sink.label().to_owned()),
     };
-    // A fresh queue and instance name each run (with --rounds the same run comes back): SQS
-    // refuses a name deleted less than 60 s ago.
-    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let again = match RUNS.fetch_add(1, Ordering::Relaxed) {
-        0 => String::new(),
-        k => format!("-{k}"),
-    };
+    // A fresh queue and instance name each run.
+    let again = again();
     let name = format!("{}-drive-{tag}-c{concurrency}{again}", ctx.run);
     let instance = format!("ef-bench-{:08x}-{tag}-{concurrency}{again}", ctx.run_num);
     let url = create_queue(ctx, &name).await;

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::child::run_on_queue;
 use super::ctx::Ctx;
 use super::measure::Row;
-use super::queue::{create_queue, fill};
+use super::queue::{again, create_queue, fill};
 use super::variants;
 use crate::common;
 
@@ -30,14 +30,7 @@ pub async fn floor_variant(ctx: &Ctx, concurrency: usize, variant: &str) -> Row 
     } else {
         format!("-{}", variant.replace('+', "-"))
     };
-    // A fresh name each run: SQS refuses a name deleted less than 60 s ago.
-    static RUNS: AtomicU64 = AtomicU64::new(0);
-    let n = RUNS.fetch_add(1, Ordering::Relaxed);
-    let name = if n == 0 {
-        format!("{}-floor-c{concurrency}{tag}", ctx.run)
-    } else {
-        format!("{}-floor-c{concurrency}{tag}-{n}", ctx.run)
-    };
+    let name = format!("{}-floor-c{concurrency}{tag}{}", ctx.run, again());
     let url = create_queue(ctx, &name).await;
     fill(ctx, &url, ctx.opts.messages).await;
     let mut cmd = Command::new(std::env::current_exe().expect("current exe"));

@@ -89,12 +89,24 @@ async fn variant_rows(ctx: &Ctx) -> Vec<Row> {
     rows
 }
 
-/// The floor at every concurrency, and the driver to the HTTP sink (section `driver`) at every
-/// concurrency, each `--rounds` times. A round runs them all, each round in an order rotated by
-/// `len / rounds` places, so no run always goes first or follows the same neighbour; each row is
-/// the round with the median CPU per message, and carries every round's ([`median_row`]).
-async fn floor_and_http_rows(ctx: &Ctx) -> Vec<Row> {
-    // (None: the floor; Some(None): the driver; Some(Some(v)): a `--compare` binary), concurrency.
+/// One run of a round: the floor, the driver to the HTTP sink, a `--compare` binary, or the
+/// Python peer.
+#[derive(Clone, Copy)]
+enum Run<'a> {
+    Floor,
+    Driver,
+    Compare(&'a Variant),
+    Python,
+}
+
+/// The floor at every concurrency, the driver to the HTTP sink (section `driver`) at every
+/// concurrency, and the Python peer at 1 (section `python`), each `--rounds` times. A round runs
+/// them all, each round in an order rotated by `len / rounds` places, so no run always goes first
+/// or follows the same neighbour; each row is the round with the median CPU per message, and
+/// carries every round's ([`median_row`]). The Python peer runs in every round, so its ratio to the
+/// driver is taken round by round too: one sample of a peer that moves by half between sessions
+/// is no measure.
+async fn round_rows(ctx: &Ctx) -> Vec<Row> {
     let compare: Vec<Variant> = ctx
         .opts
         .compare
@@ -102,12 +114,15 @@ async fn floor_and_http_rows(ctx: &Ctx) -> Vec<Row> {
         .map(|(name, path)| Variant::compare(name, path.clone()))
         .collect();
     let cs = &ctx.opts.concurrencies;
-    let mut runs: Vec<(Option<Option<&Variant>>, usize)> = cs.iter().map(|&c| (None, c)).collect();
+    let mut runs: Vec<(Run, usize)> = cs.iter().map(|&c| (Run::Floor, c)).collect();
     if ctx.opts.runs("driver") {
-        runs.extend(cs.iter().map(|&c| (Some(None), c)));
+        runs.extend(cs.iter().map(|&c| (Run::Driver, c)));
         for v in &compare {
-            runs.extend(cs.iter().map(|&c| (Some(Some(v)), c)));
+            runs.extend(cs.iter().map(|&c| (Run::Compare(v), c)));
         }
+    }
+    if ctx.opts.runs("python") {
+        runs.push((Run::Python, 1));
     }
     let rounds = ctx.opts.rounds;
     let mut measured: Vec<Vec<Row>> = vec![Vec::new(); runs.len()];
@@ -117,11 +132,12 @@ async fn floor_and_http_rows(ctx: &Ctx) -> Vec<Row> {
         }
         for k in 0..runs.len() {
             let i = (k + round * runs.len() / rounds) % runs.len();
-            let (who, c) = runs[i];
-            measured[i].push(match who {
-                None => floor::floor(ctx, c).await,
-                Some(None) => drive::driver(ctx, Sink::Http, c).await,
-                Some(Some(v)) => drive::variant(ctx, v, c).await,
+            let (run, c) = runs[i];
+            measured[i].push(match run {
+                Run::Floor => floor::floor(ctx, c).await,
+                Run::Driver => drive::driver(ctx, Sink::Http, c).await,
+                Run::Compare(v) => drive::variant(ctx, v, c).await,
+                Run::Python => python::python(ctx).await,
             });
         }
     }
@@ -158,16 +174,13 @@ async fn run(opts: Opts) {
         ctx.run
     );
 
-    let mut rows: Vec<Row> = floor_and_http_rows(&ctx).await;
+    let mut rows: Vec<Row> = round_rows(&ctx).await;
     if ctx.opts.runs("stdout") {
         for &c in &ctx.opts.concurrencies {
             rows.push(drive::driver(&ctx, Sink::Stdout, c).await);
         }
     }
     rows.extend(variant_rows(&ctx).await);
-    if ctx.opts.runs("python") {
-        rows.push(python::python(&ctx).await);
-    }
     let latency = if ctx.opts.runs("latency") {
         latency::latency(&ctx).await
     } else {

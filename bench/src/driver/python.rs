@@ -8,12 +8,12 @@ use std::sync::atomic::Ordering;
 use super::child::run_on_queue;
 use super::ctx::Ctx;
 use super::measure::Row;
-use super::queue::{create_queue, fill};
+use super::queue::{again, create_queue, fill};
 use crate::common;
 
 /// One run of the peer on half the messages.
 pub async fn python(ctx: &Ctx) -> Row {
-    let name = format!("{}-python-c1", ctx.run);
+    let name = format!("{}-python-c1{}", ctx.run, again());
     let url = create_queue(ctx, &name).await;
     let n = ctx.opts.messages / 2;
     fill(ctx, &url, n).await;

@@ -32,6 +32,16 @@ fn envelope(run_num: u64, i: usize, source: &str) -> Value {
     })
 }
 
+/// `-K` for the K-th call after the first, else nothing: a fresh queue name for every run, as
+/// runs come back with `--rounds` and SQS refuses a name deleted less than 60 s ago.
+pub fn again() -> String {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    match RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
+        0 => String::new(),
+        k => format!("-{k}"),
+    }
+}
+
 pub async fn create_queue(ctx: &Ctx, name: &str) -> String {
     ctx.sqs
         .create_queue()
