@@ -1,10 +1,14 @@
 //! Any SQS message body maps to a CloudEvent 1.0 without panicking, and a body that is not JSON
-//! maps to `com.amazon.sqs.message` with the body as its data.
+//! maps to `com.amazon.sqs.message` with the body as its data. The verbatim mapping gives the
+//! same event, its JSON data being the body's bytes.
 //!
 //! Run: `cd crates/core/fuzz && cargo +nightly fuzz run sqs_to_cloudevent`.
 #![no_main]
 
-use eventferry_core::mapping::{from_sqs_message, MappingOptions, SqsMessage};
+use cloudevents::{AttributesReader, Data};
+use eventferry_core::mapping::{
+    from_sqs_message, from_sqs_message_verbatim, MappingOptions, SqsMessage,
+};
 use eventferry_core::structured::to_structured_json;
 use libfuzzer_sys::fuzz_target;
 
@@ -32,4 +36,13 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(json["type"], "com.amazon.sqs.message");
         assert_eq!(json["data"], serde_json::Value::String(body.to_string()));
     }
+    let mut verbatim = from_sqs_message_verbatim(&message, &MappingOptions::default())
+        .expect("a message with an id and a queue ARN always maps");
+    if let Some(Data::Binary(bytes)) = verbatim.data() {
+        assert_eq!(bytes, body.as_bytes());
+        assert_eq!(verbatim.datacontenttype(), Some("application/json"));
+        let parsed: serde_json::Value = serde_json::from_slice(bytes).expect("JSON data");
+        verbatim.set_data("application/json", parsed);
+    }
+    assert_eq!(verbatim, event);
 });

@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use cloudevents::{Event, EventBuilder, EventBuilderV10};
 use serde_json::{Map, Value};
 
+use std::borrow::Cow;
+
 use super::options::MappingOptions;
+use super::scan::{Members, Shape};
 use crate::json_kind::json_kind;
 
 /// Extension attribute holding an EventBridge event's `detail-type`.
@@ -108,6 +111,43 @@ impl<'a> Envelope<'a> {
                 .to_utc(),
             subject: match resources {
                 [Value::String(only)] if !only.is_empty() => Some(only),
+                _ => None,
+            },
+        })
+    }
+}
+
+impl<'a> Envelope<'a> {
+    /// The same checks as [`Envelope::parse`] on the members [`super::scan`] read; `None` where
+    /// `parse` gives an error (the SQS mapping then maps the body generically, whatever the error).
+    pub(super) fn from_members(m: &'a Members<'a>) -> Option<Self> {
+        fn text<'a>(shape: &'a Option<Shape<'a>>) -> Option<&'a str> {
+            match shape {
+                Some(Shape::Str(text)) if !text.is_empty() => Some(text),
+                _ => None,
+            }
+        }
+        if !matches!(m.detail, Some(Shape::Object)) {
+            return None;
+        }
+        if !matches!(m.version, None | Some(Shape::Str(_))) {
+            return None;
+        }
+        let resources: &[Cow<'a, str>] = match &m.resources {
+            None => &[],
+            Some(Shape::Strings(items)) => items,
+            Some(_) => return None,
+        };
+        let time = text(&m.time)?;
+        Some(Self {
+            id: text(&m.id)?,
+            detail_type: text(&m.detail_type)?,
+            source: text(&m.source)?,
+            account: text(&m.account)?,
+            region: text(&m.region)?,
+            time: DateTime::parse_from_rfc3339(time).ok()?.to_utc(),
+            subject: match resources {
+                [only] if !only.is_empty() => Some(only),
                 _ => None,
             },
         })

@@ -32,19 +32,29 @@
 //! unless it is a structured CloudEvent that carries a `traceparent` already (the producer's
 //! trace wins). An invalid header, or none, gives no trace.
 //!
+//! [`from_sqs_message_verbatim`] maps by the same rules, but the data of a JSON body (other than
+//! a structured CloudEvent) is the body's own bytes (`Data::Binary`, `application/json`), not a
+//! parsed value: for a sink that sends the data as it is, the body of an HTTP request in binary
+//! mode, which then neither builds, drops nor prints a JSON tree per message. Not for anything
+//! that writes the structured JSON form: that writes binary data as `data_base64`.
+//!
 //! Modules, each depending only on those before it: [`options`] (type format, source override,
-//! event bus), `eventbridge` (envelope checks and attributes), `sqs` (the message mapping).
+//! event bus), `scan` (one allocation-free pass over a body), `eventbridge` (envelope checks and
+//! attributes), `sqs` (the message mapping).
 //!
 //! The structured JSON format of CloudEvents lives in [`crate::structured`].
 
 pub mod options;
 
 mod eventbridge;
+mod scan;
 mod sqs;
 
 pub use eventbridge::{from_eventbridge, EnvelopeError, EXT_ACCOUNT, EXT_DETAIL_TYPE, EXT_REGION};
 pub use options::{partition_of_region, ConfigError, MappingOptions, TypeFormat};
-pub use sqs::{from_sqs_message, MessageError, SqsMessage, SQS_MESSAGE_TYPE};
+pub use sqs::{
+    from_sqs_message, from_sqs_message_verbatim, MessageError, SqsMessage, SQS_MESSAGE_TYPE,
+};
 
 #[cfg(test)]
 mod tests;

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::eventbridge::{build, envelope_attributes, Envelope, JSON};
 use super::options::MappingOptions;
+use super::scan::{scan, Scanned};
 use crate::structured::parse_structured_value;
 use crate::trace::{set_trace_if_absent, TraceContext};
 
@@ -61,15 +62,46 @@ pub fn from_sqs_message(
     message: &SqsMessage<'_>,
     options: &MappingOptions,
 ) -> Result<Event, MessageError> {
-    let mut event = map_body(message, options)?;
-    // A header that is not a valid X-Ray header is no trace: any message maps.
+    Ok(traced(map_body(message, options)?, message))
+}
+
+/// As [`from_sqs_message`], with the same attributes, but the data of a JSON body is the body's
+/// bytes, verbatim (`Data::Binary`, `application/json`); see the [module docs](crate::mapping).
+/// A body with a top-level `specversion` (perhaps a structured CloudEvent) maps exactly as
+/// [`from_sqs_message`] maps it.
+pub fn from_sqs_message_verbatim(
+    message: &SqsMessage<'_>,
+    options: &MappingOptions,
+) -> Result<Event, MessageError> {
+    Ok(traced(map_body_verbatim(message, options)?, message))
+}
+
+/// The event with the trace of the message's `AWSTraceHeader`, if it has none of its own. A
+/// header that is not a valid X-Ray header is no trace: any message maps.
+fn traced(mut event: Event, message: &SqsMessage<'_>) -> Event {
     if let Some(context) = message
         .trace_header
         .and_then(|header| TraceContext::from_xray(header).ok())
     {
         set_trace_if_absent(&mut event, &context);
     }
-    Ok(event)
+    event
+}
+
+fn map_body_verbatim(
+    message: &SqsMessage<'_>,
+    options: &MappingOptions,
+) -> Result<Event, MessageError> {
+    let builder = match scan(message.body) {
+        None => return Ok(build(generic(message, options)?.data(TEXT, message.body))),
+        Some(Scanned::Object(members)) if members.specversion => return map_body(message, options),
+        Some(Scanned::Object(members)) => match Envelope::from_members(&members) {
+            Some(envelope) => envelope_attributes(&envelope, options),
+            None => generic(message, options)?,
+        },
+        Some(Scanned::Other) => generic(message, options)?,
+    };
+    Ok(build(builder.data(JSON, message.body.as_bytes().to_vec())))
 }
 
 fn map_body(message: &SqsMessage<'_>, options: &MappingOptions) -> Result<Event, MessageError> {

@@ -592,7 +592,57 @@ fn any_body_maps_without_panicking() {
         let bytes = to_structured_bytes(&event);
         let back = parse_structured(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(back, event, "{name}");
+        assert_eq!(verbatim(&message(body), &options), event, "{name}");
     }
+}
+
+/// [`from_sqs_message_verbatim`] of `message`, checked to hold the body's own bytes where it
+/// holds bytes, with those bytes parsed as [`from_sqs_message`] would hold them: so it compares
+/// equal to `from_sqs_message`'s event exactly when every attribute is the same.
+fn verbatim(message: &SqsMessage<'_>, options: &MappingOptions) -> Event {
+    let mut event = from_sqs_message_verbatim(message, options).unwrap();
+    if let Some(Data::Binary(bytes)) = event.data() {
+        assert_eq!(bytes, message.body.as_bytes());
+        assert_eq!(event.datacontenttype(), Some(JSON));
+        let parsed: Value = serde_json::from_slice(bytes).expect("verbatim data is JSON");
+        event.set_data(JSON, parsed);
+    }
+    event
+}
+
+#[test]
+fn verbatim_keeps_the_bytes_of_json_bodies_only() {
+    // Whitespace, member order and escapes as sent.
+    let body = r#"{ "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+  "detail-type": "Object Created", "source": "aws.s3", "account": "123456789012",
+  "time": "2019-12-01T01:23:45Z", "region": "eu-west-1", "resources": [ "arn:aws:s3:::b\u0031" ],
+  "detail": { "z": 1, "a": "\u00e9" } }"#;
+    let event = from_sqs_message_verbatim(&message(body), &MappingOptions::default()).unwrap();
+    assert_eq!(event.data(), Some(&Data::Binary(body.as_bytes().to_vec())));
+    assert_eq!(event.ty(), "aws.s3");
+    assert_eq!(event.subject(), Some("arn:aws:s3:::b1"));
+    assert_eq!(ext(&event, EXT_DETAIL_TYPE), Some("Object Created"));
+    assert_eq!(
+        verbatim(&message(body), &MappingOptions::default()),
+        map(body)
+    );
+    // Text stays text; a structured CloudEvent passes through as itself.
+    let text = from_sqs_message_verbatim(&message("hi"), &MappingOptions::default()).unwrap();
+    assert_eq!(text.data(), Some(&Data::String("hi".into())));
+    let ce = structured_event().to_string();
+    assert_eq!(
+        from_sqs_message_verbatim(&message(&ce), &MappingOptions::default()).unwrap(),
+        map(&ce)
+    );
+    // The metadata errors are the generic mapping's.
+    let no_id = SqsMessage {
+        message_id: "",
+        ..message("[1]")
+    };
+    assert_eq!(
+        from_sqs_message_verbatim(&no_id, &MappingOptions::default()),
+        Err(MessageError::EmptyMessageId)
+    );
 }
 
 #[test]
@@ -824,6 +874,11 @@ fn aws_trace_header_becomes_traceparent_for_every_kind_of_body() {
         assert_eq!(traceparent(&plain), None, "{body}");
         plain.set_extension("traceparent", W3C);
         assert_eq!(plain, event, "{body}");
+        let msg = SqsMessage {
+            trace_header: Some(XRAY),
+            ..message(body)
+        };
+        assert_eq!(verbatim(&msg, &MappingOptions::default()), event, "{body}");
     }
 }
 

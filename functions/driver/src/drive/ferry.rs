@@ -25,7 +25,9 @@ use std::time::Duration;
 use cloudevents::AttributesReader;
 use eventferry_aws::sqs::{MessageQueue, Receipt, ReceivedMessage, MAX_BATCH};
 use eventferry_aws::{retry_with, Backoff};
-use eventferry_core::mapping::{from_sqs_message, MappingOptions, SqsMessage};
+use eventferry_core::mapping::{
+    from_sqs_message, from_sqs_message_verbatim, MappingOptions, SqsMessage,
+};
 use eventferry_core::structured::to_structured_bytes;
 use eventferry_core::trace::{set_trace_if_absent, TraceContext};
 use tokio::sync::{mpsc, Semaphore};
@@ -123,6 +125,7 @@ pub async fn run<Q: MessageQueue, S: Sink>(
         None => (None, None),
     };
 
+    let verbatim = batcher.is_none() && !config.peek && sink.sends_data_as_is();
     let pollers = TaskTracker::new();
     for worker in 0..config.concurrency.max(1) {
         let handles = FerryHandles {
@@ -135,6 +138,7 @@ pub async fn run<Q: MessageQueue, S: Sink>(
             gate: gate.clone(),
             rate: rate.clone(),
             batcher: batcher.clone(),
+            verbatim,
         };
         pollers.spawn(poll(
             worker,
@@ -218,6 +222,9 @@ struct FerryHandles<Q, S> {
     rate: Option<Arc<RateLimit>>,
     /// `--sink-batch` above 1: deliveries go through the batch collector.
     batcher: Option<Batcher>,
+    /// Map JSON bodies verbatim: each event goes alone to a sink that sends its data as it is
+    /// (not batched, not `--peek`).
+    verbatim: bool,
 }
 
 impl<Q, S> Clone for FerryHandles<Q, S> {
@@ -232,6 +239,7 @@ impl<Q, S> Clone for FerryHandles<Q, S> {
             gate: self.gate.clone(),
             rate: self.rate.clone(),
             batcher: self.batcher.clone(),
+            verbatim: self.verbatim,
         }
     }
 }
@@ -354,7 +362,12 @@ async fn handle<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, message:
         sent_timestamp: message.sent_timestamp_millis(),
         trace_header: message.trace_header(),
     };
-    let mut event = match from_sqs_message(&input, &handles.config.mapping) {
+    let mapped = if handles.verbatim {
+        from_sqs_message_verbatim(&input, &handles.config.mapping)
+    } else {
+        from_sqs_message(&input, &handles.config.mapping)
+    };
+    let mut event = match mapped {
         Ok(event) => event,
         Err(e) => {
             // Left in the queue: the redrive policy moves it to the DLQ.

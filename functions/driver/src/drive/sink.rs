@@ -64,6 +64,14 @@ fn tls_hint(error: &PostError) -> &'static str {
 pub trait Sink: Send + Sync + 'static {
     fn deliver(&self, event: &Event) -> impl Future<Output = Result<(), DeliveryError>> + Send;
 
+    /// Whether [`Sink::deliver`] sends an event's data as it is (the body of an HTTP request in
+    /// binary mode), so JSON data can stay the message body's own bytes
+    /// (`eventferry_core::mapping::from_sqs_message_verbatim`) instead of a parsed value.
+    /// Batches always go in the structured form, which needs the parsed value.
+    fn sends_data_as_is(&self) -> bool {
+        false
+    }
+
     /// Delivers `events` as one batch: `Ok` acknowledges every one of them, `Err` none. Without
     /// a batch form of its own, a sink delivers them one by one and stops at the first failure.
     fn deliver_batch(
@@ -146,6 +154,10 @@ impl HttpSink {
 }
 
 impl Sink for HttpSink {
+    fn sends_data_as_is(&self) -> bool {
+        self.mode == SinkMode::Binary
+    }
+
     async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
         self.post(match self.mode {
             SinkMode::Binary => encode_binary(event, None),
@@ -341,6 +353,14 @@ pub enum ConfiguredSink<I> {
 }
 
 impl<I: Invoker> Sink for ConfiguredSink<I> {
+    fn sends_data_as_is(&self) -> bool {
+        match self {
+            ConfiguredSink::Http(s) => s.sends_data_as_is(),
+            ConfiguredSink::Stdout(s) => s.sends_data_as_is(),
+            ConfiguredSink::Lambda(s) => s.sends_data_as_is(),
+        }
+    }
+
     async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
         match self {
             ConfiguredSink::Http(s) => s.deliver(event).await,

@@ -930,3 +930,85 @@ async fn max_rate_counts_the_events_of_a_batch() {
     // 5 at once (the bucket), then 35 more at 5 per second.
     assert!(last >= Duration::from_secs(6), "{last:?}");
 }
+
+/// Records each delivered event's data; says it sends data as it is when `as_is`.
+struct DataSink {
+    as_is: bool,
+    data: Mutex<Vec<Option<cloudevents::Data>>>,
+}
+
+impl Sink for DataSink {
+    fn sends_data_as_is(&self) -> bool {
+        self.as_is
+    }
+
+    async fn deliver(&self, event: &cloudevents::Event) -> Result<(), DeliveryError> {
+        self.data.lock().unwrap().push(event.data().cloned());
+        Ok(())
+    }
+}
+
+async fn data_of(
+    as_is: bool,
+    sink_batch: usize,
+    bodies: &[String],
+) -> Vec<Option<cloudevents::Data>> {
+    let queue = Arc::new(MemQueue::with(bodies, Duration::from_secs(30)));
+    let sink = Arc::new(DataSink {
+        as_is,
+        data: Mutex::default(),
+    });
+    let config = FerryConfig {
+        sink_batch,
+        ..config(false)
+    };
+    let n = bodies.len();
+    run_until(queue, sink.clone(), config, |q, _| q.deleted().len() == n).await;
+    let data = sink.data.lock().unwrap().clone();
+    data
+}
+
+/// A sink that sends the data as it is gets a JSON body's own bytes (member order, whitespace
+/// and escapes as sent); one that writes the structured form, or a batch, gets the parsed value.
+#[tokio::test(start_paused = true)]
+async fn json_bodies_reach_a_sink_that_sends_data_as_is_byte_for_byte() {
+    let spaced = r#"{ "z": 1, "a": "caf\u00e9" }"#.to_owned();
+    let bodies = vec![envelope(1), spaced.clone(), "plain text".to_owned()];
+    let kinds = |data: &[Option<cloudevents::Data>]| {
+        let mut kinds: Vec<String> = data
+            .iter()
+            .map(|d| match d {
+                Some(cloudevents::Data::Binary(b)) => {
+                    format!("bytes {}", String::from_utf8_lossy(b))
+                }
+                Some(cloudevents::Data::Json(v)) => format!("json {v}"),
+                Some(cloudevents::Data::String(s)) => format!("text {s}"),
+                None => "none".into(),
+            })
+            .collect();
+        kinds.sort();
+        kinds
+    };
+    let mut verbatim = vec![
+        format!("bytes {}", envelope(1)),
+        format!("bytes {spaced}"),
+        "text plain text".to_owned(),
+    ];
+    verbatim.sort();
+    assert_eq!(kinds(&data_of(true, 1, &bodies).await), verbatim);
+    let parsed = |body: &str| {
+        format!(
+            "json {}",
+            serde_json::from_str::<serde_json::Value>(body).unwrap()
+        )
+    };
+    let mut values = vec![
+        parsed(&envelope(1)),
+        parsed(&spaced),
+        "text plain text".to_owned(),
+    ];
+    values.sort();
+    assert_eq!(kinds(&data_of(false, 1, &bodies).await), values);
+    // Batched (the default deliver_batch calls deliver one by one): parsed, whatever the sink says.
+    assert_eq!(kinds(&data_of(true, 3, &bodies).await), values);
+}
