@@ -28,7 +28,6 @@ use eventferry_aws::{retry_with, Backoff};
 use eventferry_core::mapping::{
     from_sqs_message, from_sqs_message_verbatim, MappingOptions, SqsMessage,
 };
-use eventferry_core::structured::to_structured_bytes;
 use eventferry_core::trace::{set_trace_if_absent, TraceContext};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
@@ -38,7 +37,7 @@ use tokio_util::task::TaskTracker;
 use super::metrics::Metrics;
 use super::otel::{Delivery, Spans};
 use super::rate::RateLimit;
-use super::sink::{DeliveryError, Sink};
+use super::sink::{DeliveryError, Sink, StdoutSink};
 use super::throttle::InvokeGate;
 use batch::{BatchSender, BatchSettings, Batcher};
 use deliver::{through_throttles, Subject};
@@ -126,6 +125,7 @@ pub async fn run<Q: MessageQueue, S: Sink>(
     };
 
     let verbatim = batcher.is_none() && !config.peek && sink.sends_data_as_is();
+    let peek_out = config.peek.then(|| Arc::new(StdoutSink::default()));
     let pollers = TaskTracker::new();
     for worker in 0..config.concurrency.max(1) {
         let handles = FerryHandles {
@@ -139,6 +139,7 @@ pub async fn run<Q: MessageQueue, S: Sink>(
             rate: rate.clone(),
             batcher: batcher.clone(),
             verbatim,
+            peek_out: peek_out.clone(),
         };
         pollers.spawn(poll(
             worker,
@@ -225,6 +226,8 @@ struct FerryHandles<Q, S> {
     /// Map JSON bodies verbatim: each event goes alone to a sink that sends its data as it is
     /// (not batched, not `--peek`).
     verbatim: bool,
+    /// `--peek`: where events are printed instead of delivered.
+    peek_out: Option<Arc<StdoutSink>>,
 }
 
 impl<Q, S> Clone for FerryHandles<Q, S> {
@@ -240,6 +243,7 @@ impl<Q, S> Clone for FerryHandles<Q, S> {
             rate: self.rate.clone(),
             batcher: self.batcher.clone(),
             verbatim: self.verbatim,
+            peek_out: self.peek_out.clone(),
         }
     }
 }
@@ -379,15 +383,12 @@ async fn handle<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, message:
     if handles.config.trace_new {
         set_trace_if_absent(&mut event, &new_trace_root());
     }
-    if handles.config.peek {
-        let mut line = to_structured_bytes(&event);
-        line.push(b'\n');
-        // On the blocking pool, as the stdout sink writes: a stalled reader blocks no worker.
-        let _ = tokio::task::spawn_blocking(move || {
-            use std::io::Write;
-            std::io::stdout().lock().write_all(&line)
-        })
-        .await;
+    if let Some(out) = &handles.peek_out {
+        // Printed as the stdout sink prints (its writer thread: a stalled reader blocks no
+        // worker), never acknowledged: the message comes back.
+        if let Err(e) = out.deliver(&event).await {
+            tracing::warn!(message_id = %message.message_id, error = %e, "cannot print the event");
+        }
         return;
     }
 

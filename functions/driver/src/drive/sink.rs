@@ -175,7 +175,7 @@ impl Sink for HttpSink {
 /// Writes each event as one line of structured JSON to stdout.
 #[derive(Default)]
 pub struct StdoutSink {
-    /// Started by the first delivery (`--peek` prints on its own and never starts it).
+    /// Started by the first delivery.
     writer: std::sync::OnceLock<StdoutWriter>,
 }
 
