@@ -30,12 +30,18 @@ fn round_ratios(rows: &[Row], c: usize) -> Vec<f64> {
 
 /// The same for the driver row `sink` (`http`, or `http NAME` of `--compare`).
 fn round_ratios_of(rows: &[Row], sink: &str, c: usize) -> Vec<f64> {
-    match (find(rows, "driver", sink, c), find(rows, "floor", "-", c)) {
-        (Some(d), Some(f)) => d
+    per_round(find(rows, "driver", sink, c), find(rows, "floor", "-", c))
+}
+
+/// `a`'s CPU per message over `b`'s, round by round (both ran in every round); none without
+/// both.
+fn per_round(a: Option<&Row>, b: Option<&Row>) -> Vec<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => a
             .rounds_us
             .iter()
-            .zip(&f.rounds_us)
-            .map(|(d, f)| d / f)
+            .zip(&b.rounds_us)
+            .map(|(a, b)| a / b)
             .collect(),
         _ => Vec::new(),
     }
@@ -44,18 +50,10 @@ fn round_ratios_of(rows: &[Row], sink: &str, c: usize) -> Vec<f64> {
 /// The driver's CPU per message (HTTP, c=1) over the Python peer's, round by round (both run in
 /// every round of [`super::round_rows`]).
 fn python_round_ratios(rows: &[Row]) -> Vec<f64> {
-    match (
+    per_round(
         find(rows, "driver", "http", 1),
         find(rows, "python", "http", 1),
-    ) {
-        (Some(d), Some(p)) => d
-            .rounds_us
-            .iter()
-            .zip(&p.rounds_us)
-            .map(|(d, p)| d / p)
-            .collect(),
-        _ => Vec::new(),
-    }
+    )
 }
 
 /// Where the rounds put a ratio against `limit`: every round at or under it, every round over

@@ -166,6 +166,16 @@ pub fn main(args: &[String]) {
 async fn run(opts: Opts) {
     let started = Instant::now();
     let ctx = Ctx::new(opts).await;
+    // Every run needs SQS: say so once, plainly, instead of a panic in the first CreateQueue.
+    if let Err(e) = ctx.sqs.list_queues().max_results(1).send().await {
+        eprintln!(
+            "eventferry-bench driver: SQS at {} does not answer ({}): start LocalStack with \
+             `make localstack-up`, or run `make bench-driver`, which brings it up",
+            ctx.opts.endpoint,
+            causes(&e)
+        );
+        std::process::exit(2);
+    }
     println!(
         "driver bench: {} EventBridge-shaped messages per run, LocalStack at {}, driver {}, run id {}",
         ctx.opts.messages,
@@ -199,4 +209,18 @@ async fn run(opts: Opts) {
         "wall_seconds": started.elapsed().as_secs_f64(),
     });
     common::write_json(&ctx.opts.out, &value);
+}
+
+/// An error and its causes, each once: `dispatch failure: io error: … Connection refused`.
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = cause.source();
+    }
+    text
 }
