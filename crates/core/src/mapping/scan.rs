@@ -54,6 +54,28 @@ pub(super) enum Shape<'a> {
     Scalar,
 }
 
+/// The visit methods of the values a visitor does not look into (booleans, numbers, `null`), each
+/// giving `$value`.
+macro_rules! scalars {
+    ($value:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+}
+
 /// Reads `body` as JSON; `None` when serde_json would refuse it.
 pub(super) fn scan(body: &str) -> Option<Scanned<'_>> {
     serde_json::from_str::<Scanned<'_>>(body).ok()
@@ -73,22 +95,8 @@ impl<'de> Visitor<'de> for TopVisitor {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Scanned::Other)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Scanned::Other)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Scanned::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Scanned::Other)
-    }
+    scalars!(Scanned::Other);
     fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Scanned::Other)
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(Scanned::Other)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
@@ -183,21 +191,7 @@ impl<'de> Visitor<'de> for ShapeVisitor {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Shape::Scalar)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Shape::Scalar)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Shape::Scalar)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Shape::Scalar)
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Shape::Scalar)
-    }
+    scalars!(Shape::Scalar);
     fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
         Ok(Shape::Str(Cow::Borrowed(text)))
     }
@@ -236,22 +230,8 @@ impl<'de> Visitor<'de> for SkipVisitor {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
+    scalars!(Skip);
     fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_unit<E>(self) -> Result<Skip, E> {
         Ok(Skip)
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Skip, A::Error> {
