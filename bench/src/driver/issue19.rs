@@ -56,6 +56,27 @@ fn python_round_ratios(rows: &[Row]) -> Vec<f64> {
     )
 }
 
+/// The floor's CPU per message (c=1) over the Python peer's, round by round: how much of the
+/// 0.07× line the two SQS calls per 10 messages take before the driver does anything else.
+fn floor_python_round_ratios(rows: &[Row]) -> Vec<f64> {
+    per_round(find(rows, "floor", "-", 1), find(rows, "python", "http", 1))
+}
+
+/// Round by round, what the 0.07× line leaves per message once the floor is paid: 0.07 × the
+/// peer's CPU per message − the floor's (µs), the room for one HTTP request and one conversion
+/// per event.
+fn room_under_python_line(rows: &[Row]) -> Vec<f64> {
+    match (find(rows, "floor", "-", 1), find(rows, "python", "http", 1)) {
+        (Some(floor), Some(py)) => floor
+            .rounds_us
+            .iter()
+            .zip(&py.rounds_us)
+            .map(|(f, p)| 0.07 * p - f)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Where the rounds put a ratio against `limit`: every round at or under it, every round over
 /// it, or some of each (inside the noise).
 fn verdict(rounds: &[f64], limit: f64) -> &'static str {
@@ -342,6 +363,7 @@ pub fn targets(rows: &[Row]) -> Value {
         ratio3(py10_ratio),
         met_if_measured(py_ratio, met_py)
     );
+    let (floor_py, room) = room_row(rows);
     println!(
         "| throughput ≥ floor at every concurrency (HTTP sink) | {} | {} |",
         show(&rate1),
@@ -353,6 +375,8 @@ pub fn targets(rows: &[Row]) -> Value {
         "cpu_to_python": py_ratio,
         "cpu_to_python_rounds": py_rounds,
         "cpu_to_python_batch10": py10_ratio,
+        "floor_to_python_rounds": floor_py,
+        "room_under_0_07x_python_us_rounds": room,
         "throughput_to_floor_http": rate1.iter().map(|(c, x)| json!({"concurrency": c, "ratio": x})).collect::<Vec<_>>(),
         "met": {
             "cpu_1_2x_floor": met_cpu,
@@ -361,6 +385,28 @@ pub fn targets(rows: &[Row]) -> Value {
             "throughput_at_floor": met_rate,
         }
     })
+}
+
+/// The context row under the Python target: the floor alone against the peer, round by round,
+/// and the room the 0.07× line leaves per message; returns both for the JSON.
+fn room_row(rows: &[Row]) -> (Vec<f64>, Vec<f64>) {
+    let floor_py = floor_python_round_ratios(rows);
+    let room = room_under_python_line(rows);
+    if !floor_py.is_empty() {
+        let each = |v: &[f64], d: usize| {
+            v.iter()
+                .map(|x| format!("{x:.d$}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "| (context, not a target) the floor alone against the Python peer (c=1): what the 0.07× line leaves for one HTTP request and one conversion per event | floor ÷ peer {} ({}); 0.07 × peer − floor: {} µs/msg | — |",
+            spread3(&floor_py),
+            each(&floor_py, 3),
+            each(&room, 1)
+        );
+    }
+    (floor_py, room)
 }
 
 /// A ratio with three decimals (`0.061×`), or `not measured` (NaN).
