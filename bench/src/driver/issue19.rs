@@ -8,6 +8,9 @@ use super::measure::Row;
 use super::RATE_LIMIT;
 use crate::common::{met, met_if_measured, ratio};
 
+/// Issue 19's line for the driver's CPU per message against the Python peer's.
+const PYTHON_LINE: f64 = 0.07;
+
 fn find<'a>(rows: &'a [Row], who: &str, sink: &str, c: usize) -> Option<&'a Row> {
     rows.iter()
         .find(|r| r.who == who && r.sink == sink && r.concurrency == c)
@@ -36,12 +39,17 @@ fn round_ratios_of(rows: &[Row], sink: &str, c: usize) -> Vec<f64> {
 /// `a`'s CPU per message over `b`'s, round by round (both ran in every round); none without
 /// both.
 fn per_round(a: Option<&Row>, b: Option<&Row>) -> Vec<f64> {
+    rounds_of(a, b, |a, b| a / b)
+}
+
+/// `f` of `a`'s and `b`'s CPU per message, round by round; none without both.
+fn rounds_of(a: Option<&Row>, b: Option<&Row>, f: impl Fn(f64, f64) -> f64) -> Vec<f64> {
     match (a, b) {
         (Some(a), Some(b)) => a
             .rounds_us
             .iter()
             .zip(&b.rounds_us)
-            .map(|(a, b)| a / b)
+            .map(|(a, b)| f(*a, *b))
             .collect(),
         _ => Vec::new(),
     }
@@ -66,15 +74,11 @@ fn floor_python_round_ratios(rows: &[Row]) -> Vec<f64> {
 /// peer's CPU per message − the floor's (µs), the room for one HTTP request and one conversion
 /// per event.
 fn room_under_python_line(rows: &[Row]) -> Vec<f64> {
-    match (find(rows, "floor", "-", 1), find(rows, "python", "http", 1)) {
-        (Some(floor), Some(py)) => floor
-            .rounds_us
-            .iter()
-            .zip(&py.rounds_us)
-            .map(|(f, p)| 0.07 * p - f)
-            .collect(),
-        _ => Vec::new(),
-    }
+    rounds_of(
+        find(rows, "floor", "-", 1),
+        find(rows, "python", "http", 1),
+        |floor, py| PYTHON_LINE * py - floor,
+    )
 }
 
 /// Where the rounds put a ratio against `limit`: every round at or under it, every round over
@@ -310,9 +314,9 @@ pub fn targets(rows: &[Row]) -> Value {
     let py_rounds = python_round_ratios(rows);
     // Clearly under: every round, when there are rounds; the one sample otherwise.
     let met_py = if py_rounds.is_empty() {
-        py_ratio <= 0.07
+        py_ratio <= PYTHON_LINE
     } else {
-        py_rounds.iter().all(|&x| x <= 0.07)
+        py_rounds.iter().all(|&x| x <= PYTHON_LINE)
     };
     let met_rate = all(&rate1, &|x| x >= 1.0);
     println!(
@@ -354,7 +358,7 @@ pub fn targets(rows: &[Row]) -> Value {
             "; round by round {} ({}, {})",
             spread3(&py_rounds),
             each.join(", "),
-            verdict(&py_rounds, 0.07)
+            verdict(&py_rounds, PYTHON_LINE)
         )
     };
     println!(

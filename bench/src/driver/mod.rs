@@ -172,7 +172,7 @@ async fn run(opts: Opts) {
             "eventferry-bench driver: SQS at {} does not answer ({}): start LocalStack with \
              `make localstack-up`, or run `make bench-driver`, which brings it up",
             ctx.opts.endpoint,
-            causes(&e)
+            eventferry_aws::AwsError::from_sdk("ListQueues", e)
         );
         std::process::exit(2);
     }
@@ -209,18 +209,4 @@ async fn run(opts: Opts) {
         "wall_seconds": started.elapsed().as_secs_f64(),
     });
     common::write_json(&ctx.opts.out, &value);
-}
-
-/// An error and its causes, each once: `dispatch failure: io error: … Connection refused`.
-fn causes(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text = format!("{text}: {more}");
-        }
-        source = cause.source();
-    }
-    text
 }
