@@ -516,20 +516,24 @@ async fn deleter<Q: MessageQueue>(
     let slots = Arc::new(Semaphore::new(parallel));
     let mut flushes = tokio::task::JoinSet::new();
     let mut pending: Vec<Receipt> = Vec::with_capacity(MAX_BATCH);
-    let mut deadline = Instant::now() + interval;
+    // One timer, moved when a new batch starts: a fresh `sleep_until` on every receipt would
+    // register a timer each time, and one earlier than the runtime's next wake-up also writes
+    // to its wake-up descriptor (about 3 system calls per 10 messages, seen with perf).
+    let flush_at = tokio::time::sleep(interval);
+    tokio::pin!(flush_at);
     loop {
         let full = tokio::select! {
             item = rx.recv() => match item {
                 Some(receipt) => {
                     if pending.is_empty() {
-                        deadline = Instant::now() + interval;
+                        flush_at.as_mut().reset(Instant::now() + interval);
                     }
                     pending.push(receipt);
                     pending.len() == MAX_BATCH
                 }
                 None => break,
             },
-            _ = tokio::time::sleep_until(deadline), if !pending.is_empty() => true,
+            _ = &mut flush_at, if !pending.is_empty() => true,
             // Reap finished flushes so the set does not grow.
             Some(_) = flushes.join_next(), if !flushes.is_empty() => false,
         };

@@ -101,7 +101,9 @@ async fn collect<S: Sink>(
     stopping: CancellationToken,
 ) {
     let mut pending: Vec<Waiting> = Vec::with_capacity(settings.size);
-    let mut deadline = Instant::now();
+    // One timer, moved when a batch starts (the deleter's reason: ferry.rs).
+    let send_at = tokio::time::sleep(settings.wait);
+    tokio::pin!(send_at);
     let mut stopped = false;
     let mut sends = JoinSet::new();
     loop {
@@ -109,7 +111,7 @@ async fn collect<S: Sink>(
             item = rx.recv() => match item {
                 Some(waiting) => {
                     if pending.is_empty() {
-                        deadline = Instant::now() + settings.wait;
+                        send_at.as_mut().reset(Instant::now() + settings.wait);
                     }
                     pending.push(waiting);
                     // Without a wait (0, or stopping): what has arrived, once nothing more is queued.
@@ -118,7 +120,7 @@ async fn collect<S: Sink>(
                 }
                 None => break,
             },
-            _ = tokio::time::sleep_until(deadline), if !pending.is_empty() => true,
+            _ = &mut send_at, if !pending.is_empty() => true,
             _ = stopping.cancelled(), if !stopped => {
                 stopped = true;
                 true
