@@ -8,8 +8,11 @@
 //! kept hidden, for up to [`THROTTLE_PATIENCE`]. Sink calls at once are limited by an AIMD
 //! [`InvokeGate`] between 1 and `max_in_flight`, so a throttled function gets fewer calls.
 //!
+//! The messages of one receive are delivered side by side in one task, with one visibility timer
+//! for those still in delivery; permits, backoff and deletes stay per message.
+//!
 //! With `--sink-batch` above 1 each delivery waits for its batch ([`batch`]) instead of calling
-//! the sink itself; everything else (permits, visibility, backoff, deletes) stays per message.
+//! the sink itself.
 //!
 //! Shutdown: stop receiving, let in-flight deliveries finish up to the drain timeout (a partly
 //! filled batch is sent at once), then flush the deletes. Whatever was not acknowledged simply
@@ -18,7 +21,7 @@
 mod batch;
 mod deliver;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +32,7 @@ use eventferry_core::mapping::{
     from_sqs_message, from_sqs_message_verbatim, MappingOptions, SqsMessage,
 };
 use eventferry_core::trace::{set_trace_if_absent, TraceContext};
+use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -294,22 +298,32 @@ async fn poll<Q: MessageQueue, S: Sink>(
                 errors = 0;
                 idle = Duration::ZERO;
                 Metrics::add(&handles.metrics.received, messages.len() as u64);
-                for message in messages {
-                    let permit = batch_permits
-                        .split(1)
-                        .expect("one permit per message of a batch of at most 10");
-                    let handles = handles.clone();
-                    handles.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
-                    deliveries.spawn(async move {
-                        let abort = handles.abort.clone();
-                        tokio::select! {
-                            _ = abort.cancelled() => {}
-                            _ = handle(&handles, message) => {}
-                        }
-                        handles.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
-                        drop(permit);
-                    });
-                }
+                handles
+                    .metrics
+                    .in_flight
+                    .fetch_add(messages.len() as i64, Ordering::Relaxed);
+                let handles = handles.clone();
+                deliveries.spawn(async move {
+                    let received = messages
+                        .into_iter()
+                        .map(|message| {
+                            let permit = batch_permits
+                                .split(1)
+                                .expect("one permit per message of a batch of at most 10");
+                            (
+                                message,
+                                InFlight {
+                                    metrics: &handles.metrics,
+                                    _permit: permit,
+                                },
+                            )
+                        })
+                        .collect();
+                    tokio::select! {
+                        _ = handles.abort.cancelled() => {}
+                        _ = deliver_received(&handles, received) => {}
+                    }
+                });
             }
             Err(e) => {
                 errors += 1;
@@ -357,8 +371,88 @@ fn next_idle_pause(previous: Duration) -> Duration {
     }
 }
 
-/// Convert, deliver (extending visibility while the sink works), then acknowledge or back off.
-async fn handle<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, message: ReceivedMessage) {
+/// One received message's share of the in-flight count and of its poll task's permits, both given
+/// back when its delivery ends or is abandoned.
+struct InFlight<'a> {
+    metrics: &'a Metrics,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Deliver the messages of one receive side by side in this task (one task and one timer per
+/// receive, not per message). Every half of the visibility timeout, the messages still being
+/// delivered are kept hidden for another timeout, so a slow delivery is never handed out twice.
+async fn deliver_received<Q: MessageQueue, S: Sink>(
+    handles: &FerryHandles<Q, S>,
+    received: Vec<(ReceivedMessage, InFlight<'_>)>,
+) {
+    let hidden: Vec<Hidden> = received
+        .iter()
+        .map(|(message, _)| Hidden {
+            message_id: message.message_id.clone(),
+            receipt_handle: message.receipt_handle.clone(),
+            delivering: AtomicBool::new(true),
+        })
+        .collect();
+    let mut work: FuturesUnordered<_> = received
+        .into_iter()
+        .zip(&hidden)
+        .map(|((message, in_flight), hidden)| async move {
+            handle(handles, message, &hidden.delivering).await;
+            hidden.delivering.store(false, Ordering::Relaxed);
+            drop(in_flight);
+        })
+        .collect();
+    let half = Duration::from_secs((handles.config.visibility_timeout.max(2) / 2) as u64);
+    let mut extend = tokio::time::interval_at(Instant::now() + half, half);
+    loop {
+        tokio::select! {
+            next = work.next() => if next.is_none() { return },
+            _ = extend.tick() => keep_hidden(handles, &hidden).await,
+        }
+    }
+}
+
+/// A message of one receive, for [`keep_hidden`]: `delivering` until the sink has answered.
+struct Hidden {
+    message_id: String,
+    receipt_handle: String,
+    delivering: AtomicBool,
+}
+
+/// Extend the visibility of the messages still being delivered, all at once. Their deliveries
+/// (in the same task) wait meanwhile, so an extension never lands after a delivery's own
+/// acknowledgement or backoff.
+async fn keep_hidden<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, hidden: &[Hidden]) {
+    let secs = handles.config.visibility_timeout;
+    let extensions = hidden
+        .iter()
+        .filter(|m| m.delivering.load(Ordering::Relaxed))
+        .map(|m| async move {
+            Metrics::inc(&handles.metrics.visibility_extensions);
+            if let Err(e) = handles
+                .queue
+                .change_visibility(&m.receipt_handle, secs)
+                .await
+            {
+                tracing::warn!(message_id = %m.message_id, error = %e, "cannot extend visibility");
+            }
+        });
+    futures::future::join_all(extensions).await;
+}
+
+/// Convert, deliver, then acknowledge or back off. `delivering` is cleared once the sink has
+/// answered: from then on the message's visibility is this function's to set.
+async fn handle<Q: MessageQueue, S: Sink>(
+    handles: &FerryHandles<Q, S>,
+    message: ReceivedMessage,
+    delivering: &AtomicBool,
+) {
     let input = SqsMessage {
         body: &message.body,
         message_id: &message.message_id,
@@ -399,7 +493,7 @@ async fn handle<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, message:
         .map(|_| std::time::SystemTime::now());
     let event = Arc::new(event);
     let outcome = match &handles.batcher {
-        Some(batcher) => keeping_hidden(handles, &message, batcher.deliver(event.clone())).await,
+        Some(batcher) => batcher.deliver(event.clone()).await,
         None => {
             let subject = Subject::One {
                 id: event.id(),
@@ -408,11 +502,10 @@ async fn handle<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, message:
             let call = through_throttles(&handles.gate, &handles.metrics, subject, || {
                 handles.sink.deliver(&event)
             });
-            keeping_hidden(handles, &message, call)
-                .await
-                .map_err(Arc::new)
+            call.await.map_err(Arc::new)
         }
     };
+    delivering.store(false, Ordering::Relaxed);
     if let (Some(spans), Some(started)) = (&handles.config.spans, started) {
         spans.record(&Delivery {
             event: &event,
@@ -435,30 +528,6 @@ async fn handle<Q: MessageQueue, S: Sink>(handles: &FerryHandles<Q, S>, message:
             }
         }
         Err(e) => back_off(handles, &message, event.id(), &e).await,
-    }
-}
-
-/// Run `delivery` (one sink call, or the wait for a batch), extending the message's visibility
-/// every half of the timeout meanwhile (also while a throttled call waits to try again), so a
-/// slow delivery is never handed out twice.
-async fn keeping_hidden<Q: MessageQueue, S: Sink, T>(
-    handles: &FerryHandles<Q, S>,
-    message: &ReceivedMessage,
-    delivery: impl std::future::Future<Output = T>,
-) -> T {
-    tokio::pin!(delivery);
-    let half = Duration::from_secs((handles.config.visibility_timeout.max(2) / 2) as u64);
-    let mut extend = tokio::time::interval_at(Instant::now() + half, half);
-    loop {
-        tokio::select! {
-            r = &mut delivery => return r,
-            _ = extend.tick() => {
-                Metrics::inc(&handles.metrics.visibility_extensions);
-                if let Err(e) = handles.queue.change_visibility(&message.receipt_handle, handles.config.visibility_timeout).await {
-                    tracing::warn!(message_id = %message.message_id, error = %e, "cannot extend visibility");
-                }
-            }
-        }
     }
 }
 

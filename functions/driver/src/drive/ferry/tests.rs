@@ -339,6 +339,63 @@ async fn slow_deliveries_extend_visibility_so_they_are_not_redelivered() {
     assert_eq!(sink.acked.lock().unwrap().len(), 1);
 }
 
+/// `ev-0` fails at once on its first attempt; every other event succeeds after two minutes.
+struct OneFastFailure;
+
+impl Sink for OneFastFailure {
+    async fn deliver(&self, event: &cloudevents::Event) -> Result<(), DeliveryError> {
+        if event.id() == "ev-0" {
+            static FAILED: std::sync::atomic::AtomicBool =
+                std::sync::atomic::AtomicBool::new(false);
+            if !FAILED.swap(true, Ordering::SeqCst) {
+                return Err(DeliveryError::Status { status: 503 });
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_messages_still_in_delivery_are_kept_hidden() {
+    // One receive: ev-0 fails at once and backs off, ev-1 takes four visibility timeouts.
+    let bodies = vec![envelope(0), envelope(1)];
+    let queue = Arc::new(MemQueue::with(&bodies, Duration::from_secs(30)));
+    run_until(
+        queue.clone(),
+        Arc::new(OneFastFailure),
+        config(false),
+        |q, _| q.deleted().len() == 2,
+    )
+    .await;
+
+    let changes = queue.visibility_changes.lock().unwrap().clone();
+    let of = |receipt: &str| -> Vec<i32> {
+        changes
+            .iter()
+            .filter(|(r, _)| r == receipt)
+            .map(|(_, secs)| *secs)
+            .collect()
+    };
+    // The failed message's only change is its backoff (1 s, jittered): the slow one's
+    // extensions every 15 s never override it.
+    assert_eq!(of("0#1").len(), 1, "{changes:?}");
+    assert!(of("0#1")[0] <= 1, "{changes:?}");
+    let extended = of("1#1");
+    assert!(
+        extended.len() >= 7,
+        "extended every 15 s for 120 s: {changes:?}"
+    );
+    assert!(extended.iter().all(|secs| *secs == 30), "{changes:?}");
+    assert_eq!(queue.receives(&bodies[1]), 1, "never handed out twice");
+    assert_eq!(
+        queue.receives(&bodies[0]),
+        2,
+        "redelivered once after its backoff"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn shutdown_drains_in_flight_deliveries_and_flushes_deletes() {
     let bodies: Vec<String> = (0..5).map(envelope).collect();
