@@ -30,11 +30,15 @@ pub struct Opts {
     /// `--compare NAME=PATH,…`: other `eventferry` binaries run like the usual HTTP rows, in the
     /// same rounds (rows `http NAME`), to compare a change side by side.
     pub compare: Vec<(String, PathBuf)>,
+    /// `--rtt-ms MS`: how long the `rtt` section's proxy holds each answer (default 20).
+    pub rtt: Duration,
+    /// `--rtt-messages N`: messages per run of the `rtt` section (5,000; 1,000 with `--quick`).
+    pub rtt_messages: usize,
 }
 
 /// The parts of the driver bench, in the order they run.
-pub const SECTIONS: [&str; 7] = [
-    "driver", "stdout", "batch", "rate", "trace", "python", "latency",
+pub const SECTIONS: [&str; 8] = [
+    "driver", "stdout", "batch", "rate", "trace", "python", "latency", "rtt",
 ];
 
 impl Opts {
@@ -47,7 +51,8 @@ impl Opts {
 impl Opts {
     /// `--quick`, `--messages N`, `--latency-secs N`, `--driver PATH`, `--python PATH`,
     /// `--out FILE`, `--sections driver,batch,…`, `--rounds R`, `--concurrencies 1,8` (of the
-    /// floor and the usual driver rows; default 1,2,4,8); the endpoint from `AWS_ENDPOINT_URL`.
+    /// floor and the usual driver rows, and of the `rtt` section; default 1,2,4,8), `--rtt-ms MS`,
+    /// `--rtt-messages N`; the endpoint from `AWS_ENDPOINT_URL`.
     pub fn from_args(args: &[String]) -> Opts {
         let quick = common::flag(args, "--quick");
         let root = common::repo_root();
@@ -96,6 +101,14 @@ impl Opts {
                         .collect()
                 })
                 .unwrap_or_default(),
+            rtt: Duration::from_millis(
+                common::opt(args, "--rtt-ms")
+                    .map(|v| v.parse().expect("--rtt-ms MS"))
+                    .unwrap_or(20),
+            ),
+            rtt_messages: common::opt(args, "--rtt-messages")
+                .map(|v| v.parse().expect("--rtt-messages N"))
+                .unwrap_or(if quick { 1_000 } else { 5_000 }),
             sections: match common::opt(args, "--sections") {
                 Some(list) => {
                     let list: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).collect();

@@ -83,7 +83,9 @@ pub fn drive_cmd(
     duration: u32,
     metrics_port: u16,
     program: Option<&std::path::Path>,
+    endpoint: Option<&str>,
 ) -> Command {
+    let endpoint = endpoint.unwrap_or(&ctx.opts.endpoint);
     let mut cmd = Command::new(program.unwrap_or(&ctx.opts.driver));
     cmd.args([
         "drive",
@@ -103,13 +105,13 @@ pub fn drive_cmd(
         "--metrics-addr",
         &format!("127.0.0.1:{metrics_port}"),
         "--endpoint-url",
-        &ctx.opts.endpoint,
+        endpoint,
         "--region",
         REGION,
         "--log-level",
         "warn",
     ]);
-    aws_env(&mut cmd, &ctx.opts.endpoint);
+    aws_env(&mut cmd, endpoint);
     cmd
 }
 
@@ -125,6 +127,8 @@ pub struct Variant {
     pub messages: Option<usize>,
     /// Another `eventferry` binary than `--driver` (`--compare NAME=PATH`).
     pub program: Option<std::path::PathBuf>,
+    /// Another endpoint than LocalStack's for every AWS call (the `rtt` section's proxy).
+    pub endpoint: Option<String>,
 }
 
 impl Variant {
@@ -141,6 +145,7 @@ impl Variant {
             flags,
             messages: None,
             program: None,
+            endpoint: None,
         }
     }
 
@@ -152,6 +157,7 @@ impl Variant {
             flags: vec!["--max-rate".into(), rate.to_string()],
             messages: Some(messages),
             program: None,
+            endpoint: None,
         }
     }
 
@@ -163,6 +169,7 @@ impl Variant {
             flags: flags.iter().map(|f| f.to_string()).collect(),
             messages: None,
             program: None,
+            endpoint: None,
         }
     }
 
@@ -181,6 +188,7 @@ impl Variant {
             flags: Vec::new(),
             messages: None,
             program: Some(program),
+            endpoint: None,
         }
     }
 }
@@ -228,6 +236,7 @@ async fn driver_run(ctx: &Ctx, sink: Sink, concurrency: usize, variant: Option<&
         1,
         metrics_port,
         variant.and_then(|v| v.program.as_deref()),
+        variant.and_then(|v| v.endpoint.as_deref()),
     );
     let flags = variant.map(|v| v.flags.clone()).unwrap_or_default();
     cmd.args(&flags);

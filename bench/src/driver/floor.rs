@@ -25,6 +25,35 @@ pub async fn floor(ctx: &Ctx, concurrency: usize) -> Row {
 
 /// One floor run with the SDK configuration `variant` ([`super::variants::config`]).
 pub async fn floor_variant(ctx: &Ctx, concurrency: usize, variant: &str) -> Row {
+    let who: &'static str = if variant == "default" {
+        "floor"
+    } else {
+        // A handful per bench run.
+        Box::leak(variant.to_owned().into_boxed_str())
+    };
+    let run = FloorRun {
+        variant,
+        endpoint: &ctx.opts.endpoint,
+        messages: ctx.opts.messages,
+        who,
+        sink: "-",
+    };
+    floor_run(ctx, concurrency, &run).await
+}
+
+/// What one floor run varies: the SDK configuration, the endpoint its calls go to, the messages,
+/// and the labels of its row.
+pub struct FloorRun<'a> {
+    pub variant: &'a str,
+    pub endpoint: &'a str,
+    pub messages: usize,
+    pub who: &'static str,
+    pub sink: &'static str,
+}
+
+/// One floor run at `concurrency` tasks on a fresh queue filled with `run.messages`.
+pub async fn floor_run(ctx: &Ctx, concurrency: usize, run: &FloorRun<'_>) -> Row {
+    let variant = run.variant;
     let tag = if variant == "default" {
         String::new()
     } else {
@@ -32,32 +61,26 @@ pub async fn floor_variant(ctx: &Ctx, concurrency: usize, variant: &str) -> Row 
     };
     let name = format!("{}-floor-c{concurrency}{tag}{}", ctx.run, again());
     let url = create_queue(ctx, &name).await;
-    fill(ctx, &url, ctx.opts.messages).await;
+    fill(ctx, &url, run.messages).await;
     let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
     cmd.args([
         "floor",
         "--queue-url",
         &url,
         "--count",
-        &ctx.opts.messages.to_string(),
+        &run.messages.to_string(),
         "--concurrency",
         &concurrency.to_string(),
         "--endpoint",
-        &ctx.opts.endpoint,
+        run.endpoint,
         "--variant",
         variant,
     ]);
-    let who: &'static str = if variant == "default" {
-        "floor"
-    } else {
-        // A handful per bench run.
-        Box::leak(variant.to_owned().into_boxed_str())
-    };
     let row = run_on_queue(ctx, &name, &url, cmd).await.row(
-        who,
-        "-",
+        run.who,
+        run.sink,
         concurrency,
-        ctx.opts.messages,
+        run.messages,
         None,
     );
     row.progress();

@@ -75,6 +75,7 @@ async fn start_driver(ctx: &Ctx, name: &str, source: &str) -> (Child, PathBuf) {
         20,
         metrics_port,
         None,
+        None,
     );
     let log = ctx.opts.logs.join(format!("{name}.log"));
     cmd.stdout(Stdio::null())

@@ -8,7 +8,9 @@
 //! - **python** ([`python`]): `bench/python_peer.py`, the boto3 poller a user would otherwise
 //!   write (receive, convert to a CloudEvent, POST, batch-delete), to the same HTTP sink;
 //! - **latency** ([`latency`]): PutEvents to sink delivery at a steady rate through a rule the
-//!   driver creates.
+//!   driver creates;
+//! - **rtt** ([`rtt`]): the floor and the driver again, every AWS call through a proxy that holds
+//!   each answer for a round trip, so LocalStack is not the limit of both.
 //!
 //! Every run gets a fresh queue filled with the same EventBridge-shaped messages ([`queue`]).
 //! Throughput is measured over the window from the first received message to the last delete; CPU
@@ -18,7 +20,7 @@
 //! targets.
 //!
 //! Layers point one way: `ctx` (options, clients) ← `queue`, `measure`, `child` ← the runs
-//! (`floor`, `drive`, `python`, `latency`) ← this module; `report` reads only `ctx` and `measure`.
+//! (`floor`, `drive`, `python`, `latency`, `rtt`) ← this module; `report` reads only `ctx` and `measure`.
 
 mod child;
 mod ctx;
@@ -30,6 +32,7 @@ mod measure;
 mod python;
 mod queue;
 mod report;
+mod rtt;
 mod sink;
 mod variants;
 
@@ -198,6 +201,11 @@ async fn run(opts: Opts) {
     };
 
     let report = report::report(&ctx, &rows, &latency);
+    let rtt = if ctx.opts.runs("rtt") {
+        rtt::section(&ctx).await
+    } else {
+        json!({})
+    };
     let value = json!({
         "commit": common::commit(),
         "quick": ctx.opts.quick,
@@ -206,6 +214,7 @@ async fn run(opts: Opts) {
         "runs": rows.iter().map(Row::to_json).collect::<Vec<_>>(),
         "latency": latency,
         "targets": report,
+        "rtt": rtt,
         "wall_seconds": started.elapsed().as_secs_f64(),
     });
     common::write_json(&ctx.opts.out, &value);
