@@ -182,6 +182,11 @@ pub fn flag(args: &[String], name: &str) -> bool {
 }
 
 /// Formats a ratio like `0.93×`.
+/// `{v:.1}`, or `—` when there is no value.
+pub fn one_decimal(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into())
+}
+
 pub fn ratio(x: f64) -> String {
     if x.is_finite() {
         format!("{x:.2}×")

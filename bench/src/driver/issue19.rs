@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::measure::Row;
 use super::RATE_LIMIT;
-use crate::common::{met, met_if_measured, ratio};
+use crate::common::{met, met_if_measured, one_decimal, ratio};
 
 /// Issue 19's line for the driver's CPU per message against the Python peer's.
 const PYTHON_LINE: f64 = 0.07;
@@ -157,9 +157,9 @@ pub fn rounds_table(rows: &[Row]) {
             let per_round = round_ratios_of(rows, sink, c);
             println!(
                 "| {sink} | {c} | {} | {} | {} | {} | {} | {} ({}) | {} |",
-                us(f.window_us()),
+                one_decimal(f.window_us()),
                 list(&f.rounds_us),
-                us(d.window_us()),
+                one_decimal(d.window_us()),
                 list(&d.rounds_us),
                 ratio(cpu_to_floor(rows, d)),
                 spread(&per_round),
@@ -174,10 +174,6 @@ fn rate_to_floor(rows: &[Row], r: &Row) -> f64 {
     find(rows, "floor", "-", r.concurrency)
         .map(|f| r.rate() / f.rate())
         .unwrap_or(f64::NAN)
-}
-
-fn us(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into())
 }
 
 /// The batch row of `n` events at `c` (batch 1 is the usual HTTP row).
@@ -207,7 +203,7 @@ pub fn batch_table(rows: &[Row]) {
                 r.messages,
                 r.rate(),
                 ratio(rate_to_floor(rows, r)),
-                us(r.window_us()),
+                one_decimal(r.window_us()),
                 ratio(cpu_to_floor(rows, r)),
                 r.messages as f64 / requests.max(1) as f64,
             );
@@ -235,7 +231,7 @@ pub fn rate_table(rows: &[Row]) {
             floor
                 .map(|f| format!("{f:.0}"))
                 .unwrap_or_else(|| "—".into()),
-            us(r.window_us()),
+            one_decimal(r.window_us()),
             ratio(cpu_to_floor(rows, r)),
         );
     }
@@ -266,7 +262,7 @@ pub fn trace_table(rows: &[Row]) {
                 "| {} | {:.0} | {} | {} | {} |",
                 label.trim_start_matches("http "),
                 r.rate(),
-                us(r.window_us()),
+                one_decimal(r.window_us()),
                 ratio(r.window_us().unwrap_or(f64::NAN) / off_us),
                 ratio(cpu_to_floor(rows, r)),
             );

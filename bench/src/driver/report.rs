@@ -6,16 +6,11 @@ use serde_json::{json, Value};
 use super::ctx::Ctx;
 use super::issue19;
 use super::measure::Row;
-use crate::common::{met, met_if_measured, ratio};
+use crate::common::{met, met_if_measured, one_decimal, ratio};
 
 fn find<'a>(rows: &'a [Row], who: &str, sink: &str, c: usize) -> Option<&'a Row> {
     rows.iter()
         .find(|r| r.who == who && r.sink == sink && r.concurrency == c)
-}
-
-/// `{v:.1}`, or `—` when there is no value.
-fn one_decimal(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into())
 }
 
 /// What the targets are judged on.

@@ -22,6 +22,7 @@ use super::ctx::Ctx;
 use super::drive::{self, Variant};
 use super::floor::{floor_run, FloorRun};
 use super::measure::Row;
+use crate::common::{met, one_decimal, ratio};
 
 /// A TCP proxy on 127.0.0.1 to `upstream` (`host:port`): requests go through at once, and each
 /// chunk of an answer is written to the client `delay` after it arrived, in order. Returns the
@@ -120,32 +121,27 @@ pub async fn section(ctx: &Ctx) -> Value {
     }
     print_table(ms, messages, &pairs);
     let ratios: Vec<f64> = pairs.iter().map(|(f, d)| d.rate() / f.rate()).collect();
-    let met = !ratios.is_empty() && ratios.iter().all(|&x| x >= 1.0);
+    let met_all = !ratios.is_empty() && ratios.iter().all(|&x| x >= 1.0);
     println!(
         "\n| target | measured | |\n|---|---|---|\n| throughput ≥ floor at every concurrency, {ms} ms per call | {} | {} |",
         pairs
             .iter()
             .zip(&ratios)
-            .map(|((f, _), x)| format!("c={}: {x:.2}×", f.concurrency))
+            .map(|((f, _), &x)| format!("c={}: {}", f.concurrency, ratio(x)))
             .collect::<Vec<_>>()
             .join(", "),
-        if met { "met" } else { "NOT met" }
+        met(met_all)
     );
     json!({
         "rtt_ms": ms,
         "messages_per_run": messages,
         "runs": pairs.iter().flat_map(|(f, d)| [f.to_json(), d.to_json()]).collect::<Vec<_>>(),
         "throughput_to_floor": ratios,
-        "met": met,
+        "met": met_all,
     })
 }
 
 fn print_table(ms: u128, messages: usize, pairs: &[(Row, Row)]) {
-    let us = |r: &Row| {
-        r.window_us()
-            .map(|v| format!("{v:.1}"))
-            .unwrap_or_else(|| "—".into())
-    };
     let cores = |r: &Row| {
         r.localstack_cpu
             .map(|v| format!("{v:.2}"))
@@ -158,13 +154,13 @@ fn print_table(ms: u128, messages: usize, pairs: &[(Row, Row)]) {
     println!("|---|---|---|---|---|---|---|");
     for (f, d) in pairs {
         println!(
-            "| {} | {:.0} | {:.0} | {:.2}× | {} | {} | {} / {} |",
+            "| {} | {:.0} | {:.0} | {} | {} | {} | {} / {} |",
             f.concurrency,
             f.rate(),
             d.rate(),
-            d.rate() / f.rate(),
-            us(f),
-            us(d),
+            ratio(d.rate() / f.rate()),
+            one_decimal(f.window_us()),
+            one_decimal(d.window_us()),
             cores(f),
             cores(d)
         );

@@ -404,6 +404,8 @@ async fn deliver_received<Q: MessageQueue, S: Sink>(
         .zip(&hidden)
         .map(|((message, in_flight), hidden)| async move {
             handle(handles, message, &hidden.delivering).await;
+            // `handle` clears it once the sink answers; this covers its early returns
+            // (a body that does not convert, `--peek`).
             hidden.delivering.store(false, Ordering::Relaxed);
             drop(in_flight);
         })
